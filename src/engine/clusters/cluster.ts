@@ -1,0 +1,175 @@
+/**
+ * @module A PostgreSQL cluster on disk: create one with initdb, write its settings, and branch
+ * one from a parent (running or stopped) as a consistent copy.
+ */
+import { execFile } from 'node:child_process';
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type pg from 'pg';
+import { copyTree } from './copy.ts';
+import { ownedDir, ownFile, postgresUser } from './os-user.ts';
+import type { PgBinaries } from './binaries.ts';
+
+const execFileAsync = promisify(execFile);
+
+/** The superuser of every cluster; plays Neon's internal `cloud_admin`, never handed to users. */
+export const SUPERUSER = 'cloud_admin';
+
+export interface ClusterSettings {
+  port: number;
+  tlsCert: string;
+  tlsKey: string;
+  sharedBuffersMb: number;
+  maxConnections: number;
+}
+
+export function binEnv(bins: PgBinaries): NodeJS.ProcessEnv {
+  return { PATH: `${bins.bin}:/usr/bin:/bin`, LD_LIBRARY_PATH: bins.lib, LANG: 'C', LC_ALL: 'C' };
+}
+
+/** Runs initdb into `dataDir` with `cloud_admin` as superuser and SCRAM authentication. */
+export async function initCluster(bins: PgBinaries, dataDir: string, superuserPassword: string, runDir: string): Promise<void> {
+  ownedDir(dataDir);
+  const pwfile = join(runDir, `pw-${process.pid}-${Date.now()}`);
+  await fs.writeFile(pwfile, superuserPassword + '\n', { mode: 0o600 });
+  ownFile(pwfile, 0o600);
+  const user = postgresUser();
+  try {
+    await execFileAsync(
+      bins.initdb,
+      ['-D', dataDir, '-U', SUPERUSER, `--pwfile=${pwfile}`, '--auth=scram-sha-256', '-E', 'UTF8', '--locale=C', '--no-instructions'],
+      { env: binEnv(bins), uid: user?.uid, gid: user?.gid },
+    );
+  } catch (error) {
+    const stderr = (error as { stderr?: string }).stderr ?? '';
+    throw new Error(`initdb failed for ${dataDir}: ${stderr.trim() || (error as Error).message}`, { cause: error });
+  } finally {
+    await fs.rm(pwfile, { force: true });
+  }
+  await fs.appendFile(join(dataDir, 'postgresql.conf'), "\ninclude_if_exists = 'arbor.conf'\n");
+  await writeHba(dataDir);
+}
+
+/** Only TCP on loopback, always SCRAM: no `trust`, no unix sockets. */
+async function writeHba(dataDir: string): Promise<void> {
+  const hba = [
+    '# Written by the Arbor engine: loopback TCP only, SCRAM passwords, TLS optional.',
+    'host all all 127.0.0.1/32 scram-sha-256',
+    'host replication all 127.0.0.1/32 scram-sha-256',
+    '',
+  ].join('\n');
+  await fs.writeFile(join(dataDir, 'pg_hba.conf'), hba);
+  ownFile(join(dataDir, 'pg_hba.conf'), 0o600);
+}
+
+/** Writes the engine-owned settings (port, TLS, compute size); a branch gets its own copy. */
+export async function writeSettings(dataDir: string, s: ClusterSettings): Promise<void> {
+  const lines = [
+    '# Written by the Arbor engine on every start; edits are overwritten.',
+    `listen_addresses = '127.0.0.1'`,
+    `port = ${s.port}`,
+    `unix_socket_directories = ''`,
+    `ssl = on`,
+    `ssl_cert_file = '${s.tlsCert}'`,
+    `ssl_key_file = '${s.tlsKey}'`,
+    `password_encryption = 'scram-sha-256'`,
+    `shared_buffers = '${s.sharedBuffersMb}MB'`,
+    `max_connections = ${s.maxConnections}`,
+    `wal_level = replica`,
+    `max_wal_senders = 4`,
+    `max_replication_slots = 8`,
+    // Small WAL footprint: a branch copies the segments it needs, recycled ones only cost disk.
+    `min_wal_size = '32MB'`,
+    `max_wal_size = '256MB'`,
+    `wal_recycle = off`,
+    `logging_collector = off`,
+    `log_min_messages = warning`,
+    `log_connections = off`,
+    `createrole_self_grant = 'set, inherit'`,
+    '',
+  ];
+  const path = join(dataDir, 'arbor.conf');
+  await fs.writeFile(path, lines.join('\n'));
+  ownFile(path, 0o600);
+}
+
+// What a copy of a data directory leaves out (PostgreSQL's own list for base backups).
+const SKIP_DIR_CONTENTS = new Set(['pg_wal', 'pg_replslot', 'pg_dynshmem', 'pg_notify', 'pg_serial', 'pg_snapshots', 'pg_stat_tmp', 'pg_subtrans']);
+const SKIP_FILES = new Set(['postmaster.pid', 'postmaster.opts', 'backup_label', 'tablespace_map', 'recovery.signal', 'standby.signal']);
+
+function hotFilter(relative: string, isDirectory: boolean): boolean {
+  const parts = relative.split('/');
+  const top = parts[0];
+  if (parts.length >= 2 && SKIP_DIR_CONTENTS.has(top)) return false;
+  if (isDirectory) return true;
+  const name = parts[parts.length - 1];
+  if (SKIP_FILES.has(name)) return false;
+  if (name === 'pg_internal.init' || name.startsWith('pgsql_tmp') || name.startsWith('.s.PGSQL')) return false;
+  return true;
+}
+
+function coldFilter(relative: string, isDirectory: boolean): boolean {
+  const name = relative.split('/').pop()!;
+  if (!isDirectory && (name === 'postmaster.pid' || name === 'postmaster.opts')) return false;
+  return true;
+}
+
+export interface BranchPoint {
+  lsn: string;
+  files: number;
+  bytes: number;
+}
+
+/**
+ * Copies a running cluster with the non-exclusive low-level backup API, all on `client` (one
+ * session, which the backup is tied to): a temporary replication slot keeps the WAL the copy
+ * needs, `backup_label` makes the child replay to the consistent point on its first start. The
+ * parent keeps serving reads and writes throughout.
+ */
+export async function copyRunningCluster(client: pg.Client, parentDir: string, childDir: string, pgVersion: number): Promise<BranchPoint> {
+  const slot = `arbor_branch_${process.pid}_${Date.now()}`;
+  await client.query('SELECT pg_create_physical_replication_slot($1, true, true)', [slot]);
+  const start = pgVersion >= 15 ? 'pg_backup_start($1, true)' : 'pg_start_backup($1, true, false)';
+  await client.query(`SELECT ${start}`, [`arbor ${childDir}`]);
+  let stopped = false;
+  try {
+    const copied = await copyTree(parentDir, childDir, hotFilter);
+    const stop = pgVersion >= 15 ? 'pg_backup_stop(false)' : 'pg_stop_backup(false, false)';
+    const { rows } = await client.query(`SELECT lsn::text, labelfile, spcmapfile, pg_walfile_name(lsn) AS stop_file FROM ${stop}`);
+    stopped = true;
+    const { lsn, labelfile, spcmapfile, stop_file } = rows[0];
+    await fs.writeFile(join(childDir, 'backup_label'), labelfile);
+    ownFile(join(childDir, 'backup_label'), 0o600);
+    if (spcmapfile) await fs.writeFile(join(childDir, 'tablespace_map'), spcmapfile);
+    const startFile = /START WAL LOCATION: \S+ \(file ([0-9A-F]{24})\)/.exec(labelfile)?.[1];
+    if (!startFile) throw new Error('backup label without a start WAL file');
+    await copyWal(join(parentDir, 'pg_wal'), join(childDir, 'pg_wal'), startFile, stop_file);
+    return { lsn, ...copied };
+  } finally {
+    if (!stopped) await client.query(pgVersion >= 15 ? 'SELECT pg_backup_stop(false)' : 'SELECT pg_stop_backup(false, false)').catch(() => {});
+    await client.query('SELECT pg_drop_replication_slot($1)', [slot]).catch(() => {});
+  }
+}
+
+async function copyWal(fromWal: string, toWal: string, startFile: string, stopFile: string): Promise<void> {
+  const user = postgresUser();
+  await fs.mkdir(join(toWal, 'archive_status'), { recursive: true });
+  if (user) await fs.chown(join(toWal, 'archive_status'), user.uid, user.gid);
+  for (const name of await fs.readdir(fromWal)) {
+    const segment = /^[0-9A-F]{24}$/.test(name) && name >= startFile && name <= stopFile;
+    if (!segment && !name.endsWith('.history')) continue;
+    await fs.copyFile(join(fromWal, name), join(toWal, name));
+    if (user) await fs.chown(join(toWal, name), user.uid, user.gid);
+  }
+}
+
+/** Copies a stopped cluster as it is, WAL included (it holds the shutdown checkpoint). */
+export async function copyStoppedCluster(parentDir: string, childDir: string): Promise<{ files: number; bytes: number }> {
+  return copyTree(parentDir, childDir, coldFilter);
+}
+
+/** Deletes a cluster directory; absent is fine. */
+export async function removeCluster(dataDir: string): Promise<void> {
+  await fs.rm(dataDir, { recursive: true, force: true });
+}
