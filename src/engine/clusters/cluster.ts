@@ -22,6 +22,8 @@ export interface ClusterSettings {
   tlsKey: string;
   sharedBuffersMb: number;
   maxConnections: number;
+  /** The endpoint's `settings.pg_settings`, written last so they win. */
+  extra?: Record<string, string>;
 }
 
 export function binEnv(bins: PgBinaries): NodeJS.ProcessEnv {
@@ -87,11 +89,16 @@ export async function writeSettings(dataDir: string, s: ClusterSettings): Promis
     `log_min_messages = warning`,
     `log_connections = off`,
     `createrole_self_grant = 'set, inherit'`,
+    ...Object.entries(s.extra ?? {}).map(([name, value]) => `${name} = ${settingLiteral(value)}`),
     '',
   ];
   const path = join(dataDir, 'arbor.conf');
   await fs.writeFile(path, lines.join('\n'));
   ownFile(path, 0o600);
+}
+
+function settingLiteral(value: string): string {
+  return "'" + value.replace(/\\/g, '\\\\').replace(/'/g, "''") + "'";
 }
 
 // What a copy of a data directory leaves out (PostgreSQL's own list for base backups).

@@ -1,0 +1,35 @@
+/**
+ * @module `arbor engine serve`: the offline Neon alone.
+ */
+import type { Command } from 'commander';
+import { resolve, join } from 'node:path';
+import { startEngineServer } from '../engine/server.ts';
+
+export function registerEngine(program: Command): void {
+  const engine = program.command('engine').description('the offline Neon-compatible engine');
+  engine
+    .command('serve')
+    .description("serve Neon's management API v2 over local PostgreSQL clusters")
+    .option('--home <dir>', 'state directory (default: $ARBOR_HOME/engine or ./.arbor/engine)')
+    .option('--port <n>', 'HTTP port', '4599')
+    .option('--host <addr>', 'address to listen on', '127.0.0.1')
+    .option('--api-key <key>', 'accept this API key (otherwise one is generated and printed)')
+    .action(async (opts: { home?: string; port: string; host: string; apiKey?: string }) => {
+      const home = resolve(opts.home ?? join(process.env.ARBOR_HOME ?? '.arbor', 'engine'));
+      const port = Number(opts.port);
+      if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port ${opts.port} is not a port number (0-65535)`);
+      const log = { info: (m: string) => process.stderr.write(`INFO: ${m}\n`), warn: (m: string) => process.stderr.write(`WARNING: ${m}\n`) };
+      const server = await startEngineServer({ home, port, host: opts.host, apiKey: opts.apiKey, log });
+      process.stdout.write(`Arbor engine listening: ${server.url}\n`);
+      process.stdout.write(`API key: ${server.apiKey}\n`);
+      process.stdout.write(`State: ${home}\n`);
+      process.stdout.write(`Try: NEON_API_HOST=${server.url} NEON_API_KEY=<key> npx neonctl projects list --no-analytics\n`);
+      const stop = async () => {
+        process.stderr.write('INFO: stopping endpoints…\n');
+        await server.close();
+        process.exit(0);
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+}

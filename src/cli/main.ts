@@ -1,0 +1,22 @@
+/**
+ * @module The `arbor` command line: one file per resource command, registered here.
+ */
+import { Command, CommanderError } from 'commander';
+import { registerEngine } from './engine.ts';
+
+const program = new Command('arbor')
+  .description('Postgres environments on Neon: branches per environment and pull request, least-privilege roles, an offline engine')
+  .showHelpAfterError()
+  .exitOverride();
+
+registerEngine(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) process.exit(error.exitCode);
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`ERROR: ${message}\n`);
+  if (process.env.ARBOR_DEBUG && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+  process.exit(1);
+}

@@ -1,0 +1,126 @@
+/**
+ * @module The engine's persisted state: what Neon's control plane would keep in its database.
+ * Field names follow Neon's API objects so the HTTP layer maps them one to one.
+ */
+
+export type OperationStatus = 'scheduling' | 'running' | 'finished' | 'failed' | 'cancelled' | 'skipped';
+export type OperationAction =
+  | 'create_timeline'
+  | 'create_branch'
+  | 'start_compute'
+  | 'suspend_compute'
+  | 'apply_config'
+  | 'delete_timeline'
+  | 'create_compute';
+
+export interface ProjectRecord {
+  id: string;
+  name: string;
+  region_id: string;
+  pg_version: number;
+  history_retention_seconds: number;
+  store_passwords: boolean;
+  default_endpoint_settings: {
+    autoscaling_limit_min_cu: number;
+    autoscaling_limit_max_cu: number;
+    suspend_timeout_seconds: number;
+    pg_settings?: Record<string, string>;
+  };
+  settings: Record<string, unknown>;
+  /** Password of the cluster superuser `cloud_admin`, encrypted; shared by every branch (they are copies). */
+  superuser_password: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface RoleRecord {
+  name: string;
+  /** Encrypted; absent for NOLOGIN roles. */
+  password?: string;
+  protected: boolean;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface DatabaseRecord {
+  id: number;
+  name: string;
+  owner_name: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export type BranchState = 'init' | 'ready' | 'resetting';
+
+export interface BranchRecord {
+  id: string;
+  project_id: string;
+  name: string;
+  parent_id?: string;
+  parent_lsn?: string;
+  parent_timestamp?: string;
+  default: boolean;
+  protected: boolean;
+  expires_at?: string;
+  current_state: BranchState;
+  pending_state?: BranchState;
+  state_changed_at: string;
+  created_at: string;
+  updated_at: string;
+  roles: RoleRecord[];
+  databases: DatabaseRecord[];
+}
+
+export type EndpointState = 'init' | 'active' | 'idle';
+
+export interface EndpointRecord {
+  id: string;
+  project_id: string;
+  branch_id: string;
+  type: 'read_write' | 'read_only';
+  port: number;
+  autoscaling_limit_min_cu: number;
+  autoscaling_limit_max_cu: number;
+  suspend_timeout_seconds: number;
+  settings: { pg_settings?: Record<string, string> };
+  disabled: boolean;
+  current_state: EndpointState;
+  pending_state?: EndpointState;
+  created_at: string;
+  updated_at: string;
+  last_active?: string;
+  started_at?: string;
+  suspended_at?: string;
+}
+
+export interface OperationRecord {
+  id: string;
+  project_id: string;
+  branch_id?: string;
+  endpoint_id?: string;
+  action: OperationAction;
+  status: OperationStatus;
+  error?: string;
+  failures_count: number;
+  created_at: string;
+  updated_at: string;
+  total_duration_ms: number;
+}
+
+export interface ApiKeyRecord {
+  id: number;
+  name: string;
+  /** sha256 of the key; the key itself is shown once. */
+  hash: string;
+  created_at: string;
+}
+
+export interface CatalogData {
+  version: 1;
+  api_keys: ApiKeyRecord[];
+  projects: ProjectRecord[];
+  branches: BranchRecord[];
+  endpoints: EndpointRecord[];
+  operations: OperationRecord[];
+  next_database_id: number;
+}

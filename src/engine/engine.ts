@@ -1,0 +1,319 @@
+/**
+ * @module The engine core: the catalog, the computes, and how mutations run as Neon operations.
+ *
+ * A mutation checks the project's lock (423 while operations run), records its operations as
+ * `running`, answers at once, and does the work in the background, one project at a time; each
+ * operation ends `finished` or `failed` with the error. On start, operations a crash interrupted
+ * are marked failed and what they left half-made is removed (see `recover`).
+ */
+import { mkdirSync, promises as fs, existsSync, chmodSync } from 'node:fs';
+import { join } from 'node:path';
+import { CatalogStore, catalogPath } from './catalog/store.ts';
+import { SecretBox, hashKey } from './catalog/secrets.ts';
+import { apiKey, operationId } from './catalog/ids.ts';
+import type { BranchRecord, EndpointRecord, OperationAction, OperationRecord, ProjectRecord } from './catalog/types.ts';
+import { findBinaries, installHint, type PgBinaries } from './clusters/binaries.ts';
+import { makeTraversable, ownedDir } from './clusters/os-user.ts';
+import { Computes, freePort } from './compute/computes.ts';
+import { ensureTls, type TlsFiles } from './compute/tls.ts';
+import { locked, notFound, unprocessable } from './errors.ts';
+import { detectCopyStrategy, type CopyStrategy } from './clusters/copy.ts';
+
+export const nowIso = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+export interface EngineLog {
+  info(message: string): void;
+  warn(message: string): void;
+}
+
+const quietLog: EngineLog = { info: () => {}, warn: () => {} };
+
+export class Engine {
+  readonly store: CatalogStore;
+  readonly secrets: SecretBox;
+  readonly computes: Computes;
+  private projectQueues = new Map<string, Promise<void>>();
+  private background = new Set<Promise<void>>();
+
+  private constructor(
+    readonly home: string,
+    readonly tls: TlsFiles,
+    readonly copyStrategy: CopyStrategy,
+    readonly log: EngineLog,
+  ) {
+    this.store = new CatalogStore(catalogPath(home));
+    this.secrets = SecretBox.open(home);
+    this.computes = new Computes(home, tls);
+  }
+
+  /** Opens (or creates) the engine's home, recovers from a crash, and brings endpoints back. */
+  static async open(home: string, log: EngineLog = quietLog): Promise<Engine> {
+    mkdirSync(home, { recursive: true, mode: 0o700 });
+    makeTraversable(home);
+    chmodSync(home, 0o711);
+    ownedDir(join(home, 'clusters'), 0o711);
+    ownedDir(join(home, 'run'), 0o700);
+    mkdirSync(join(home, 'logs'), { recursive: true, mode: 0o700 });
+    const tls = await ensureTls(home);
+    const strategy = await detectCopyStrategy(join(home, 'clusters'));
+    const engine = new Engine(home, tls, strategy, log);
+    await engine.recover();
+    return engine;
+  }
+
+  get data() {
+    return this.store.data;
+  }
+
+  save(): Promise<void> {
+    return this.store.save();
+  }
+
+  // ---- API keys -------------------------------------------------------------------------
+
+  issueApiKey(name: string, key = apiKey()): string {
+    const hash = hashKey(key);
+    if (!this.data.api_keys.some((k) => k.hash === hash)) {
+      const id = Math.max(0, ...this.data.api_keys.map((k) => k.id)) + 1;
+      this.data.api_keys.push({ id, name, hash, created_at: nowIso() });
+    }
+    return key;
+  }
+
+  isValidApiKey(key: string): boolean {
+    const hash = hashKey(key);
+    return this.data.api_keys.some((k) => k.hash === hash);
+  }
+
+  // ---- lookups ----------------------------------------------------------------------------
+
+  project(id: string): ProjectRecord {
+    const project = this.data.projects.find((p) => p.id === id);
+    if (!project) throw notFound(`project ${id} not found`);
+    return project;
+  }
+
+  branchesOf(projectId: string): BranchRecord[] {
+    return this.data.branches.filter((b) => b.project_id === projectId);
+  }
+
+  branch(projectId: string, idOrName: string): BranchRecord {
+    this.project(projectId);
+    const branch = this.branchesOf(projectId).find((b) => b.id === idOrName) ?? this.branchesOf(projectId).find((b) => b.name === idOrName);
+    if (!branch) throw notFound(`branch ${idOrName} not found in project ${projectId}`);
+    return branch;
+  }
+
+  defaultBranch(projectId: string): BranchRecord {
+    const branch = this.branchesOf(projectId).find((b) => b.default);
+    if (!branch) throw notFound(`project ${projectId} has no default branch`);
+    return branch;
+  }
+
+  endpointsOf(branchId: string): EndpointRecord[] {
+    return this.data.endpoints.filter((e) => e.branch_id === branchId);
+  }
+
+  readWriteEndpoint(branchId: string): EndpointRecord | undefined {
+    return this.endpointsOf(branchId).find((e) => e.type === 'read_write');
+  }
+
+  binaries(pgVersion: number): PgBinaries {
+    const bins = findBinaries(pgVersion);
+    if (!bins) {
+      throw unprocessable(
+        `pg_version ${pgVersion} is not installed in this engine; add its binaries with \`${installHint(pgVersion)}\` and restart the engine`,
+      );
+    }
+    return bins;
+  }
+
+  superuserPassword(project: ProjectRecord): string {
+    return this.secrets.open(project.superuser_password);
+  }
+
+  // ---- operations -------------------------------------------------------------------------
+
+  /** Refuses with 423 while the project has operations in progress, as Neon does. */
+  assertUnlocked(projectId: string): void {
+    if (this.data.operations.some((op) => op.project_id === projectId && (op.status === 'running' || op.status === 'scheduling'))) {
+      throw locked();
+    }
+  }
+
+  operation(projectId: string, action: OperationAction, ids: { branch_id?: string; endpoint_id?: string } = {}): OperationRecord {
+    const at = nowIso();
+    const op: OperationRecord = {
+      id: operationId(),
+      project_id: projectId,
+      ...ids,
+      action,
+      status: 'running',
+      failures_count: 0,
+      created_at: at,
+      updated_at: at,
+      total_duration_ms: 0,
+    };
+    this.data.operations.push(op);
+    return op;
+  }
+
+  finish(op: OperationRecord, error?: unknown): void {
+    if (op.status !== 'running' && op.status !== 'scheduling') return;
+    op.status = error ? 'failed' : 'finished';
+    if (error) {
+      op.error = error instanceof Error ? error.message : String(error);
+      op.failures_count += 1;
+    }
+    op.updated_at = nowIso();
+    op.total_duration_ms = Date.now() - Date.parse(op.created_at);
+  }
+
+  /**
+   * Runs `work` after the project's earlier work, then marks `ops` finished (or failed with the
+   * error, calling `onError` to undo what the operation left behind). Returns at once.
+   */
+  schedule(projectId: string, ops: OperationRecord[], work: () => Promise<void>, onError?: (error: unknown) => Promise<void>): void {
+    const previous = this.projectQueues.get(projectId) ?? Promise.resolve();
+    const run = previous.then(async () => {
+      try {
+        await work();
+        for (const op of ops) this.finish(op);
+      } catch (error) {
+        this.log.warn(`operation ${ops.map((o) => o.action).join('+')} on ${projectId} failed: ${(error as Error).message}`);
+        if (onError) await onError(error).catch((e) => this.log.warn(`cleanup failed: ${(e as Error).message}`));
+        for (const op of ops) this.finish(op, error);
+      }
+      await this.save();
+    });
+    this.projectQueues.set(projectId, run);
+    this.background.add(run);
+    run.finally(() => this.background.delete(run));
+  }
+
+  /** Waits for every scheduled operation (tests and shutdown). */
+  async idle(): Promise<void> {
+    while (this.background.size) await Promise.allSettled([...this.background]);
+  }
+
+  // ---- compute helpers --------------------------------------------------------------------
+
+  async allocatePort(): Promise<number> {
+    const taken = new Set(this.data.endpoints.map((e) => e.port));
+    for (;;) {
+      const port = await freePort();
+      if (!taken.has(port)) return port;
+    }
+  }
+
+  /** Starts the endpoint's postmaster and marks it active. */
+  async startEndpoint(endpoint: EndpointRecord): Promise<void> {
+    const project = this.project(endpoint.project_id);
+    await this.computes.start({
+      branchId: endpoint.branch_id,
+      bins: this.binaries(project.pg_version),
+      port: endpoint.port,
+      minCu: endpoint.autoscaling_limit_min_cu,
+      maxCu: endpoint.autoscaling_limit_max_cu,
+      pgSettings: endpoint.settings.pg_settings,
+    });
+    const at = nowIso();
+    endpoint.current_state = 'active';
+    delete endpoint.pending_state;
+    endpoint.started_at = at;
+    endpoint.last_active = at;
+    endpoint.updated_at = at;
+  }
+
+  async suspendEndpoint(endpoint: EndpointRecord): Promise<void> {
+    await this.computes.stop(endpoint.branch_id);
+    const at = nowIso();
+    endpoint.current_state = 'idle';
+    delete endpoint.pending_state;
+    endpoint.suspended_at = at;
+    endpoint.updated_at = at;
+  }
+
+  /**
+   * Runs `fn` with a `cloud_admin` session on the branch. A branch whose compute is not running
+   * (no endpoint, or suspended) gets a short-lived maintenance postmaster, as Neon briefly starts
+   * an idle compute to apply configuration.
+   */
+  async withAdmin<T>(branch: BranchRecord, fn: (client: import('pg').Client, connect: (db: string) => Promise<import('pg').Client>) => Promise<T>): Promise<T> {
+    const project = this.project(branch.project_id);
+    const password = this.superuserPassword(project);
+    let maintenance = false;
+    if (!this.computes.isRunning(branch.id)) {
+      const endpoint = this.readWriteEndpoint(branch.id);
+      await this.computes.start({
+        branchId: branch.id,
+        bins: this.binaries(project.pg_version),
+        port: endpoint?.port ?? (await this.allocatePort()),
+        minCu: 0.25,
+        maxCu: 0.25,
+      });
+      maintenance = true;
+    }
+    const connect = (db: string) => this.computes.admin(branch.id, password, db);
+    const client = await connect('postgres');
+    try {
+      return await fn(client, connect);
+    } finally {
+      await client.end();
+      if (maintenance) await this.computes.stop(branch.id);
+    }
+  }
+
+  // ---- lifecycle --------------------------------------------------------------------------
+
+  /**
+   * After a crash: operations that were running are failed; branches whose data never finished
+   * copying are removed with their endpoints; endpoints that were active come back (adopting a
+   * postmaster that survived the engine, else starting it).
+   */
+  private async recover(): Promise<void> {
+    const data = this.data;
+    for (const op of data.operations) {
+      if (op.status === 'running' || op.status === 'scheduling') this.finish(op, new Error('the engine stopped while this operation ran'));
+    }
+    const clusters = join(this.home, 'clusters');
+    for (const name of await fs.readdir(clusters)) {
+      if (name.endsWith('.partial')) await fs.rm(join(clusters, name), { recursive: true, force: true });
+    }
+    const halfMade = data.branches.filter((b) => !existsSync(this.computes.dataDir(b.id)));
+    for (const branch of halfMade) {
+      this.log.warn(`removing branch ${branch.id}: its creation did not complete`);
+      data.endpoints = data.endpoints.filter((e) => e.branch_id !== branch.id);
+      data.branches = data.branches.filter((b) => b.id !== branch.id);
+    }
+    data.projects = data.projects.filter((p) => data.branches.some((b) => b.project_id === p.id));
+    for (const branch of data.branches) {
+      if (branch.current_state !== 'ready') {
+        branch.current_state = 'ready';
+        delete branch.pending_state;
+      }
+    }
+    for (const endpoint of data.endpoints) {
+      if (endpoint.current_state === 'idle' && endpoint.pending_state !== 'active') continue;
+      if (this.computes.adopt(endpoint.branch_id, endpoint.port)) {
+        endpoint.current_state = 'active';
+        delete endpoint.pending_state;
+        continue;
+      }
+      try {
+        await this.startEndpoint(endpoint);
+      } catch (error) {
+        this.log.warn(`endpoint ${endpoint.id} could not be started: ${(error as Error).message}`);
+        endpoint.current_state = 'idle';
+      }
+    }
+    await this.save();
+  }
+
+  /** Stops background work and every postmaster this engine runs. */
+  async close(): Promise<void> {
+    await this.idle();
+    await this.computes.stopAll();
+    await this.save();
+  }
+}

@@ -1,0 +1,293 @@
+/**
+ * @module Branches: a branch is a consistent copy of its parent's whole cluster, taken while the
+ * parent keeps serving (see clusters/cluster.ts). Create, list, get, update, delete with Neon's
+ * rules, set_as_default, and a branch's endpoints.
+ */
+import { promises as fs } from 'node:fs';
+import { Hono, type Context } from 'hono';
+import { z } from 'zod';
+import type { Engine } from '../engine.ts';
+import { nowIso } from '../engine.ts';
+import { branchId, endpointId } from '../catalog/ids.ts';
+import type { BranchRecord, EndpointRecord } from '../catalog/types.ts';
+import { copyRunningCluster, copyStoppedCluster, removeCluster } from '../clusters/cluster.ts';
+import { badRequest, conflict, unprocessable } from '../errors.ts';
+import { checkCuRange, computeUnit, nameBytes, pgSettings, queryInt, readBody, suspendTimeout, timestamp } from './validate.ts';
+import { branchView, connectionUris, databaseView, endpointView, operationView, roleView } from './views.ts';
+
+const MAX_EXPIRY_MS = 30 * 86_400_000;
+
+export const endpointCreateFields = {
+  autoscaling_limit_min_cu: computeUnit('autoscaling_limit_min_cu').optional(),
+  autoscaling_limit_max_cu: computeUnit('autoscaling_limit_max_cu').optional(),
+  suspend_timeout_seconds: suspendTimeout.optional(),
+  provisioner: z.string().optional(),
+  settings: z.object({ pg_settings: pgSettings.optional() }).passthrough().optional(),
+};
+
+const branchCreate = z.object({
+  branch: z
+    .object({
+      parent_id: z.string().optional(),
+      name: nameBytes('branch.name', 256).optional(),
+      parent_lsn: z.string().regex(/^[0-9A-F]{1,8}\/[0-9A-F]{1,8}$/i, { error: 'parent_lsn must be an LSN like 0/1DE2850' }).optional(),
+      parent_timestamp: timestamp('parent_timestamp').optional(),
+      protected: z.boolean().optional(),
+      init_source: z.enum(['parent-data', 'schema-only']).optional(),
+      expires_at: timestamp('expires_at').optional(),
+    })
+    .passthrough()
+    .optional(),
+  endpoints: z.array(z.object({ type: z.enum(['read_write', 'read_only']), ...endpointCreateFields }).passthrough()).optional(),
+  annotation_value: z.record(z.string(), z.string()).optional(),
+});
+
+const branchUpdate = z.object({
+  branch: z.object({
+    name: nameBytes('branch.name', 256).optional(),
+    protected: z.boolean().optional(),
+    expires_at: timestamp('expires_at').nullable().optional(),
+  }),
+});
+
+function lsnValue(lsn: string): bigint {
+  const [hi, lo] = lsn.split('/');
+  return (BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`);
+}
+
+export function checkExpiry(expiresAt: string, branch: { default: boolean; protected: boolean }, hasChildren: boolean): void {
+  const when = Date.parse(expiresAt);
+  if (when <= Date.now()) throw badRequest('expires_at must be in the future');
+  if (when - Date.now() > MAX_EXPIRY_MS) throw badRequest('expires_at must be at most 30 days from now');
+  if (branch.default) throw badRequest('expires_at cannot be set on the default branch');
+  if (branch.protected) throw badRequest('expires_at cannot be set on a protected branch');
+  if (hasChildren) throw badRequest('expires_at cannot be set on a branch that has child branches');
+}
+
+/** A new endpoint record from a request, with the project's defaults and Neon's range checks. */
+export async function newEndpoint(engine: Engine, projectId: string, branch: BranchRecord, spec: z.infer<z.ZodObject<typeof endpointCreateFields>> & { type: string }): Promise<EndpointRecord> {
+  const project = engine.project(projectId);
+  if (spec.type === 'read_only') {
+    throw unprocessable('read_only endpoints are not supported by the Arbor engine; use a read_write endpoint or a branch');
+  }
+  if (engine.readWriteEndpoint(branch.id)) throw conflict(`branch ${branch.id} already has a read_write endpoint`);
+  const defaults = project.default_endpoint_settings;
+  const minCu = spec.autoscaling_limit_min_cu ?? defaults.autoscaling_limit_min_cu;
+  const maxCu = spec.autoscaling_limit_max_cu ?? Math.max(minCu, defaults.autoscaling_limit_max_cu);
+  checkCuRange(minCu, maxCu);
+  const at = nowIso();
+  return {
+    id: endpointId(),
+    project_id: projectId,
+    branch_id: branch.id,
+    type: 'read_write',
+    port: await engine.allocatePort(),
+    autoscaling_limit_min_cu: minCu,
+    autoscaling_limit_max_cu: maxCu,
+    suspend_timeout_seconds: spec.suspend_timeout_seconds ?? defaults.suspend_timeout_seconds,
+    settings: spec.settings?.pg_settings ? { pg_settings: spec.settings.pg_settings } : {},
+    disabled: false,
+    current_state: 'init',
+    pending_state: 'active',
+    created_at: at,
+    updated_at: at,
+  };
+}
+
+export function branchRoutes(engine: Engine): Hono {
+  const app = new Hono();
+  const regionOf = (projectId: string) => engine.project(projectId).region_id;
+
+  app.post('/projects/:project_id/branches', async (c) => {
+    const project = engine.project(c.req.param('project_id'));
+    const body = await readBody(c, branchCreate, true);
+    const spec = body.branch ?? {};
+    const parent = spec.parent_id ? engine.branch(project.id, spec.parent_id) : engine.defaultBranch(project.id);
+    if (spec.init_source === 'schema-only') throw unprocessable('init_source schema-only is not supported by the Arbor engine; omit it to copy the parent');
+    if (spec.parent_lsn && spec.parent_timestamp) throw badRequest('give parent_lsn or parent_timestamp, not both');
+    if (spec.parent_timestamp && Date.parse(spec.parent_timestamp) > Date.now()) throw badRequest('parent_timestamp is in the future');
+    if (spec.parent_timestamp || spec.parent_lsn) {
+      if (spec.parent_lsn && engine.computes.isRunning(parent.id)) {
+        const current = await engine.withAdmin(parent, async (admin) => (await admin.query('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0].lsn as string);
+        if (lsnValue(spec.parent_lsn) > lsnValue(current)) throw badRequest(`parent_lsn ${spec.parent_lsn} is ahead of the parent's current LSN ${current}`);
+      }
+      throw unprocessable('branching at a past point (parent_lsn / parent_timestamp) is not supported by this engine yet; omit both to branch from the parent head');
+    }
+    if (parent.expires_at) throw badRequest(`cannot branch from ${parent.id}: it has an expiration time`);
+    const name = spec.name ?? undefined;
+    if (name && engine.branchesOf(project.id).some((b) => b.name === name)) throw conflict(`branch already exists; branch_name:"${name}"`);
+    if (spec.expires_at) checkExpiry(spec.expires_at, { default: false, protected: spec.protected ?? false }, false);
+    const endpointSpecs = body.endpoints ?? [];
+    if (endpointSpecs.filter((e) => e.type === 'read_write').length > 1) throw badRequest('endpoints: a branch can have only one read_write endpoint');
+    engine.assertUnlocked(project.id);
+
+    const at = nowIso();
+    const id = branchId();
+    const branch: BranchRecord = {
+      id,
+      project_id: project.id,
+      name: name ?? id,
+      parent_id: parent.id,
+      default: false,
+      protected: spec.protected ?? false,
+      ...(spec.expires_at ? { expires_at: new Date(spec.expires_at).toISOString().replace(/\.\d{3}Z$/, 'Z') } : {}),
+      current_state: 'init',
+      pending_state: 'ready',
+      state_changed_at: at,
+      created_at: at,
+      updated_at: at,
+      roles: parent.roles.map((r) => ({ ...r })),
+      databases: parent.databases.map((d) => ({ ...d, id: engine.data.next_database_id++ })),
+    };
+    const endpoints: EndpointRecord[] = [];
+    for (const e of endpointSpecs) endpoints.push(await newEndpoint(engine, project.id, branch, e));
+    engine.data.branches.push(branch);
+    engine.data.endpoints.push(...endpoints);
+    const ops = [engine.operation(project.id, 'create_branch', { branch_id: id })];
+    for (const e of endpoints) ops.push(engine.operation(project.id, 'start_compute', { branch_id: id, endpoint_id: e.id }));
+    await engine.save();
+
+    const parentDir = engine.computes.dataDir(parent.id);
+    const dataDir = engine.computes.dataDir(id);
+    engine.schedule(
+      project.id,
+      ops,
+      async () => {
+        const partial = `${dataDir}.partial`;
+        if (engine.computes.isRunning(parent.id)) {
+          const point = await engine.withAdmin(parent, (admin) => copyRunningCluster(admin, parentDir, partial, project.pg_version));
+          branch.parent_lsn = point.lsn;
+        } else {
+          await copyStoppedCluster(parentDir, partial);
+        }
+        branch.parent_timestamp = nowIso();
+        await fs.rename(partial, dataDir);
+        engine.finish(ops[0]);
+        for (const e of endpoints) await engine.startEndpoint(e);
+        branch.current_state = 'ready';
+        delete branch.pending_state;
+        branch.state_changed_at = nowIso();
+      },
+      async () => {
+        await engine.computes.stop(id);
+        await removeCluster(`${dataDir}.partial`);
+        await removeCluster(dataDir);
+        engine.data.endpoints = engine.data.endpoints.filter((e) => e.branch_id !== id);
+        engine.data.branches = engine.data.branches.filter((b) => b.id !== id);
+      },
+    );
+
+    const rw = endpoints.find((e) => e.type === 'read_write');
+    return c.json(
+      {
+        branch: branchView(branch),
+        endpoints: endpoints.map((e) => endpointView(e, project.region_id)),
+        operations: ops.map(operationView),
+        roles: branch.roles.map((r) => roleView(id, r)),
+        databases: branch.databases.map((d) => databaseView(id, d)),
+        ...(connectionUris(engine, branch, rw) ? { connection_uris: connectionUris(engine, branch, rw) } : {}),
+      },
+      201,
+    );
+  });
+
+  app.get('/projects/:project_id/branches', (c) => {
+    const project = engine.project(c.req.param('project_id'));
+    const limit = queryInt(c, 'limit', 1, 10_000, 10_000);
+    const search = c.req.query('search');
+    const sortBy = c.req.query('sort_by') ?? 'updated_at';
+    const sortOrder = c.req.query('sort_order') ?? 'desc';
+    if (!['name', 'created_at', 'updated_at'].includes(sortBy)) throw badRequest('sort_by must be name, created_at or updated_at');
+    if (!['asc', 'desc'].includes(sortOrder)) throw badRequest('sort_order must be asc or desc');
+    let branches = engine.branchesOf(project.id);
+    if (search) branches = branches.filter((b) => b.name.includes(search) || b.id.includes(search));
+    const key = sortBy as 'name' | 'created_at' | 'updated_at';
+    branches = [...branches].sort((a, b) => a[key].localeCompare(b[key]) || a.id.localeCompare(b.id));
+    if (sortOrder === 'desc') branches.reverse();
+    const cursor = c.req.query('cursor');
+    if (cursor) {
+      const index = branches.findIndex((b) => b.id === cursor);
+      branches = index >= 0 ? branches.slice(index + 1) : [];
+    }
+    const page = branches.slice(0, limit);
+    const more = branches.length > limit;
+    return c.json({
+      branches: page.map(branchView),
+      annotations: {},
+      pagination: { ...(more ? { next: page[page.length - 1].id } : {}), sort_by: sortBy, sort_order: sortOrder },
+    });
+  });
+
+  app.get('/projects/:project_id/branches/count', (c) => {
+    const project = engine.project(c.req.param('project_id'));
+    const search = c.req.query('search');
+    const branches = engine.branchesOf(project.id).filter((b) => !search || b.name.includes(search) || b.id.includes(search));
+    return c.json({ count: branches.length });
+  });
+
+  app.get('/projects/:project_id/branches/:branch_id', (c) => {
+    const branch = engine.branch(c.req.param('project_id'), c.req.param('branch_id'));
+    return c.json({ branch: branchView(branch), annotation: { object: { type: 'console/branch', id: branch.id }, value: {} } });
+  });
+
+  app.patch('/projects/:project_id/branches/:branch_id', async (c) => {
+    const branch = engine.branch(c.req.param('project_id'), c.req.param('branch_id'));
+    const { branch: body } = await readBody(c, branchUpdate);
+    const siblings = engine.branchesOf(branch.project_id);
+    if (body.name !== undefined && body.name !== branch.name && siblings.some((b) => b.name === body.name)) {
+      throw conflict(`branch already exists; branch_name:"${body.name}"`);
+    }
+    const hasChildren = siblings.some((b) => b.parent_id === branch.id);
+    const protectedNext = body.protected ?? branch.protected;
+    if (body.expires_at) checkExpiry(body.expires_at, { default: branch.default, protected: protectedNext }, hasChildren);
+    else if (protectedNext && branch.expires_at && body.expires_at !== null) throw badRequest('a branch with an expiration time cannot be protected; clear expires_at first');
+    if (body.name !== undefined) branch.name = body.name;
+    if (body.protected !== undefined) branch.protected = body.protected;
+    if (body.expires_at === null) delete branch.expires_at;
+    else if (body.expires_at) branch.expires_at = new Date(body.expires_at).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    branch.updated_at = nowIso();
+    await engine.save();
+    return c.json({ branch: branchView(branch), operations: [] });
+  });
+
+  app.delete('/projects/:project_id/branches/:branch_id', async (c) => {
+    const project = engine.project(c.req.param('project_id'));
+    const branch = engine.branchesOf(project.id).find((b) => b.id === c.req.param('branch_id'));
+    if (!branch) return c.body(null, 204);
+    if (branch.default) throw unprocessable(`branch ${branch.id} is the project's default branch and cannot be deleted; make another branch the default first`);
+    if (branch.protected) throw unprocessable(`branch ${branch.id} is protected and cannot be deleted; unprotect it first`);
+    const children = engine.branchesOf(project.id).filter((b) => b.parent_id === branch.id);
+    if (children.length) throw unprocessable(`branch ${branch.id} has child branches (${children.map((b) => b.id).join(', ')}); delete them first`);
+    engine.assertUnlocked(project.id);
+    const ops = [];
+    for (const e of engine.endpointsOf(branch.id)) if (e.current_state === 'active') ops.push(engine.operation(project.id, 'suspend_compute', { branch_id: branch.id, endpoint_id: e.id }));
+    ops.push(engine.operation(project.id, 'delete_timeline', { branch_id: branch.id }));
+    await engine.save();
+    engine.schedule(project.id, ops, () => deleteBranchNow(engine, branch));
+    return c.json({ branch: branchView(branch), operations: ops.map(operationView) });
+  });
+
+  app.post('/projects/:project_id/branches/:branch_id/set_as_default', async (c) => {
+    const branch = engine.branch(c.req.param('project_id'), c.req.param('branch_id'));
+    if (branch.expires_at) throw badRequest('a branch with an expiration time cannot be the default; clear expires_at first');
+    for (const b of engine.branchesOf(branch.project_id)) b.default = b.id === branch.id;
+    branch.updated_at = nowIso();
+    await engine.save();
+    return c.json({ branch: branchView(branch), operations: [] });
+  });
+
+  app.get('/projects/:project_id/branches/:branch_id/endpoints', (c: Context) => {
+    const branch = engine.branch(c.req.param('project_id')!, c.req.param('branch_id')!);
+    return c.json({ endpoints: engine.endpointsOf(branch.id).map((e) => endpointView(e, regionOf(branch.project_id))) });
+  });
+
+  return app;
+}
+
+/** Stops the branch's compute and removes its data and records. */
+export async function deleteBranchNow(engine: Engine, branch: BranchRecord): Promise<void> {
+  await engine.computes.stop(branch.id);
+  await removeCluster(engine.computes.dataDir(branch.id));
+  engine.data.endpoints = engine.data.endpoints.filter((e) => e.branch_id !== branch.id);
+  engine.data.branches = engine.data.branches.filter((b) => b.id !== branch.id);
+}

@@ -1,0 +1,270 @@
+/**
+ * @module Projects: create (a new cluster with its default branch, role, database and endpoint),
+ * list, get, update, delete, and `connection_uri`.
+ */
+import { promises as fs } from 'node:fs';
+import { Hono, type Context } from 'hono';
+import { z } from 'zod';
+import type { Engine } from '../engine.ts';
+import { nowIso } from '../engine.ts';
+import { branchId, endpointId, projectId, rolePassword } from '../catalog/ids.ts';
+import type { BranchRecord, EndpointRecord, ProjectRecord } from '../catalog/types.ts';
+import { DEFAULT_PG_VERSION } from '../clusters/binaries.ts';
+import { initCluster, removeCluster } from '../clusters/cluster.ts';
+import { createApiRole, createDatabase, createNeonSuperuser, isReservedRoleName, setPublicSchemaOwner } from '../clusters/neon-roles.ts';
+import { badRequest, notFound } from '../errors.ts';
+import { DEFAULT_REGION, REGIONS } from './regions.ts';
+import { checkCuRange, computeUnit, nameBytes, pgSettings, queryInt, readBody, suspendTimeout } from './validate.ts';
+import { branchView, connectionUri, connectionUris, databaseView, endpointView, operationView, projectListItemView, projectView, roleView } from './views.ts';
+
+const DAY = 86_400;
+
+const endpointSettings = z.object({
+  autoscaling_limit_min_cu: computeUnit('autoscaling_limit_min_cu').optional(),
+  autoscaling_limit_max_cu: computeUnit('autoscaling_limit_max_cu').optional(),
+  suspend_timeout_seconds: suspendTimeout.optional(),
+  pg_settings: pgSettings.optional(),
+});
+
+const projectCreate = z.object({
+  project: z
+    .object({
+      name: nameBytes('project.name', 256).optional(),
+      region_id: z.string().optional(),
+      pg_version: z.number().int().min(14, { error: 'pg_version must be between 14 and 18' }).max(18, { error: 'pg_version must be between 14 and 18' }).optional(),
+      history_retention_seconds: z.number().int().min(0).max(2_592_000, { error: 'history_retention_seconds must be at most 2592000 (30 days)' }).optional(),
+      store_passwords: z.boolean().optional(),
+      default_endpoint_settings: endpointSettings.optional(),
+      settings: z.record(z.string(), z.unknown()).optional(),
+      autoscaling_limit_min_cu: computeUnit('autoscaling_limit_min_cu').optional(),
+      autoscaling_limit_max_cu: computeUnit('autoscaling_limit_max_cu').optional(),
+      branch: z
+        .object({
+          name: nameBytes('branch.name', 256).optional(),
+          role_name: nameBytes('branch.role_name', 63).optional(),
+          database_name: nameBytes('branch.database_name', 63).optional(),
+        })
+        .optional(),
+    })
+    .passthrough(),
+});
+
+const projectUpdate = z.object({
+  project: z
+    .object({
+      name: nameBytes('project.name', 256).optional(),
+      history_retention_seconds: z.number().int().min(0).max(2_592_000, { error: 'history_retention_seconds must be at most 2592000 (30 days)' }).optional(),
+      default_endpoint_settings: endpointSettings.optional(),
+      settings: z.record(z.string(), z.unknown()).optional(),
+    })
+    .passthrough(),
+});
+
+export function projectRoutes(engine: Engine): Hono {
+  const app = new Hono();
+
+  app.post('/projects', async (c) => {
+    const { project: body } = await readBody(c, projectCreate);
+    const pgVersion = body.pg_version ?? DEFAULT_PG_VERSION;
+    const bins = engine.binaries(pgVersion);
+    const regionId = body.region_id ?? DEFAULT_REGION;
+    if (!REGIONS.some((r) => r.region_id === regionId)) {
+      throw badRequest(`region_id ${regionId} is not a Neon region; use one of ${REGIONS.map((r) => r.region_id).join(', ')}`);
+    }
+    const settings = body.default_endpoint_settings ?? {};
+    const minCu = settings.autoscaling_limit_min_cu ?? body.autoscaling_limit_min_cu ?? 0.25;
+    const maxCu = settings.autoscaling_limit_max_cu ?? body.autoscaling_limit_max_cu ?? Math.max(minCu, 0.25);
+    checkCuRange(minCu, maxCu, 'default_endpoint_settings.');
+    const databaseName = body.branch?.database_name ?? 'neondb';
+    const roleName = body.branch?.role_name ?? `${databaseName}_owner`;
+    if (isReservedRoleName(roleName)) throw badRequest(`branch.role_name ${roleName} is reserved; choose another name`);
+
+    const at = nowIso();
+    const id = projectId();
+    const project: ProjectRecord = {
+      id,
+      name: body.name ?? id,
+      region_id: regionId,
+      pg_version: pgVersion,
+      history_retention_seconds: body.history_retention_seconds ?? DAY,
+      store_passwords: body.store_passwords ?? true,
+      default_endpoint_settings: {
+        autoscaling_limit_min_cu: minCu,
+        autoscaling_limit_max_cu: maxCu,
+        suspend_timeout_seconds: settings.suspend_timeout_seconds ?? 0,
+        ...(settings.pg_settings ? { pg_settings: settings.pg_settings } : {}),
+      },
+      settings: body.settings ?? {},
+      superuser_password: engine.secrets.seal(rolePassword() + rolePassword()),
+      created_at: at,
+      updated_at: at,
+    };
+    const password = rolePassword();
+    const branch: BranchRecord = {
+      id: branchId(),
+      project_id: id,
+      name: body.branch?.name ?? 'main',
+      default: true,
+      protected: false,
+      current_state: 'init',
+      pending_state: 'ready',
+      state_changed_at: at,
+      created_at: at,
+      updated_at: at,
+      roles: [{ name: roleName, password: engine.secrets.seal(password), protected: false, created_at: at, updated_at: at }],
+      databases: [{ id: engine.data.next_database_id++, name: databaseName, owner_name: roleName, created_at: at, updated_at: at }],
+    };
+    const endpoint: EndpointRecord = {
+      id: endpointId(),
+      project_id: id,
+      branch_id: branch.id,
+      type: 'read_write',
+      port: await engine.allocatePort(),
+      autoscaling_limit_min_cu: minCu,
+      autoscaling_limit_max_cu: maxCu,
+      suspend_timeout_seconds: settings.suspend_timeout_seconds ?? 0,
+      settings: settings.pg_settings ? { pg_settings: settings.pg_settings } : {},
+      disabled: false,
+      current_state: 'init',
+      pending_state: 'active',
+      created_at: at,
+      updated_at: at,
+    };
+    engine.data.projects.push(project);
+    engine.data.branches.push(branch);
+    engine.data.endpoints.push(endpoint);
+    const ops = [
+      engine.operation(id, 'create_timeline', { branch_id: branch.id }),
+      engine.operation(id, 'start_compute', { branch_id: branch.id, endpoint_id: endpoint.id }),
+    ];
+    await engine.save();
+
+    const dataDir = engine.computes.dataDir(branch.id);
+    engine.schedule(
+      id,
+      ops,
+      async () => {
+        const partial = `${dataDir}.partial`;
+        await initCluster(bins, partial, engine.superuserPassword(project), `${engine.home}/run`);
+        await fs.rename(partial, dataDir);
+        engine.finish(ops[0]);
+        await engine.startEndpoint(endpoint);
+        await engine.withAdmin(branch, async (admin, connect) => {
+          await createNeonSuperuser(admin, pgVersion);
+          await createApiRole(admin, roleName, password);
+          await createDatabase(admin, databaseName, roleName);
+          const db = await connect(databaseName);
+          try {
+            await setPublicSchemaOwner(db, roleName);
+          } finally {
+            await db.end();
+          }
+        });
+        branch.current_state = 'ready';
+        delete branch.pending_state;
+        branch.state_changed_at = nowIso();
+      },
+      async () => {
+        await engine.computes.stop(branch.id);
+        await removeCluster(`${dataDir}.partial`);
+        await removeCluster(dataDir);
+        endpoint.current_state = 'idle';
+        delete endpoint.pending_state;
+        engine.data.endpoints = engine.data.endpoints.filter((e) => e.project_id !== id);
+        engine.data.branches = engine.data.branches.filter((b) => b.project_id !== id);
+        engine.data.projects = engine.data.projects.filter((p) => p.id !== id);
+      },
+    );
+
+    return c.json(
+      {
+        project: projectView(project),
+        connection_uris: connectionUris(engine, branch, endpoint),
+        roles: [roleView(branch.id, branch.roles[0], password)],
+        databases: [databaseView(branch.id, branch.databases[0])],
+        operations: ops.map(operationView),
+        branch: branchView(branch),
+        endpoints: [endpointView(endpoint, regionId)],
+      },
+      201,
+    );
+  });
+
+  function listProjects(c: Context) {
+    const limit = queryInt(c, 'limit', 1, 400, 10);
+    const search = c.req.query('search');
+    const cursor = c.req.query('cursor');
+    let projects = [...engine.data.projects].sort((a, b) => a.created_at.localeCompare(b.created_at) || a.id.localeCompare(b.id));
+    if (search) projects = projects.filter((p) => p.name.includes(search) || p.id.includes(search));
+    if (cursor) {
+      const index = projects.findIndex((p) => p.id === cursor);
+      projects = index >= 0 ? projects.slice(index + 1) : [];
+    }
+    const page = projects.slice(0, limit);
+    return c.json({
+      projects: page.map(projectListItemView),
+      pagination: { cursor: page.length ? page[page.length - 1].id : cursor ?? '' },
+      applications: {},
+      integrations: {},
+    });
+  }
+
+  app.get('/projects', (c) => listProjects(c));
+  app.get('/projects/shared', (c) => c.json({ projects: [], pagination: { cursor: '' } }));
+
+  app.get('/projects/:project_id', (c) => c.json({ project: projectView(engine.project(c.req.param('project_id'))) }));
+
+  app.patch('/projects/:project_id', async (c) => {
+    const project = engine.project(c.req.param('project_id'));
+    const { project: body } = await readBody(c, projectUpdate);
+    engine.assertUnlocked(project.id);
+    if (body.default_endpoint_settings) {
+      const next = { ...project.default_endpoint_settings, ...body.default_endpoint_settings };
+      checkCuRange(next.autoscaling_limit_min_cu, next.autoscaling_limit_max_cu, 'default_endpoint_settings.');
+      project.default_endpoint_settings = next;
+    }
+    if (body.name !== undefined) project.name = body.name;
+    if (body.history_retention_seconds !== undefined) project.history_retention_seconds = body.history_retention_seconds;
+    if (body.settings) project.settings = { ...project.settings, ...body.settings };
+    project.updated_at = nowIso();
+    await engine.save();
+    return c.json({ project: projectView(project), operations: [] });
+  });
+
+  app.delete('/projects/:project_id', async (c) => {
+    const project = engine.project(c.req.param('project_id'));
+    engine.assertUnlocked(project.id);
+    const branches = engine.branchesOf(project.id);
+    for (const branch of branches) {
+      await engine.computes.stop(branch.id);
+      await removeCluster(engine.computes.dataDir(branch.id));
+    }
+    const ids = new Set(branches.map((b) => b.id));
+    engine.data.endpoints = engine.data.endpoints.filter((e) => !ids.has(e.branch_id));
+    engine.data.branches = engine.data.branches.filter((b) => b.project_id !== project.id);
+    engine.data.projects = engine.data.projects.filter((p) => p.id !== project.id);
+    engine.data.operations = engine.data.operations.filter((o) => o.project_id !== project.id);
+    await engine.save();
+    return c.json({ project: projectView(project) });
+  });
+
+  app.get('/projects/:project_id/connection_uri', (c) => {
+    const project = engine.project(c.req.param('project_id'));
+    const branchIdParam = c.req.query('branch_id');
+    const branch = branchIdParam ? engine.branch(project.id, branchIdParam) : engine.defaultBranch(project.id);
+    const databaseName = c.req.query('database_name');
+    const roleName = c.req.query('role_name');
+    if (!databaseName) throw badRequest('database_name is required');
+    if (!roleName) throw badRequest('role_name is required');
+    const endpointIdParam = c.req.query('endpoint_id');
+    const endpoint = endpointIdParam ? engine.endpointsOf(branch.id).find((e) => e.id === endpointIdParam) : engine.readWriteEndpoint(branch.id);
+    if (!endpoint) throw notFound(endpointIdParam ? `endpoint ${endpointIdParam} not found on branch ${branch.id}` : `branch ${branch.id} has no read_write endpoint`);
+    if (!branch.databases.some((d) => d.name === databaseName)) throw notFound(`database ${databaseName} not found on branch ${branch.id}`);
+    const role = branch.roles.find((r) => r.name === roleName);
+    if (!role) throw notFound(`role ${roleName} not found on branch ${branch.id}`);
+    if (!role.password) throw badRequest(`role ${roleName} cannot log in (NOLOGIN)`);
+    return c.json({ uri: connectionUri(engine, endpoint, role.name, engine.secrets.open(role.password), databaseName) });
+  });
+
+  return app;
+}

@@ -1,0 +1,152 @@
+/**
+ * @module The app model (`arbor.yaml`): its databases and services, parsed and validated so
+ * every role name it implies is a valid PostgreSQL name. All problems are reported at once.
+ */
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { DEFAULT_PREFIX, identifierProblem, roleNames } from './names.ts';
+
+export interface DatabaseModel {
+  name: string;
+  /** Folder of `N_name.up.sql` files, relative to arbor.yaml's folder. */
+  migrations?: string;
+}
+
+export interface ServiceModel {
+  name: string;
+  databases: string[];
+}
+
+export interface AppModel {
+  app: string;
+  /** Prefix of the global roles (`<prefix>_reader`, ...); default `encore`. */
+  prefix: string;
+  databases: DatabaseModel[];
+  services: ServiceModel[];
+}
+
+export interface ModelProblem {
+  /** Where in the file, e.g. `services[1].databases[0]`. */
+  path: string;
+  reason: string;
+}
+
+/** The model is invalid; `problems` lists every bad field. */
+export class AppModelError extends Error {
+  constructor(
+    readonly source: string,
+    readonly problems: ModelProblem[],
+  ) {
+    super(`${source} is not a valid app model:\n${problems.map((p) => `  - ${p.path || '(top)'}: ${p.reason}`).join('\n')}`);
+    this.name = 'AppModelError';
+  }
+}
+
+const SCHEMA = z.strictObject({
+  app: z.string().min(1),
+  prefix: z.string().optional(),
+  databases: z.array(z.strictObject({ name: z.string(), migrations: z.string().optional() })).default([]),
+  services: z.array(z.strictObject({ name: z.string(), databases: z.array(z.string()).default([]) })).default([]),
+});
+
+/** Validates a model given as data (from YAML, JSON or code). */
+export function validateAppModel(input: unknown, source = 'arbor.yaml'): AppModel {
+  const parsed = SCHEMA.safeParse(input ?? {});
+  if (!parsed.success) {
+    throw new AppModelError(
+      source,
+      parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), reason: issue.message })),
+    );
+  }
+  const model: AppModel = { ...parsed.data, prefix: parsed.data.prefix ?? DEFAULT_PREFIX };
+  const problems = checkNames(model);
+  if (problems.length) throw new AppModelError(source, problems);
+  return model;
+}
+
+/** Parses and validates the text of an `arbor.yaml`. */
+export function parseAppModel(text: string, source = 'arbor.yaml'): AppModel {
+  let data: unknown;
+  try {
+    data = parseYaml(text);
+  } catch (error) {
+    throw new AppModelError(source, [{ path: '', reason: `not valid YAML: ${(error as Error).message}` }]);
+  }
+  return validateAppModel(data, source);
+}
+
+export async function loadAppModel(path: string): Promise<AppModel> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw new Error(`cannot read the app model ${path}: ${(error as Error).message}`, { cause: error });
+  }
+  return parseAppModel(text, path);
+}
+
+function formatPath(path: readonly PropertyKey[]): string {
+  return path.map((part, i) => (typeof part === 'number' ? `[${part}]` : `${i ? '.' : ''}${String(part)}`)).join('');
+}
+
+/** Names, uniqueness, references, and that no two roles end up with one name. */
+function checkNames(model: AppModel): ModelProblem[] {
+  const problems: ModelProblem[] = [];
+  const names = roleNames(model.prefix);
+  const add = (path: string, reason: string) => problems.push({ path, reason });
+  const role = (path: string, what: string, roleName: string) => {
+    const problem = identifierProblem(roleName);
+    if (problem) add(path, `${what} role name ${JSON.stringify(roleName)} ${problem}; choose a shorter or plainer name`);
+  };
+
+  const prefixProblem = identifierProblem(model.prefix);
+  if (prefixProblem) add('prefix', `${JSON.stringify(model.prefix)} ${prefixProblem}`);
+  else for (const global of [names.platform, names.reader, names.writer, names.admin, names.services]) role('prefix', 'the global', global);
+
+  const databases = new Set<string>();
+  model.databases.forEach((db, i) => {
+    const path = `databases[${i}].name`;
+    const problem = identifierProblem(db.name);
+    if (problem) add(path, `database name ${JSON.stringify(db.name)} ${problem}`);
+    else for (const r of [names.dbReader(db.name), names.dbWriter(db.name), names.dbAdmin(db.name)]) role(path, `database ${JSON.stringify(db.name)} needs the`, r);
+    if (databases.has(db.name)) add(path, `database ${JSON.stringify(db.name)} is listed twice`);
+    databases.add(db.name);
+  });
+
+  const services = new Set<string>();
+  model.services.forEach((service, i) => {
+    const path = `services[${i}].name`;
+    const problem = identifierProblem(service.name);
+    if (problem) add(path, `service name ${JSON.stringify(service.name)} ${problem}`);
+    else role(path, `service ${JSON.stringify(service.name)} needs the`, names.service(service.name));
+    if (services.has(service.name)) add(path, `service ${JSON.stringify(service.name)} is listed twice`);
+    services.add(service.name);
+    service.databases.forEach((db, j) => {
+      if (!databases.has(db)) {
+        const known = [...databases].map((d) => JSON.stringify(d)).join(', ') || 'none';
+        add(`services[${i}].databases[${j}]`, `service ${JSON.stringify(service.name)} uses database ${JSON.stringify(db)}, which is not under databases (known: ${known})`);
+      }
+    });
+    if (new Set(service.databases).size !== service.databases.length) add(`services[${i}].databases`, 'a database is listed twice');
+  });
+
+  if (!problems.length) {
+    const seen = new Map<string, string>();
+    for (const [owner, r] of allRoles(model)) {
+      const before = seen.get(r);
+      if (before) add('', `${owner} and ${before} would both use the role ${JSON.stringify(r)}; rename one of them`);
+      else seen.set(r, owner);
+    }
+  }
+  return problems;
+}
+
+function* allRoles(model: AppModel): Generator<[string, string]> {
+  const names = roleNames(model.prefix);
+  for (const r of [names.platform, names.reader, names.writer, names.admin, names.services]) yield [`prefix ${JSON.stringify(model.prefix)}`, r];
+  for (const db of model.databases) {
+    for (const r of [names.dbReader(db.name), names.dbWriter(db.name), names.dbAdmin(db.name)]) yield [`database ${JSON.stringify(db.name)}`, r];
+  }
+  for (const s of model.services) yield [`service ${JSON.stringify(s.name)}`, names.service(s.name)];
+}
