@@ -3,12 +3,14 @@
  */
 import { Command, CommanderError } from 'commander';
 import { registerEngine } from './engine.ts';
+import { registerUp } from './up.ts';
 
 const program = new Command('arbor')
   .description('Postgres environments on Neon: branches per environment and pull request, least-privilege roles, an offline engine')
   .showHelpAfterError()
   .exitOverride();
 
+registerUp(program);
 registerEngine(program);
 
 try {

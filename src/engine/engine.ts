@@ -71,12 +71,21 @@ export class Engine {
 
   // ---- API keys -------------------------------------------------------------------------
 
-  issueApiKey(name: string, key = apiKey()): string {
+  /** Accepts `key` from now on (stored as a hash only). */
+  addApiKey(name: string, key: string): void {
     const hash = hashKey(key);
-    if (!this.data.api_keys.some((k) => k.hash === hash)) {
-      const id = Math.max(0, ...this.data.api_keys.map((k) => k.id)) + 1;
-      this.data.api_keys.push({ id, name, hash, created_at: nowIso() });
-    }
+    if (this.data.api_keys.some((k) => k.hash === hash)) return;
+    const id = Math.max(0, ...this.data.api_keys.map((k) => k.id)) + 1;
+    this.data.api_keys.push({ id, name, hash, created_at: nowIso() });
+  }
+
+  /** The engine's own key, generated on first use and the same on every start. */
+  localApiKey(): string {
+    const existing = this.data.api_keys.find((k) => k.sealed);
+    if (existing) return this.secrets.open(existing.sealed!);
+    const key = apiKey();
+    this.addApiKey('local', key);
+    this.data.api_keys[this.data.api_keys.length - 1].sealed = this.secrets.seal(key);
     return key;
   }
 

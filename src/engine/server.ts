@@ -23,7 +23,9 @@ export interface EngineServerOptions {
 
 export async function startEngineServer(options: EngineServerOptions): Promise<EngineServer> {
   const engine = await Engine.open(options.home, options.log);
-  const apiKey = engine.issueApiKey(options.apiKey ? 'given' : 'generated', options.apiKey);
+  let apiKey: string;
+  if (options.apiKey) engine.addApiKey('given', (apiKey = options.apiKey));
+  else apiKey = engine.localApiKey();
   await engine.save();
   const app = engineApp(engine);
   const host = options.host ?? '127.0.0.1';

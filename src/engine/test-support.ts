@@ -7,11 +7,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApiClient, type Api } from '@neondatabase/api-client';
 import pg from 'pg';
+import { validateNeonResponse } from './neon-spec.ts';
 import { startEngineServer, type EngineServer } from './server.ts';
 
 export interface TestEngine extends EngineServer {
   home: string;
   api: Api<unknown>;
+  /**
+   * Every way a response seen by `api` (success or error) deviates from Neon's OpenAPI spec, as
+   * `METHOD /path status: problem`. Tests end with `assert.deepEqual(engine.specProblems, [])`.
+   */
+  specProblems: string[];
   /** Waits until every operation of the project is finished; fails on a failed one. */
   settle(projectId: string): Promise<void>;
   close(): Promise<void>;
@@ -21,10 +27,30 @@ export async function startTestEngine(): Promise<TestEngine> {
   const home = mkdtempSync(join(tmpdir(), 'arbor-engine-test-'));
   const server = await startEngineServer({ home });
   const api = createApiClient({ apiKey: server.apiKey, baseURL: server.url, timeout: 60_000 });
+  const specProblems: string[] = [];
+  const check = (response: SeenResponse) => {
+    const method = (response.config.method ?? 'get').toUpperCase();
+    const path = new URL(api.instance.getUri(response.config)).pathname;
+    for (const problem of validateNeonResponse(method, path, response.status, response.data)) {
+      specProblems.push(`${method} ${path} ${response.status}: ${problem}`);
+    }
+  };
+  api.instance.interceptors.response.use(
+    (response) => {
+      check(response);
+      return response;
+    },
+    (error: unknown) => {
+      const response = (error as { response?: SeenResponse } | null)?.response;
+      if (response) check(response);
+      return Promise.reject(error);
+    },
+  );
   return {
     ...server,
     home,
     api,
+    specProblems,
     async settle(projectId: string) {
       const deadline = Date.now() + 60_000;
       for (;;) {
@@ -42,6 +68,13 @@ export async function startTestEngine(): Promise<TestEngine> {
     },
   };
 }
+
+/** The parts of an axios response the spec check reads. */
+type SeenResponse = {
+  config: NonNullable<Parameters<Api<unknown>['instance']['getUri']>[0]>;
+  status: number;
+  data: unknown;
+};
 
 /** A node-postgres client for a connection URI the engine returned. */
 export async function connect(uri: string): Promise<pg.Client> {

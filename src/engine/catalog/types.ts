@@ -112,6 +112,8 @@ export interface ApiKeyRecord {
   name: string;
   /** sha256 of the key; the key itself is shown once. */
   hash: string;
+  /** Only for the key the engine generated for itself: kept (encrypted) so each start can print it. */
+  sealed?: string;
   created_at: string;
 }
 
