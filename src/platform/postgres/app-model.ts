@@ -95,21 +95,21 @@ function checkNames(model: AppModel): ModelProblem[] {
   const problems: ModelProblem[] = [];
   const names = roleNames(model.prefix);
   const add = (path: string, reason: string) => problems.push({ path, reason });
-  const role = (path: string, what: string, roleName: string) => {
+  const role = (path: string, subject: string, roleName: string) => {
     const problem = identifierProblem(roleName);
-    if (problem) add(path, `${what} role name ${JSON.stringify(roleName)} ${problem}; choose a shorter or plainer name`);
+    if (problem) add(path, `${subject} would need the role ${JSON.stringify(roleName)}, which ${problem}; choose a shorter name`);
   };
 
   const prefixProblem = identifierProblem(model.prefix);
   if (prefixProblem) add('prefix', `${JSON.stringify(model.prefix)} ${prefixProblem}`);
-  else for (const global of [names.platform, names.reader, names.writer, names.admin, names.services]) role('prefix', 'the global', global);
+  else for (const global of [names.platform, names.reader, names.writer, names.admin, names.services]) role('prefix', `prefix ${JSON.stringify(model.prefix)}`, global);
 
   const databases = new Set<string>();
   model.databases.forEach((db, i) => {
     const path = `databases[${i}].name`;
     const problem = identifierProblem(db.name);
     if (problem) add(path, `database name ${JSON.stringify(db.name)} ${problem}`);
-    else for (const r of [names.dbReader(db.name), names.dbWriter(db.name), names.dbAdmin(db.name)]) role(path, `database ${JSON.stringify(db.name)} needs the`, r);
+    else for (const r of [names.dbReader(db.name), names.dbWriter(db.name), names.dbAdmin(db.name)]) role(path, `database ${JSON.stringify(db.name)}`, r);
     if (databases.has(db.name)) add(path, `database ${JSON.stringify(db.name)} is listed twice`);
     databases.add(db.name);
   });
@@ -119,7 +119,7 @@ function checkNames(model: AppModel): ModelProblem[] {
     const path = `services[${i}].name`;
     const problem = identifierProblem(service.name);
     if (problem) add(path, `service name ${JSON.stringify(service.name)} ${problem}`);
-    else role(path, `service ${JSON.stringify(service.name)} needs the`, names.service(service.name));
+    else role(path, `service ${JSON.stringify(service.name)}`, names.service(service.name));
     if (services.has(service.name)) add(path, `service ${JSON.stringify(service.name)} is listed twice`);
     services.add(service.name);
     service.databases.forEach((db, j) => {

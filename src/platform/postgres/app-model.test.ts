@@ -1,0 +1,79 @@
+// Unit tests of arbor.yaml parsing and validation (no server).
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { AppModelError, parseAppModel, validateAppModel } from './app-model.ts';
+
+function problems(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (error) {
+    assert.ok(error instanceof AppModelError, `expected AppModelError, got ${error}`);
+    return error.problems.map((p) => `${p.path}: ${p.reason}`);
+  }
+  assert.fail('expected the model to be rejected');
+}
+
+describe('parseAppModel', () => {
+  test('reads the model of DESIGN.md §5 with the default prefix', () => {
+    const model = parseAppModel('app: shop\ndatabases:\n  - name: main\n    migrations: migrations/main\nservices:\n  - name: orders\n    databases: [main]\n');
+    assert.deepEqual(model, {
+      app: 'shop',
+      prefix: 'encore',
+      databases: [{ name: 'main', migrations: 'migrations/main' }],
+      services: [{ name: 'orders', databases: ['main'] }],
+    });
+  });
+
+  test('reports invalid YAML and wrong shapes with the field path', () => {
+    assert.match(problems(() => parseAppModel('app: [', 'x.yaml'))[0], /not valid YAML/);
+    const found = problems(() => parseAppModel('app: shop\ndatabases:\n  - name: 3\nservices: {}\nextra: 1\n'));
+    assert.ok(found.some((p) => p.startsWith('databases[0].name')), found.join('\n'));
+    assert.ok(found.some((p) => p.startsWith('services')), found.join('\n'));
+    assert.ok(found.some((p) => /extra/.test(p)), found.join('\n'));
+  });
+
+  test('the error message names the file and every problem', () => {
+    assert.throws(() => parseAppModel('app: shop\nservices:\n  - name: a\n    databases: [nope]\n', 'apps/arbor.yaml'), (error: Error) => {
+      assert.match(error.message, /apps\/arbor\.yaml is not a valid app model/);
+      assert.match(error.message, /services\[0\]\.databases\[0\]: .*"nope".*not under databases/);
+      return true;
+    });
+  });
+});
+
+describe('validateAppModel', () => {
+  test('reports every bad name at once, with the 63-byte limit counted after prefixes', () => {
+    const found = problems(() =>
+      validateAppModel({
+        app: 'shop',
+        databases: [{ name: 'd'.repeat(55) }, { name: 'ok' }, { name: 'ok' }, { name: '' }],
+        services: [{ name: 's'.repeat(60), databases: ['ok'] }, { name: 'bad\nname', databases: [] }],
+      }),
+    );
+    assert.ok(found.some((p) => p.startsWith('databases[0].name') && /db_d{55}_reader.*65 bytes long/.test(p)), found.join('\n'));
+    assert.ok(found.some((p) => p.startsWith('databases[2].name') && /listed twice/.test(p)), found.join('\n'));
+    assert.ok(found.some((p) => p.startsWith('databases[3].name') && /empty/.test(p)), found.join('\n'));
+    assert.ok(found.some((p) => p.startsWith('services[0].name') && /svc_s{60}.*64 bytes/.test(p)), found.join('\n'));
+    assert.ok(found.some((p) => p.startsWith('services[1].name') && /control character/.test(p)), found.join('\n'));
+  });
+
+  test('a 53-byte database name and a 59-byte service name still fit', () => {
+    const model = validateAppModel({ app: 'a', databases: [{ name: 'd'.repeat(53) }], services: [{ name: 's'.repeat(59), databases: ['d'.repeat(53)] }] });
+    assert.equal(model.databases[0].name.length, 53);
+  });
+
+  test('checks the prefix against the longest global role name', () => {
+    const found = problems(() => validateAppModel({ app: 'a', prefix: 'p'.repeat(55) }));
+    assert.ok(found.some((p) => p.startsWith('prefix') && /_platform/.test(p)), found.join('\n'));
+  });
+
+  test('refuses two model entries that would share a role', () => {
+    const found = problems(() => validateAppModel({ app: 'a', prefix: 'svc', databases: [], services: [{ name: 'admin', databases: [] }] }));
+    assert.ok(found.some((p) => /svc_admin/.test(p) && /rename/.test(p)), found.join('\n'));
+  });
+
+  test('accepts hostile but valid names as data: quotes, semicolons, unicode', () => {
+    const model = validateAppModel({ app: 'a', databases: [{ name: `x"; DROP DATABASE postgres; --` }], services: [{ name: "o'rders ünï", databases: [`x"; DROP DATABASE postgres; --`] }] });
+    assert.equal(model.services[0].name, "o'rders ünï");
+  });
+});
