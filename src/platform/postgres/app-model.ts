@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { DEFAULT_PREFIX, identifierProblem, roleNames } from './names.ts';
+import { DEFAULT_PREFIX, identifierProblem, roleNameProblem, roleNames } from './names.ts';
 
 export interface DatabaseModel {
   name: string;
@@ -96,7 +96,7 @@ function checkNames(model: AppModel): ModelProblem[] {
   const names = roleNames(model.prefix);
   const add = (path: string, reason: string) => problems.push({ path, reason });
   const role = (path: string, subject: string, roleName: string) => {
-    const problem = identifierProblem(roleName);
+    const problem = roleNameProblem(roleName);
     if (problem) add(path, `${subject} would need the role ${JSON.stringify(roleName)}, which ${problem}; choose a shorter name`);
   };
 

@@ -1,7 +1,7 @@
 // Unit tests of name validation and quoting (no server).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { identifierProblem, quoteIdent, quoteLiteral, roleNames } from './names.ts';
+import { identifierProblem, quoteIdent, quoteLiteral, roleNameProblem, roleNames } from './names.ts';
 
 describe('quoteIdent', () => {
   test('wraps in double quotes and doubles embedded ones, so a name cannot end the identifier', () => {
@@ -37,12 +37,18 @@ describe('identifierProblem', () => {
     assert.match(identifierProblem('é'.repeat(32))!, /64 bytes/); // 32 characters
   });
 
-  test('refuses empty, control characters, padding and reserved names', () => {
+  test('refuses empty, control characters and padding', () => {
     assert.match(identifierProblem('')!, /empty/);
     assert.match(identifierProblem('a\nb')!, /control/);
     assert.match(identifierProblem(' a')!, /white space/);
-    assert.match(identifierProblem('PUBLIC')!, /reserved/);
-    assert.match(identifierProblem('pg_monitor2')!, /pg_/);
+    assert.equal(identifierProblem('public'), null);
+  });
+
+  test('for roles, also refuses reserved names', () => {
+    assert.match(roleNameProblem('PUBLIC')!, /reserved/);
+    assert.match(roleNameProblem('pg_monitor2')!, /pg_/);
+    assert.match(roleNameProblem('x'.repeat(64))!, /64 bytes/);
+    assert.equal(roleNameProblem('svc_none'), null);
   });
 });
 

@@ -69,10 +69,10 @@ export function byteLength(value: string): number {
 const RESERVED_ROLE_NAMES = new Set(['public', 'none', 'current_user', 'session_user', 'current_role', 'neon_superuser', 'cloud_admin', 'zenith_admin']);
 
 /**
- * Why `name` cannot be used as a role (or database) name, or null when it can. The name is
- * checked as it will be sent (quoted), so any printable character is allowed; what is refused is
- * what PostgreSQL would reject or silently change: empty, control characters, longer than 63
- * bytes (it would be truncated, and two long names could become the same role), or reserved.
+ * Why `name` cannot be used as a database (or any) name, or null when it can. The name is sent
+ * quoted, so any printable character is allowed; what is refused is what PostgreSQL would reject
+ * or silently change: empty, control characters, or longer than 63 bytes (it would be truncated,
+ * and two long names could become the same object).
  */
 export function identifierProblem(name: string): string | null {
   if (name.length === 0) return 'is empty';
@@ -81,6 +81,13 @@ export function identifierProblem(name: string): string | null {
   if (name !== name.trim()) return 'starts or ends with white space';
   const bytes = byteLength(name);
   if (bytes > MAX_IDENTIFIER_BYTES) return `is ${bytes} bytes long; PostgreSQL names hold at most ${MAX_IDENTIFIER_BYTES} bytes and would truncate it`;
+  return null;
+}
+
+/** As `identifierProblem`, and also the names PostgreSQL or Neon reserve for roles. */
+export function roleNameProblem(name: string): string | null {
+  const problem = identifierProblem(name);
+  if (problem) return problem;
   if (RESERVED_ROLE_NAMES.has(name.toLowerCase())) return 'is a reserved role name';
   if (/^pg_/i.test(name)) return 'starts with pg_, which PostgreSQL reserves for its own roles';
   return null;
