@@ -18,6 +18,8 @@ import { Computes, freePort } from './compute/computes.ts';
 import { ensureTls, type TlsFiles } from './compute/tls.ts';
 import { locked, notFound, unprocessable } from './errors.ts';
 import { detectCopyStrategy, type CopyStrategy } from './clusters/copy.ts';
+import { Spares } from './spares.ts';
+import { runningPid, stopPostmaster } from './compute/postmaster.ts';
 
 export const nowIso = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 
@@ -32,6 +34,7 @@ export class Engine {
   readonly store: CatalogStore;
   readonly secrets: SecretBox;
   readonly computes: Computes;
+  readonly spares: Spares;
   private projectQueues = new Map<string, Promise<void>>();
   private background = new Set<Promise<void>>();
 
@@ -44,6 +47,7 @@ export class Engine {
     this.store = new CatalogStore(catalogPath(home));
     this.secrets = SecretBox.open(home);
     this.computes = new Computes(home, tls);
+    this.spares = new Spares(this);
   }
 
   /** Opens (or creates) the engine's home, recovers from a crash, and brings endpoints back. */
@@ -208,7 +212,7 @@ export class Engine {
   // ---- compute helpers --------------------------------------------------------------------
 
   async allocatePort(): Promise<number> {
-    const taken = new Set(this.data.endpoints.map((e) => e.port));
+    const taken = new Set([...this.data.endpoints.map((e) => e.port), ...this.spares.ports()]);
     for (;;) {
       const port = await freePort();
       if (!taken.has(port)) return port;
@@ -235,6 +239,7 @@ export class Engine {
   }
 
   async suspendEndpoint(endpoint: EndpointRecord): Promise<void> {
+    await this.spares.discard(endpoint.branch_id);
     await this.computes.stop(endpoint.branch_id);
     const at = nowIso();
     endpoint.current_state = 'idle';
@@ -289,6 +294,14 @@ export class Engine {
     for (const name of await fs.readdir(clusters)) {
       if (name.endsWith('.partial')) await fs.rm(join(clusters, name), { recursive: true, force: true });
     }
+    // Directories no branch owns: half-made copies and spares (see spares.ts) of a previous run.
+    const known = new Set(data.branches.map((b) => b.id));
+    for (const name of await fs.readdir(clusters)) {
+      if (known.has(name)) continue;
+      const pid = runningPid(join(clusters, name));
+      if (pid) await stopPostmaster(pid);
+      await fs.rm(join(clusters, name), { recursive: true, force: true });
+    }
     const halfMade = data.branches.filter((b) => !existsSync(this.computes.dataDir(b.id)));
     for (const branch of halfMade) {
       this.log.warn(`removing branch ${branch.id}: its creation did not complete`);
@@ -322,6 +335,7 @@ export class Engine {
   /** Stops background work and every postmaster this engine runs. */
   async close(): Promise<void> {
     await this.idle();
+    await this.spares.close();
     await this.computes.stopAll();
     await this.save();
   }

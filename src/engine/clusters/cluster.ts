@@ -24,6 +24,8 @@ export interface ClusterSettings {
   maxConnections: number;
   /** The endpoint's `settings.pg_settings`, written last so they win. */
   extra?: Record<string, string>;
+  /** Makes the cluster a hot standby streaming from this primary (a spare, see spares.ts). */
+  standbyOf?: { port: number; user: string; password: string; name: string };
 }
 
 export function binEnv(bins: PgBinaries): NodeJS.ProcessEnv {
@@ -89,6 +91,17 @@ export async function writeSettings(dataDir: string, s: ClusterSettings): Promis
     `log_min_messages = warning`,
     `log_connections = off`,
     `createrole_self_grant = 'set, inherit'`,
+    // One syncfs() instead of an fsync per file when a copied cluster first starts.
+    `recovery_init_sync_method = syncfs`,
+    // A spare standby streams without a slot (so none can leak); this covers its short lag.
+    `wal_keep_size = '64MB'`,
+    ...(s.standbyOf
+      ? [
+          `hot_standby = on`,
+          `primary_conninfo = ${settingLiteral(`host=127.0.0.1 port=${s.standbyOf.port} user=${s.standbyOf.user} password=${s.standbyOf.password} application_name=${s.standbyOf.name} sslmode=disable`)}`,
+          `wal_receiver_status_interval = 1s`,
+        ]
+      : []),
     ...Object.entries(s.extra ?? {}).map(([name, value]) => `${name} = ${settingLiteral(value)}`),
     '',
   ];
@@ -134,7 +147,14 @@ export interface BranchPoint {
  * needs, `backup_label` makes the child replay to the consistent point on its first start. The
  * parent keeps serving reads and writes throughout.
  */
-export async function copyRunningCluster(client: pg.Client, parentDir: string, childDir: string, pgVersion: number): Promise<BranchPoint> {
+export async function copyRunningCluster(
+  client: pg.Client,
+  parentDir: string,
+  childDir: string,
+  pgVersion: number,
+  /** Runs with the WAL still reserved, e.g. to start a standby that streams from the backup start. */
+  beforeRelease?: () => Promise<void>,
+): Promise<BranchPoint> {
   const slot = `arbor_branch_${process.pid}_${Date.now()}`;
   await client.query('SELECT pg_create_physical_replication_slot($1, true, true)', [slot]);
   const start = pgVersion >= 15 ? 'pg_backup_start($1, true)' : 'pg_start_backup($1, true, false)';
@@ -152,6 +172,7 @@ export async function copyRunningCluster(client: pg.Client, parentDir: string, c
     const startFile = /START WAL LOCATION: \S+ \(file ([0-9A-F]{24})\)/.exec(labelfile)?.[1];
     if (!startFile) throw new Error('backup label without a start WAL file');
     await copyWal(join(parentDir, 'pg_wal'), join(childDir, 'pg_wal'), startFile, stop_file);
+    if (beforeRelease) await beforeRelease();
     return { lsn, ...copied };
   } finally {
     if (!stopped) await client.query(pgVersion >= 15 ? 'SELECT pg_backup_stop(false)' : 'SELECT pg_stop_backup(false, false)').catch(() => {});

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
-import { writeSettings, SUPERUSER } from '../clusters/cluster.ts';
+import { writeSettings, SUPERUSER, type ClusterSettings } from '../clusters/cluster.ts';
 import type { PgBinaries } from '../clusters/binaries.ts';
 import { runningPid, startPostmaster, stopPostmaster } from './postmaster.ts';
 import type { TlsFiles } from './tls.ts';
@@ -20,6 +20,7 @@ export interface ComputeSpec {
   minCu: number;
   maxCu: number;
   pgSettings?: Record<string, string>;
+  standbyOf?: ClusterSettings['standbyOf'];
 }
 
 interface Running {
@@ -88,10 +89,16 @@ export class Computes {
       const orphan = runningPid(dataDir);
       if (orphan) await stopPostmaster(orphan);
       const size = computeSize(spec.minCu, spec.maxCu);
-      await writeSettings(dataDir, { port: spec.port, tlsCert: this.tls.cert, tlsKey: this.tls.key, ...size, extra: spec.pgSettings });
+      await writeSettings(dataDir, { port: spec.port, tlsCert: this.tls.cert, tlsKey: this.tls.key, ...size, extra: spec.pgSettings, standbyOf: spec.standbyOf });
       const pid = await startPostmaster(spec.bins, dataDir, spec.port, this.logFile(spec.branchId));
       this.running.set(spec.branchId, { pid, port: spec.port });
     });
+  }
+
+  /** Rewrites the settings of a running postmaster (after a spare's promotion, to drop its standby settings). */
+  async rewriteSettings(spec: ComputeSpec): Promise<void> {
+    const size = computeSize(spec.minCu, spec.maxCu);
+    await writeSettings(this.dataDir(spec.branchId), { port: spec.port, tlsCert: this.tls.cert, tlsKey: this.tls.key, ...size, extra: spec.pgSettings });
   }
 
   /** Takes over a postmaster a previous engine process left running; false when there is none. */

@@ -93,7 +93,8 @@ export async function startPostmaster(bins: PgBinaries, dataDir: string, port: n
     let ready = false;
     try {
       const lines = (await fs.readFile(join(dataDir, 'postmaster.pid'), 'utf8')).split('\n');
-      ready = lines[7]?.trim() === 'ready';
+      // `standby`: a hot standby (a spare, see spares.ts) accepting read-only connections.
+      ready = lines[7]?.trim() === 'ready' || lines[7]?.trim() === 'standby';
     } catch {
       // not written yet
     }

@@ -18,7 +18,7 @@ export function accountRoutes(): Hono {
       last_name: '',
       image: '',
       active_seconds_limit: 0,
-      billing_account: { subscription_type: 'scale', payment_source: { type: 'none' }, quota_reset_at_last: '0001-01-01T00:00:00Z', email: 'local@arbor.invalid', address_city: '', address_country: '', address_line1: '', address_line2: '', address_postal_code: '', address_state: '', orb_portal_url: '', name: 'local', tax_id: '', tax_id_type: '' },
+      billing_account: { state: 'active', payment_method: 'none', subscription_type: 'scale', payment_source: { type: 'none' }, quota_reset_at_last: '0001-01-01T00:00:00Z', email: 'local@arbor.invalid', address_city: '', address_country: '', address_line1: '', address_line2: '', address_postal_code: '', address_state: '', orb_portal_url: '', name: 'local', tax_id: '', tax_id_type: '' },
       auth_accounts: [],
       max_autoscaling_limit: 16,
       projects_limit: 1000,

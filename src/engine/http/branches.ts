@@ -122,7 +122,9 @@ export function branchRoutes(engine: Engine): Hono {
     engine.assertUnlocked(project.id);
 
     const at = nowIso();
-    const id = branchId();
+    // A ready spare of the parent becomes this branch (spares.ts); its id and port are kept.
+    const spare = engine.spares.claim(parent.id);
+    const id = spare?.id ?? branchId();
     const branch: BranchRecord = {
       id,
       project_id: project.id,
@@ -131,6 +133,7 @@ export function branchRoutes(engine: Engine): Hono {
       default: false,
       protected: spec.protected ?? false,
       ...(spec.expires_at ? { expires_at: new Date(spec.expires_at).toISOString().replace(/\.\d{3}Z$/, 'Z') } : {}),
+      parent_timestamp: at,
       current_state: 'init',
       pending_state: 'ready',
       state_changed_at: at,
@@ -141,6 +144,7 @@ export function branchRoutes(engine: Engine): Hono {
     };
     const endpoints: EndpointRecord[] = [];
     for (const e of endpointSpecs) endpoints.push(await newEndpoint(engine, project.id, branch, e));
+    if (spare && endpoints[0]) endpoints[0].port = spare.port;
     engine.data.branches.push(branch);
     engine.data.endpoints.push(...endpoints);
     const ops = [engine.operation(project.id, 'create_branch', { branch_id: id })];
@@ -154,19 +158,37 @@ export function branchRoutes(engine: Engine): Hono {
       ops,
       async () => {
         const partial = `${dataDir}.partial`;
-        if (engine.computes.isRunning(parent.id)) {
+        let promoted = false;
+        if (spare) {
+          try {
+            branch.parent_lsn = await engine.spares.promote(spare, parent);
+            promoted = true;
+          } catch (error) {
+            engine.log.warn(`spare ${spare.id} unusable, copying instead: ${(error as Error).message}`);
+            await engine.spares.discardSpare(spare);
+          }
+        }
+        if (promoted) {
+          // Adopt the promoted postmaster as this branch's compute, with the endpoint's settings.
+          const rw = endpoints[0];
+          engine.computes.adopt(id, spare!.port);
+          const needsRestart = !rw || rw.autoscaling_limit_min_cu !== project.default_endpoint_settings.autoscaling_limit_min_cu || rw.autoscaling_limit_max_cu !== project.default_endpoint_settings.autoscaling_limit_max_cu || rw.settings.pg_settings !== undefined;
+          if (needsRestart) await engine.computes.stop(id);
+          else
+            await engine.computes.rewriteSettings({ branchId: id, bins: engine.binaries(project.pg_version), port: rw.port, minCu: rw.autoscaling_limit_min_cu, maxCu: rw.autoscaling_limit_max_cu });
+        } else if (engine.computes.isRunning(parent.id)) {
           const point = await engine.withAdmin(parent, (admin) => copyRunningCluster(admin, parentDir, partial, project.pg_version));
           branch.parent_lsn = point.lsn;
         } else {
           await copyStoppedCluster(parentDir, partial);
         }
-        branch.parent_timestamp = nowIso();
-        await fs.rename(partial, dataDir);
+        if (!promoted) await fs.rename(partial, dataDir);
         engine.finish(ops[0]);
         for (const e of endpoints) await engine.startEndpoint(e);
         branch.current_state = 'ready';
         delete branch.pending_state;
         branch.state_changed_at = nowIso();
+        engine.spares.replenish(parent);
       },
       async () => {
         await engine.computes.stop(id);
@@ -286,6 +308,7 @@ export function branchRoutes(engine: Engine): Hono {
 
 /** Stops the branch's compute and removes its data and records. */
 export async function deleteBranchNow(engine: Engine, branch: BranchRecord): Promise<void> {
+  await engine.spares.discard(branch.id);
   await engine.computes.stop(branch.id);
   await removeCluster(engine.computes.dataDir(branch.id));
   engine.data.endpoints = engine.data.endpoints.filter((e) => e.branch_id !== branch.id);

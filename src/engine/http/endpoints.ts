@@ -114,6 +114,7 @@ export function endpointRoutes(engine: Engine): Hono {
     if (!endpoint) return c.body(null, 204);
     return c.json(
       await act(endpoint, 'suspend_compute', async () => {
+        await engine.spares.discard(endpoint.branch_id);
         await engine.computes.stop(endpoint.branch_id);
         engine.data.endpoints = engine.data.endpoints.filter((e) => e !== endpoint);
       }),

@@ -20,7 +20,7 @@ export function operationRoutes(engine: Engine): Hono {
       ops = index >= 0 ? ops.slice(index + 1) : [];
     }
     const page = ops.slice(0, limit);
-    return c.json({ operations: page.map(operationView), pagination: { cursor: page.length ? page[page.length - 1].id : cursor ?? '' } });
+    return c.json({ operations: page.map(operationView), ...(page.length ? { pagination: { cursor: page[page.length - 1].id } } : {}) });
   });
 
   app.get('/projects/:project_id/operations/:operation_id', (c) => {

@@ -163,6 +163,7 @@ export function projectRoutes(engine: Engine): Hono {
         branch.current_state = 'ready';
         delete branch.pending_state;
         branch.state_changed_at = nowIso();
+        engine.spares.replenish(branch);
       },
       async () => {
         await engine.computes.stop(branch.id);
@@ -203,14 +204,14 @@ export function projectRoutes(engine: Engine): Hono {
     const page = projects.slice(0, limit);
     return c.json({
       projects: page.map(projectListItemView),
-      pagination: { cursor: page.length ? page[page.length - 1].id : cursor ?? '' },
+      ...(page.length ? { pagination: { cursor: page[page.length - 1].id } } : {}),
       applications: {},
       integrations: {},
     });
   }
 
   app.get('/projects', (c) => listProjects(c));
-  app.get('/projects/shared', (c) => c.json({ projects: [], pagination: { cursor: '' } }));
+  app.get('/projects/shared', (c) => c.json({ projects: [] }));
 
   app.get('/projects/:project_id', (c) => c.json({ project: projectView(engine.project(c.req.param('project_id'))) }));
 
@@ -236,6 +237,7 @@ export function projectRoutes(engine: Engine): Hono {
     engine.assertUnlocked(project.id);
     const branches = engine.branchesOf(project.id);
     for (const branch of branches) {
+      await engine.spares.discard(branch.id);
       await engine.computes.stop(branch.id);
       await removeCluster(engine.computes.dataDir(branch.id));
     }

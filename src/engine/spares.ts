@@ -1,0 +1,173 @@
+/**
+ * @module Spares: branches made ahead of time, so that creating one takes a promotion instead of
+ * a copy.
+ *
+ * For a running branch that is likely to be branched from (the default branch, and any branch
+ * once branched from), the engine keeps one spare: a physical copy started as a hot standby that
+ * streams the parent's WAL. Creating a branch then claims the spare, waits until it has replayed
+ * everything the parent had flushed at that moment (so every acknowledged commit is in), and
+ * promotes it — tens of milliseconds whatever the size — while a new spare is prepared in the
+ * background. Without a ready spare the branch is copied directly (clusters/cluster.ts).
+ *
+ * A spare lives in `clusters/<future-branch-id>` and runs on the port its endpoint will keep, so
+ * nothing is renamed or rebound on promotion. Spares are never persisted: after a restart the
+ * engine removes what they left (see Engine.recover) and makes new ones.
+ */
+import pg from 'pg';
+import { branchId } from './catalog/ids.ts';
+import type { BranchRecord } from './catalog/types.ts';
+import { copyRunningCluster, removeCluster, SUPERUSER } from './clusters/cluster.ts';
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import type { Engine } from './engine.ts';
+
+export interface Spare {
+  id: string;
+  parentId: string;
+  port: number;
+}
+
+const CATCH_UP_DEADLINE_MS = 10_000;
+
+function lsnValue(lsn: string): bigint {
+  const [hi, lo] = lsn.split('/');
+  return (BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`);
+}
+
+export class Spares {
+  private ready = new Map<string, Spare>();
+  private making = new Map<string, Promise<void>>();
+  private enabled = true;
+
+  constructor(private readonly engine: Engine) {}
+
+  /** Whether the parent has a spare ready now (tests and benchmarks). */
+  hasReady(parentId: string): boolean {
+    return this.ready.has(parentId);
+  }
+
+  /** Waits until the spare being made for `parentId` (if any) is done. */
+  async settled(parentId: string): Promise<void> {
+    await this.making.get(parentId);
+  }
+
+  /** Turns making spares off (every branch is then copied) or back on. */
+  setEnabled(enabled: boolean): void {
+    this.enabled = enabled;
+  }
+
+  /** Ports held by spares, so endpoints do not take them. */
+  ports(): number[] {
+    return [...this.ready.values()].map((s) => s.port);
+  }
+
+  /** Ids of the directories spares occupy (they are not branches yet). */
+  isSpare(id: string): boolean {
+    return [...this.ready.values()].some((s) => s.id === id);
+  }
+
+  /** Takes the parent's ready spare, if any; the caller must `promote` or `discardSpare` it. */
+  claim(parentId: string): Spare | undefined {
+    const spare = this.ready.get(parentId);
+    this.ready.delete(parentId);
+    return spare;
+  }
+
+  /** Starts preparing a spare for `parent` in the background unless one exists or is on its way. */
+  replenish(parent: BranchRecord): void {
+    if (!this.enabled || this.ready.has(parent.id) || this.making.has(parent.id)) return;
+    if (!this.engine.computes.isRunning(parent.id)) return;
+    const work = this.make(parent)
+      .catch((error) => this.engine.log.warn(`spare for ${parent.id} not made: ${(error as Error).message}`))
+      .finally(() => this.making.delete(parent.id));
+    this.making.set(parent.id, work);
+  }
+
+  private async make(parent: BranchRecord): Promise<void> {
+    const engine = this.engine;
+    const project = engine.project(parent.project_id);
+    const id = branchId();
+    const port = await engine.allocatePort();
+    const dataDir = engine.computes.dataDir(id);
+    const password = engine.superuserPassword(project);
+    const parentPort = engine.computes.portOf(parent.id);
+    if (!parentPort) return;
+    const spare: Spare = { id, parentId: parent.id, port };
+    try {
+      await engine.withAdmin(parent, (admin) =>
+        copyRunningCluster(admin, engine.computes.dataDir(parent.id), dataDir, project.pg_version, async () => {
+          await fs.writeFile(join(dataDir, 'standby.signal'), '');
+          await engine.computes.start({
+            branchId: id,
+            bins: engine.binaries(project.pg_version),
+            port,
+            minCu: project.default_endpoint_settings.autoscaling_limit_min_cu,
+            maxCu: project.default_endpoint_settings.autoscaling_limit_max_cu,
+            standbyOf: { port: parentPort, user: SUPERUSER, password, name: id },
+          });
+          // Keep the backup's WAL reserved until the standby streams on its own.
+          const deadline = Date.now() + CATCH_UP_DEADLINE_MS;
+          for (;;) {
+            const { rows } = await admin.query(`SELECT 1 FROM pg_stat_replication WHERE application_name = $1 AND state = 'streaming'`, [id]);
+            if (rows.length) break;
+            if (Date.now() > deadline) throw new Error('the spare did not start streaming');
+            await new Promise((r) => setTimeout(r, 5));
+          }
+        }),
+      );
+    } catch (error) {
+      await this.discardSpare(spare);
+      throw error;
+    }
+    if (!this.enabled || !engine.computes.isRunning(parent.id) || this.ready.has(parent.id)) {
+      await this.discardSpare(spare);
+      return;
+    }
+    this.ready.set(parent.id, spare);
+  }
+
+  /**
+   * Turns a claimed spare into the parent's branch as of now: waits until it has replayed the
+   * parent's flushed WAL, then promotes it. Returns the LSN the child starts from.
+   */
+  async promote(spare: Spare, parent: BranchRecord): Promise<string> {
+    const engine = this.engine;
+    const password = engine.superuserPassword(engine.project(parent.project_id));
+    const target = await engine.withAdmin(parent, async (admin) => (await admin.query('SELECT pg_current_wal_flush_lsn()::text AS lsn')).rows[0].lsn as string);
+    const standby = new pg.Client({ host: '127.0.0.1', port: spare.port, user: SUPERUSER, password, database: 'postgres' });
+    await standby.connect();
+    try {
+      const deadline = Date.now() + CATCH_UP_DEADLINE_MS;
+      let replayed: string;
+      for (;;) {
+        replayed = (await standby.query('SELECT pg_last_wal_replay_lsn()::text AS lsn')).rows[0].lsn;
+        if (replayed && lsnValue(replayed) >= lsnValue(target)) break;
+        if (Date.now() > deadline) throw new Error(`the spare did not catch up with ${target} (at ${replayed})`);
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      const { rows } = await standby.query('SELECT pg_promote(true, 30) AS promoted');
+      if (!rows[0].promoted) throw new Error('the spare did not promote');
+      return replayed;
+    } finally {
+      await standby.end();
+    }
+  }
+
+  async discardSpare(spare: Spare): Promise<void> {
+    await this.engine.computes.stop(spare.id);
+    await removeCluster(this.engine.computes.dataDir(spare.id));
+  }
+
+  /** Removes the parent's spare (before the parent stops or goes away). */
+  async discard(parentId: string): Promise<void> {
+    await this.making.get(parentId);
+    const spare = this.claim(parentId);
+    if (spare) await this.discardSpare(spare);
+  }
+
+  async close(): Promise<void> {
+    this.enabled = false;
+    await Promise.allSettled([...this.making.values()]);
+    await Promise.all([...this.ready.keys()].map((id) => this.discard(id)));
+  }
+}
