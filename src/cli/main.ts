@@ -3,6 +3,8 @@
  */
 import { Command, CommanderError } from 'commander';
 import { registerEngine } from './engine.ts';
+import { registerMigrate } from './migrate.ts';
+import { registerRoles } from './roles.ts';
 import { registerUp } from './up.ts';
 
 const program = new Command('arbor')
@@ -12,6 +14,8 @@ const program = new Command('arbor')
 
 registerUp(program);
 registerEngine(program);
+registerRoles(program);
+registerMigrate(program);
 
 try {
   await program.parseAsync(process.argv);
