@@ -6,6 +6,7 @@ import { registerEngine } from './engine.ts';
 import { registerMigrate } from './migrate.ts';
 import { registerRoles } from './roles.ts';
 import { registerUp } from './up.ts';
+import { registerTokens } from './tokens.ts';
 
 const program = new Command('arbor')
   .description('Postgres environments on Neon: branches per environment and pull request, least-privilege roles, an offline engine')
@@ -13,6 +14,7 @@ const program = new Command('arbor')
   .exitOverride();
 
 registerUp(program);
+registerTokens(program);
 registerEngine(program);
 registerRoles(program);
 registerMigrate(program);

@@ -1,35 +1,74 @@
 /**
- * @module `arbor up`: everything on one machine — the engine, with a `local` Neon account.
+ * @module `arbor up`: everything on one machine — the offline Neon engine, the platform with its
+ * API, and a `local` Neon account connected to the engine. `arbor serve`: the platform alone.
  */
 import type { Command } from 'commander';
 import { join, resolve } from 'node:path';
 import { startEngineServer } from '../engine/server.ts';
+import { ensureLocalAccount } from '../platform/accounts/accounts.ts';
+import { startPlatform, type Platform } from '../platform/platform.ts';
+
+const log = { info: (m: string) => process.stderr.write(`INFO: ${m}\n`), warn: (m: string) => process.stderr.write(`WARNING: ${m}\n`) };
+
+function port(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${flag} ${value} is not a port number (0-65535)`);
+  return n;
+}
+
+function printLogin(platform: Platform): void {
+  const lines = [`  API:             ${platform.url}/api/v1   (OpenAPI: ${platform.url}/api/v1/openapi.json)`];
+  if (platform.firstAdmin) {
+    lines.push(`  Log in as:       ${platform.firstAdmin.name} / ${platform.firstAdmin.password}   (shown once; first start only)`);
+  } else {
+    lines.push('  Log in:          with the admin password printed on the first start, or make a token: arbor tokens create --role admin');
+  }
+  lines.push(`  e.g.             curl -c cookies -H 'content-type: application/json' -d '{"name":"admin","password":"…"}' ${platform.url}/api/v1/auth/login`);
+  process.stdout.write(lines.join('\n') + '\n');
+}
+
+function stopOn(close: () => Promise<void>): void {
+  const stop = async () => {
+    process.stderr.write('INFO: stopping…\n');
+    await close();
+    process.exit(0);
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
 
 export function registerUp(program: Command): void {
   program
     .command('up')
-    .description('start Arbor locally: the offline Neon engine (state in $ARBOR_HOME, default ./.arbor)')
+    .description('start Arbor locally: engine + platform + a `local` Neon account (state in $ARBOR_HOME, default ./.arbor)')
     .option('--home <dir>', 'state directory', process.env.ARBOR_HOME ?? '.arbor')
-    .option('--port <n>', 'engine HTTP port', '4599')
-    .action(async (opts: { home: string; port: string }) => {
+    .option('--port <n>', 'platform HTTP port', '4400')
+    .option('--engine-port <n>', 'engine HTTP port', '4599')
+    .action(async (opts: { home: string; port: string; enginePort: string }) => {
       const home = resolve(opts.home);
-      const log = { info: (m: string) => process.stderr.write(`INFO: ${m}\n`), warn: (m: string) => process.stderr.write(`WARNING: ${m}\n`) };
-      const engine = await startEngineServer({ home: join(home, 'engine'), port: Number(opts.port), log });
-      process.stdout.write(
-        [
-          `Arbor is up (state in ${home}).`,
-          `  Neon engine API: ${engine.url}`,
-          `  API key:         ${engine.apiKey}`,
-          `  neonctl:         NEON_API_HOST=${engine.url} NEON_API_KEY=${engine.apiKey} npx neonctl projects list --no-analytics`,
-          'Press Ctrl-C to stop (endpoints are stopped cleanly).',
-          '',
-        ].join('\n'),
-      );
-      const stop = async () => {
+      const engine = await startEngineServer({ home: join(home, 'engine'), port: port(opts.enginePort, '--engine-port'), log });
+      const platform = await startPlatform({ home: join(home, 'platform'), databaseUrl: process.env.DATABASE_URL, port: port(opts.port, '--port'), log, failpoint: process.env.ARBOR_FAILPOINT });
+      await ensureLocalAccount(platform.ctx, engine.url, engine.apiKey);
+      process.stdout.write(`Arbor is up (state in ${home}).\n`);
+      printLogin(platform);
+      process.stdout.write(`  Neon engine:     ${engine.url}  (account "local"; neonctl: NEON_API_HOST=${engine.url} NEON_API_KEY=${engine.apiKey})\n`);
+      process.stdout.write('Press Ctrl-C to stop.\n');
+      stopOn(async () => {
+        await platform.close();
         await engine.close();
-        process.exit(0);
-      };
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
+      });
+    });
+
+  program
+    .command('serve')
+    .description('start the platform alone (connect Neon accounts through its API)')
+    .option('--home <dir>', 'state directory', process.env.ARBOR_HOME ?? '.arbor')
+    .option('--port <n>', 'HTTP port', '4400')
+    .option('--host <addr>', 'address to listen on', '127.0.0.1')
+    .action(async (opts: { home: string; port: string; host: string }) => {
+      const platform = await startPlatform({ home: join(resolve(opts.home), 'platform'), databaseUrl: process.env.DATABASE_URL, port: port(opts.port, '--port'), host: opts.host, log, failpoint: process.env.ARBOR_FAILPOINT });
+      process.stdout.write(`Arbor platform listening: ${platform.url}\n`);
+      printLogin(platform);
+      stopOn(() => platform.close());
     });
 }

@@ -1,0 +1,110 @@
+/**
+ * @module Neon accounts: a name, an API key and an API URL (Neon's cloud, or an Arbor engine).
+ * The key is checked with a real call before it is saved, and kept encrypted; lists show only
+ * its last four characters.
+ */
+import { eq } from 'drizzle-orm';
+import { audit } from '../audit.ts';
+import { requireAdmin } from '../auth/auth.ts';
+import type { Actor, Context } from '../context.ts';
+import { PlatformError, conflict, invalid, notFound } from '../errors.ts';
+import { neonClient, neonMessage, neonStatus, type CallCounter, type NeonApi } from '../neon/client.ts';
+import { last4 } from '../secrets.ts';
+import { accounts, apps, environments, type Account, type Plan } from '../store/schema.ts';
+
+export const NEON_CLOUD_URL = 'https://console.neon.tech/api/v2';
+
+export interface AccountInput {
+  name: string;
+  apiKey: string;
+  apiUrl?: string;
+  plan?: Plan;
+}
+
+export function accountView(a: Account) {
+  return { name: a.name, apiUrl: a.apiUrl, keyLast4: a.keyLast4, plan: a.plan, createdAt: a.createdAt.toISOString() };
+}
+
+export async function findAccount(ctx: Context, name: string): Promise<Account> {
+  const [account] = await ctx.db.select().from(accounts).where(eq(accounts.name, name));
+  if (!account) throw notFound(`Neon account ${name}`);
+  return account;
+}
+
+export function clientFor(ctx: Context, account: Account, counter?: CallCounter): NeonApi {
+  return neonClient(account.apiUrl, ctx.secrets.open(account.apiKeySealed), counter);
+}
+
+export async function connectAccount(ctx: Context, actor: Actor, input: AccountInput): Promise<Account> {
+  requireAdmin(actor, 'connecting a Neon account');
+  if (!/^[a-z][a-z0-9-]{0,39}$/.test(input.name)) throw invalid('name', `account name "${input.name}" must start with a letter and use a-z, 0-9 and - (at most 40)`);
+  if (!input.apiKey) throw invalid('apiKey', 'apiKey is required: create one in the Neon console under Account settings → API keys');
+  const apiUrl = (input.apiUrl ?? NEON_CLOUD_URL).replace(/\/+$/, '');
+  try {
+    new URL(apiUrl);
+  } catch {
+    throw invalid('apiUrl', `apiUrl "${apiUrl}" is not a URL; Neon's is ${NEON_CLOUD_URL}`);
+  }
+  const [existing] = await ctx.db.select().from(accounts).where(eq(accounts.name, input.name));
+  if (existing) throw conflict(`a Neon account named ${input.name} is already connected`, 'name');
+  try {
+    await neonClient(apiUrl, input.apiKey).listProjects({ limit: 1 });
+  } catch (error) {
+    const status = neonStatus(error);
+    const reason = status === 401 || status === 403 ? 'the API key was refused' : status ? `Neon answered ${status}: ${neonMessage(error)}` : `could not reach it: ${(error as Error).message}`;
+    throw new PlatformError(422, 'account_check_failed', `checking the key against ${apiUrl} failed: ${reason}`, status === 401 || status === 403 ? 'apiKey' : 'apiUrl');
+  }
+  const [account] = await ctx.db
+    .insert(accounts)
+    .values({ name: input.name, apiUrl, apiKeySealed: ctx.secrets.seal(input.apiKey), keyLast4: last4(input.apiKey), plan: input.plan ?? 'free' })
+    .returning();
+  await audit(ctx, actor, 'account.connect', input.name, { apiUrl, plan: account.plan });
+  return account;
+}
+
+export async function listAccounts(ctx: Context): Promise<Account[]> {
+  return ctx.db.select().from(accounts).orderBy(accounts.id);
+}
+
+export async function removeAccount(ctx: Context, actor: Actor, name: string): Promise<void> {
+  requireAdmin(actor, 'removing a Neon account');
+  const account = await findAccount(ctx, name);
+  const using = await ctx.db
+    .select({ env: environments.name, app: apps.name })
+    .from(environments)
+    .innerJoin(apps, eq(apps.id, environments.appId))
+    .where(eq(environments.accountId, account.id));
+  if (using.length) {
+    throw conflict(`Neon account ${name} is used by ${using.map((u) => `${u.app}/${u.env}`).join(', ')}; delete those environments first`);
+  }
+  await ctx.db.delete(accounts).where(eq(accounts.id, account.id));
+  await audit(ctx, actor, 'account.remove', name);
+}
+
+/** The account's projects and their branches, for "branch from a chosen Neon branch" and import. */
+export async function listNeonProjects(ctx: Context, name: string) {
+  const api = clientFor(ctx, await findAccount(ctx, name));
+  const projects = (await api.listProjects({ limit: 400 })).data.projects;
+  return Promise.all(
+    projects.map(async (p) => ({
+      id: p.id,
+      name: p.name,
+      regionId: p.region_id,
+      pgVersion: p.pg_version,
+      branches: (await api.listProjectBranches({ projectId: p.id })).data.branches.map((b) => ({ id: b.id, name: b.name, default: b.default })),
+    })),
+  );
+}
+
+export async function listRegions(ctx: Context, name: string) {
+  const api = clientFor(ctx, await findAccount(ctx, name));
+  return (await api.getActiveRegions({})).data.regions.map((r) => ({ id: r.region_id, name: r.name, default: r.default }));
+}
+
+/** `arbor up`: the embedded engine as account `local` (its URL and key refreshed on each start). */
+export async function ensureLocalAccount(ctx: Context, apiUrl: string, apiKey: string): Promise<void> {
+  const values = { apiUrl, apiKeySealed: ctx.secrets.seal(apiKey), keyLast4: last4(apiKey), plan: 'scale' as Plan };
+  const [existing] = await ctx.db.select().from(accounts).where(eq(accounts.name, 'local'));
+  if (existing) await ctx.db.update(accounts).set(values).where(eq(accounts.id, existing.id));
+  else await ctx.db.insert(accounts).values({ name: 'local', ...values });
+}

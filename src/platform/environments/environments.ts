@@ -1,0 +1,195 @@
+/**
+ * @module Environments: created in the seed's four ways (new project, branch from an
+ * environment, branch from a Neon branch, import), with Neon settings checked against the plan.
+ * These functions record the desired spec; the reconciler makes it so.
+ */
+import { and, asc, eq, sql } from 'drizzle-orm';
+import { audit } from '../audit.ts';
+import { requireAdmin } from '../auth/auth.ts';
+import { clientFor, findAccount } from '../accounts/accounts.ts';
+import { checkSettings, defaultSettings } from '../accounts/plans.ts';
+import { findApp } from '../apps/apps.ts';
+import type { Actor, Context } from '../context.ts';
+import { PlatformError, conflict, invalid, notFound, unprocessable } from '../errors.ts';
+import { neonStatus } from '../neon/client.ts';
+import {
+  accounts,
+  environments,
+  environmentSteps,
+  type App,
+  type Environment,
+  type EnvironmentMode,
+  type EnvironmentSpec,
+  type EnvironmentType,
+  type NeonSettings,
+} from '../store/schema.ts';
+
+export interface EnvironmentInput {
+  name: string;
+  type?: EnvironmentType;
+  account?: string;
+  mode: EnvironmentMode;
+  regionId?: string;
+  pgVersion?: number;
+  projectName?: string;
+  branchName?: string;
+  parentEnvironment?: string;
+  neonProjectId?: string;
+  neonBranchId?: string;
+  settings?: NeonSettings;
+}
+
+const NAME = /^[a-z][a-z0-9-]{0,39}$|^pr:[0-9]{1,9}$/;
+
+export async function findEnvironment(ctx: Context, app: App, name: string): Promise<Environment> {
+  const [env] = await ctx.db.select().from(environments).where(and(eq(environments.appId, app.id), eq(environments.name, name)));
+  if (!env) {
+    const names = (await ctx.db.select({ name: environments.name }).from(environments).where(eq(environments.appId, app.id))).map((e) => e.name);
+    throw notFound(`environment ${name} of app ${app.name}${names.length ? ` (it has: ${names.join(', ')})` : ' (it has none yet)'}`);
+  }
+  return env;
+}
+
+export async function environmentView(ctx: Context, env: Environment) {
+  const [account] = await ctx.db.select({ name: accounts.name, plan: accounts.plan }).from(accounts).where(eq(accounts.id, env.accountId));
+  const steps = await ctx.db
+    .select()
+    .from(environmentSteps)
+    .where(eq(environmentSteps.environmentId, env.id))
+    .orderBy(asc(environmentSteps.id));
+  return {
+    name: env.name,
+    type: env.type,
+    mode: env.spec.mode,
+    account: account?.name,
+    status: env.status,
+    error: env.error ?? undefined,
+    imported: env.spec.mode === 'import',
+    neon: { projectId: env.neon.projectId, branchId: env.neon.branchId, endpointId: env.neon.endpointId, host: env.neon.host },
+    settings: env.spec.settings,
+    deviations: env.neon.deviations ?? [],
+    warnings: env.spec.mode === 'import' ? ['imported: this branch is shared with whatever else uses it; Arbor does not change its Neon settings and never deletes it'] : [],
+    generation: env.generation,
+    observedGeneration: env.observedGeneration,
+    steps: steps.map((s) => ({ generation: s.generation, step: s.step, status: s.status, detail: s.detail ?? undefined, startedAt: s.startedAt.toISOString(), finishedAt: s.finishedAt?.toISOString() })),
+  };
+}
+
+export async function listEnvironments(ctx: Context, appName: string): Promise<Environment[]> {
+  const app = await findApp(ctx, appName);
+  return ctx.db.select().from(environments).where(eq(environments.appId, app.id)).orderBy(asc(environments.id));
+}
+
+export async function createEnvironment(ctx: Context, actor: Actor, appName: string, input: EnvironmentInput): Promise<Environment> {
+  const app = await findApp(ctx, appName);
+  if (!NAME.test(input.name ?? '')) throw invalid('name', `environment name "${input.name}" must start with a letter and use a-z, 0-9 and - (at most 40), or be pr:<number>`);
+  const [existing] = await ctx.db.select().from(environments).where(and(eq(environments.appId, app.id), eq(environments.name, input.name)));
+  if (existing) throw conflict(`app ${app.name} already has an environment ${input.name}`, 'name');
+  const type = input.type ?? 'development';
+  if (!['production', 'development', 'preview'].includes(type)) throw invalid('type', 'type must be production, development or preview');
+
+  let accountName = input.account;
+  const spec: EnvironmentSpec = { mode: input.mode, settings: {} };
+  switch (input.mode) {
+    case 'new-project': {
+      if (!accountName) throw invalid('account', 'account is required: the Neon account to create the project in (GET /accounts lists them)');
+      const account = await findAccount(ctx, accountName);
+      const regions = (await clientFor(ctx, account).getActiveRegions({})).data.regions;
+      const regionId = input.regionId ?? regions.find((r) => r.default)?.region_id ?? regions[0]?.region_id;
+      if (!regions.some((r) => r.region_id === regionId)) throw invalid('regionId', `region ${regionId} is not offered by account ${account.name}; use one of ${regions.map((r) => r.region_id).join(', ')}`);
+      const pgVersion = input.pgVersion ?? 17;
+      if (!Number.isInteger(pgVersion) || pgVersion < 14 || pgVersion > 18) throw invalid('pgVersion', 'pgVersion must be 14, 15, 16, 17 or 18');
+      Object.assign(spec, { regionId, pgVersion, projectName: input.projectName ?? `${app.name}-${input.name}`, branchName: input.branchName ?? 'main' });
+      break;
+    }
+    case 'branch-environment': {
+      const others = (await ctx.db.select().from(environments).where(eq(environments.appId, app.id))).filter((e) => e.spec.mode !== 'import' || e.neon.branchId);
+      if (!others.length) throw unprocessable(`app ${app.name} has no environment on Neon to branch from; create one first (mode new-project, branch-neon or import)`, 'parentEnvironment');
+      if (!input.parentEnvironment) throw invalid('parentEnvironment', `parentEnvironment is required; choose one of ${others.map((e) => e.name).join(', ')}`);
+      const parent = others.find((e) => e.name === input.parentEnvironment);
+      if (!parent) throw invalid('parentEnvironment', `app ${app.name} has no environment ${input.parentEnvironment}; choose one of ${others.map((e) => e.name).join(', ')}`);
+      const [parentAccount] = await ctx.db.select().from(accounts).where(eq(accounts.id, parent.accountId));
+      if (accountName && accountName !== parentAccount.name) throw invalid('account', `a branch lives in its parent's Neon account (${parentAccount.name})`);
+      accountName = parentAccount.name;
+      Object.assign(spec, { parentEnvironment: parent.name, branchName: input.branchName ?? `${app.name}-${input.name}` });
+      break;
+    }
+    case 'branch-neon':
+    case 'import': {
+      if (!accountName) throw invalid('account', 'account is required: the Neon account that holds the branch');
+      if (!input.neonProjectId) throw invalid('neonProjectId', 'neonProjectId is required (GET /accounts/{account}/projects lists them)');
+      if (!input.neonBranchId) throw invalid('neonBranchId', 'neonBranchId is required (GET /accounts/{account}/projects lists each project\'s branches)');
+      const api = clientFor(ctx, await findAccount(ctx, accountName));
+      try {
+        await api.getProjectBranch(input.neonProjectId, input.neonBranchId);
+      } catch (error) {
+        if (neonStatus(error) === 404) throw invalid('neonBranchId', `Neon has no branch ${input.neonBranchId} in project ${input.neonProjectId} for account ${accountName}`);
+        throw error;
+      }
+      Object.assign(spec, { neonProjectId: input.neonProjectId, neonBranchId: input.neonBranchId });
+      if (input.mode === 'branch-neon') spec.branchName = input.branchName ?? `${app.name}-${input.name}`;
+      break;
+    }
+    default:
+      throw invalid('mode', 'mode must be new-project, branch-environment, branch-neon or import');
+  }
+  const account = await findAccount(ctx, accountName!);
+  if (input.mode === 'import') {
+    if (input.settings && Object.keys(input.settings).length) throw unprocessable('an imported branch keeps its Neon settings; Arbor does not change them', 'settings');
+  } else {
+    const settings = { ...defaultSettings(account.plan), ...(input.settings ?? {}) };
+    checkSettings(account.plan, settings);
+    spec.settings = settings;
+  }
+  const [env] = await ctx.db.insert(environments).values({ appId: app.id, name: input.name, type, accountId: account.id, spec }).returning();
+  await audit(ctx, actor, 'environment.create', `${app.name}/${env.name}`, { mode: spec.mode, account: account.name });
+  return env;
+}
+
+/** New Neon settings: checked against the plan here, applied to Neon by the reconciler. */
+export async function updateSettings(ctx: Context, actor: Actor, appName: string, envName: string, patch: NeonSettings): Promise<Environment> {
+  const app = await findApp(ctx, appName);
+  const env = await findEnvironment(ctx, app, envName);
+  if (env.spec.mode === 'import') throw unprocessable(`environment ${envName} is an imported branch: its Neon settings are read-only in Arbor`);
+  const [account] = await ctx.db.select().from(accounts).where(eq(accounts.id, env.accountId));
+  const settings = { ...defaultSettings(account.plan), ...env.spec.settings, ...patch };
+  checkSettings(account.plan, settings);
+  const [updated] = await ctx.db
+    .update(environments)
+    .set({ spec: { ...env.spec, settings }, generation: sql`${environments.generation} + 1`, updatedAt: new Date() })
+    .where(eq(environments.id, env.id))
+    .returning();
+  await audit(ctx, actor, 'environment.settings', `${app.name}/${env.name}`, { ...patch });
+  return updated;
+}
+
+/** Asks the reconciler to apply the role hierarchy to an imported branch (the "fix" action). */
+export async function fixRoles(ctx: Context, actor: Actor, appName: string, envName: string): Promise<Environment> {
+  const app = await findApp(ctx, appName);
+  const env = await findEnvironment(ctx, app, envName);
+  const [updated] = await ctx.db
+    .update(environments)
+    .set({ spec: { ...env.spec, fixRoles: true }, generation: sql`${environments.generation} + 1`, updatedAt: new Date() })
+    .where(eq(environments.id, env.id))
+    .returning();
+  await audit(ctx, actor, 'environment.fix-roles', `${app.name}/${env.name}`);
+  return updated;
+}
+
+/** Deletion is admin-only and confirmed by typing the environment's name. */
+export async function deleteEnvironment(ctx: Context, actor: Actor, appName: string, envName: string, confirm: string | undefined): Promise<Environment> {
+  requireAdmin(actor, 'deleting an environment');
+  const app = await findApp(ctx, appName);
+  const env = await findEnvironment(ctx, app, envName);
+  if (confirm !== env.name) throw new PlatformError(400, 'confirmation_required', `to delete environment ${env.name}, confirm with its name (?confirm=${env.name})`, 'confirm');
+  const children = (await ctx.db.select().from(environments).where(eq(environments.appId, app.id))).filter((e) => e.spec.parentEnvironment === env.name);
+  if (children.length) throw conflict(`environments ${children.map((c) => c.name).join(', ')} branch from ${env.name}; delete them first`);
+  const [updated] = await ctx.db
+    .update(environments)
+    .set({ status: 'deleting', generation: sql`${environments.generation} + 1`, updatedAt: new Date() })
+    .where(eq(environments.id, env.id))
+    .returning();
+  await audit(ctx, actor, 'environment.delete', `${app.name}/${env.name}`);
+  return updated;
+}
+

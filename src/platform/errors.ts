@@ -1,0 +1,21 @@
+/**
+ * @module The platform's one error type, mapped to `{error: {code, message, field?}}` by the HTTP
+ * layer. Messages say what went wrong, which input, and what to do.
+ */
+export class PlatformError extends Error {
+  constructor(
+    readonly status: 400 | 401 | 403 | 404 | 409 | 422 | 502,
+    readonly code: string,
+    message: string,
+    readonly field?: string,
+  ) {
+    super(message);
+    this.name = 'PlatformError';
+  }
+}
+
+export const invalid = (field: string, message: string) => new PlatformError(400, 'invalid_input', message, field);
+export const notFound = (what: string) => new PlatformError(404, 'not_found', `${what} not found`);
+export const conflict = (message: string, field?: string) => new PlatformError(409, 'conflict', message, field);
+export const forbidden = (message: string) => new PlatformError(403, 'forbidden', message);
+export const unprocessable = (message: string, field?: string) => new PlatformError(422, 'unprocessable', message, field);

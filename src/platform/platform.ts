@@ -1,0 +1,71 @@
+/**
+ * @module The platform process: store, secrets, first admin, reconciler, and the HTTP server
+ * (API under /api/v1), bound to 127.0.0.1 unless told otherwise.
+ */
+import { serve, type ServerType } from '@hono/node-server';
+import { Hono } from 'hono';
+import { mkdirSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { ensureFirstAdmin } from './auth/auth.ts';
+import type { Context, PlatformLog } from './context.ts';
+import { platformApi } from './http/routes.ts';
+import type { CallCounter } from './neon/client.ts';
+import { Reconciler } from './reconcile/reconciler.ts';
+import { Secrets } from './secrets.ts';
+import { drainTokenInbox } from './auth/token-inbox.ts';
+import { openStore, type Store } from './store/db.ts';
+
+export interface PlatformOptions {
+  home: string;
+  databaseUrl?: string;
+  port?: number;
+  host?: string;
+  log?: PlatformLog;
+  failpoint?: string;
+  counter?: CallCounter;
+}
+
+export interface Platform {
+  ctx: Context;
+  store: Store;
+  url: string;
+  /** The first admin's one-time login, when this start created it. */
+  firstAdmin: { name: string; password: string } | null;
+  reconciler: Reconciler;
+  close(): Promise<void>;
+}
+
+const quiet: PlatformLog = { info: () => {}, warn: () => {} };
+
+export async function startPlatform(options: PlatformOptions): Promise<Platform> {
+  mkdirSync(options.home, { recursive: true, mode: 0o700 });
+  const store = await openStore({ home: options.home, databaseUrl: options.databaseUrl });
+  const ctx: Context = { db: store.db, secrets: Secrets.fromEnvironment(options.home), log: options.log ?? quiet };
+  const firstAdmin = await ensureFirstAdmin(ctx);
+  const reconciler = new Reconciler(ctx, { failpoint: options.failpoint, counter: options.counter });
+  const api = platformApi(ctx, () => reconciler.kick());
+  const app = new Hono();
+  app.route('/api/v1', api.hono);
+  app.get('/', (c) => c.text('Arbor platform. API: /api/v1 (OpenAPI: /api/v1/openapi.json)\n'));
+  const host = options.host ?? '127.0.0.1';
+  const server: ServerType = await new Promise((resolve) => {
+    const s = serve({ fetch: app.fetch, port: options.port ?? 0, hostname: host }, () => resolve(s));
+  });
+  reconciler.start();
+  const inbox = setInterval(() => void drainTokenInbox(ctx, options.home).catch((e) => ctx.log.warn(`token inbox: ${(e as Error).message}`)), 500);
+  await drainTokenInbox(ctx, options.home);
+  const { port } = server.address() as AddressInfo;
+  return {
+    ctx,
+    store,
+    url: `http://${host}:${port}`,
+    firstAdmin,
+    reconciler,
+    async close() {
+      clearInterval(inbox);
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await reconciler.stop();
+      await store.close();
+    },
+  };
+}

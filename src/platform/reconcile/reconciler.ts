@@ -1,0 +1,184 @@
+/**
+ * @module The reconciler: moves each environment from its desired spec to what exists on Neon and
+ * Postgres, one recorded step at a time.
+ *
+ * Level-based: every run reads the spec and what exists, and acts on the difference. Work is
+ * claimed with a row lock (`FOR UPDATE SKIP LOCKED`) and held with a lease, so several platform
+ * processes on one database never work on the same environment at once, and a crashed process's
+ * lease runs out for another to finish its job. Outcomes: done; not yet (check again soon);
+ * error (recorded on the environment, retried with backoff).
+ */
+import { randomUUID } from 'node:crypto';
+import { and, eq, isNull, lt, ne, or, sql } from 'drizzle-orm';
+import { clientFor } from '../accounts/accounts.ts';
+import { modelOf } from '../apps/apps.ts';
+import type { Context } from '../context.ts';
+import { accounts, apps, environments, environmentSteps, type Environment, type EnvironmentNeon } from '../store/schema.ts';
+import type { CallCounter } from '../neon/client.ts';
+import { applyHierarchy, applySettings, awaitNeon, deleteNeonResources, ensureNeonResources, ensureSuperuser, NotYet, runMigrations, type StepContext } from './steps.ts';
+
+const LEASE_MS = 60_000;
+const POLL_MS = 500;
+
+type Step = { name: string; run: (s: StepContext) => Promise<string | void> };
+
+/** The order is the seed's: resources, operations, superuser, hierarchy, settings, migrations. */
+export const STEPS: Step[] = [
+  { name: 'neon-resources', run: ensureNeonResources },
+  { name: 'operations', run: awaitNeon },
+  { name: 'superuser', run: ensureSuperuser },
+  { name: 'roles', run: applyHierarchy },
+  { name: 'settings', run: applySettings },
+  { name: 'migrations', run: runMigrations },
+];
+
+export interface ReconcilerOptions {
+  /** Test hook: SIGKILL this process right after the named step (`ARBOR_FAILPOINT=after:<step>`). */
+  failpoint?: string;
+  /** Counts Neon API calls (benchmarks). */
+  counter?: CallCounter;
+}
+
+export class Reconciler {
+  readonly owner = `${process.pid}-${randomUUID().slice(0, 8)}`;
+  private timer?: NodeJS.Timeout;
+  private running?: Promise<void>;
+  private stopped = false;
+  private wake?: () => void;
+
+  constructor(
+    private readonly ctx: Context,
+    private readonly options: ReconcilerOptions = {},
+  ) {}
+
+  start(): void {
+    const loop = async () => {
+      while (!this.stopped) {
+        const worked = await this.runOnce().catch((error) => {
+          this.ctx.log.warn(`reconciler: ${(error as Error).message}`);
+          return false;
+        });
+        if (!worked && !this.stopped) await new Promise<void>((r) => ((this.wake = r), (this.timer = setTimeout(r, POLL_MS))));
+      }
+    };
+    this.running = loop();
+  }
+
+  /** Look for work now (after an API call changed something). */
+  kick(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.wake?.();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.kick();
+    await this.running;
+  }
+
+  /** Claims one environment that needs work and reconciles it; false when there was none. */
+  async runOnce(): Promise<boolean> {
+    const env = await this.claim();
+    if (!env) return false;
+    const renew = setInterval(() => {
+      void this.ctx.db.update(environments).set({ leaseUntil: new Date(Date.now() + LEASE_MS) }).where(and(eq(environments.id, env.id), eq(environments.leaseOwner, this.owner)));
+    }, LEASE_MS / 3);
+    try {
+      await this.reconcile(env);
+    } finally {
+      clearInterval(renew);
+    }
+    return true;
+  }
+
+  private async claim(): Promise<Environment | undefined> {
+    return this.ctx.db.transaction(async (tx) => {
+      const [candidate] = await tx
+        .select()
+        .from(environments)
+        .where(
+          and(
+            or(ne(environments.generation, environments.observedGeneration), eq(environments.status, 'deleting')),
+            or(isNull(environments.leaseUntil), lt(environments.leaseUntil, new Date())),
+          ),
+        )
+        .orderBy(environments.id)
+        .limit(1)
+        .for('update', { skipLocked: true });
+      if (!candidate) return undefined;
+      const [claimed] = await tx
+        .update(environments)
+        .set({ leaseOwner: this.owner, leaseUntil: new Date(Date.now() + LEASE_MS) })
+        .where(eq(environments.id, candidate.id))
+        .returning();
+      return claimed;
+    });
+  }
+
+  private async release(envId: number, retryInMs?: number): Promise<void> {
+    await this.ctx.db
+      .update(environments)
+      .set({ leaseOwner: null, leaseUntil: retryInMs ? new Date(Date.now() + retryInMs) : null })
+      .where(and(eq(environments.id, envId), eq(environments.leaseOwner, this.owner)));
+  }
+
+  private async reconcile(claimed: Environment): Promise<void> {
+    const ctx = this.ctx;
+    let env = claimed;
+    const generation = env.generation;
+    const [app] = await ctx.db.select().from(apps).where(eq(apps.id, env.appId));
+    const [account] = await ctx.db.select().from(accounts).where(eq(accounts.id, env.accountId));
+    const step: StepContext = {
+      ctx,
+      api: clientFor(ctx, account, this.options.counter),
+      app,
+      model: modelOf(app),
+      env,
+      saveNeon: async (neon: EnvironmentNeon) => {
+        [env] = await ctx.db.update(environments).set({ neon, updatedAt: new Date() }).where(eq(environments.id, env.id)).returning();
+        step.env = env;
+      },
+    };
+    const steps: Step[] = env.status === 'deleting' ? [{ name: 'delete-neon', run: deleteNeonResources }] : STEPS;
+    if (env.status !== 'deleting') await ctx.db.update(environments).set({ status: 'provisioning', error: null }).where(eq(environments.id, env.id));
+    try {
+      for (const s of steps) await this.runStep(step, generation, s);
+    } catch (error) {
+      if (error instanceof NotYet) {
+        await this.release(env.id, 1000);
+        return;
+      }
+      const message = (error as Error).message;
+      ctx.log.warn(`environment ${app.name}/${env.name}: ${message}`);
+      await ctx.db.update(environments).set({ status: env.status === 'deleting' ? 'deleting' : 'failed', error: message }).where(eq(environments.id, env.id));
+      await this.release(env.id, 5000);
+      return;
+    }
+    if (env.status === 'deleting') {
+      await ctx.db.delete(environments).where(eq(environments.id, env.id));
+      return;
+    }
+    // Ready for this generation; a newer one (changed meanwhile) keeps it queued.
+    await ctx.db
+      .update(environments)
+      .set({ status: sql`CASE WHEN ${environments.generation} = ${generation} THEN 'ready' ELSE 'provisioning' END`, observedGeneration: generation, error: null, updatedAt: new Date() })
+      .where(eq(environments.id, env.id));
+    await this.release(env.id);
+  }
+
+  private async runStep(s: StepContext, generation: number, step: Step): Promise<void> {
+    const [row] = await this.ctx.db.insert(environmentSteps).values({ environmentId: s.env.id, generation, step: step.name, status: 'running' }).returning();
+    try {
+      const detail = await step.run(s);
+      await this.ctx.db.update(environmentSteps).set({ status: 'done', detail: detail || null, finishedAt: new Date() }).where(eq(environmentSteps.id, row.id));
+    } catch (error) {
+      const retry = error instanceof NotYet;
+      await this.ctx.db
+        .update(environmentSteps)
+        .set({ status: retry ? 'done' : 'failed', detail: retry ? `waiting: ${(error as Error).message}` : (error as Error).message, finishedAt: new Date() })
+        .where(eq(environmentSteps.id, row.id));
+      throw error;
+    }
+    if (this.options.failpoint === `after:${step.name}`) process.kill(process.pid, 'SIGKILL');
+  }
+}

@@ -1,0 +1,235 @@
+/**
+ * @module The provisioning steps, in order. Each finds before it creates (by name on Neon, by
+ * catalog on Postgres), so a run after a crash at any point continues without duplicates.
+ *
+ *   neon-resources → operations → superuser → roles (roles, databases, grants) → settings →
+ *   migrations → ready
+ *
+ * Deleting runs one step, `delete-neon`, that removes what Arbor created (never an import).
+ */
+import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { eq } from 'drizzle-orm';
+import type { Context } from '../context.ts';
+import { awaitOperations, ignoreNotFound, type NeonApi } from '../neon/client.ts';
+import type { AppModel } from '../postgres/app-model.ts';
+import { migrate } from '../postgres/migrate.ts';
+import { roleNames } from '../postgres/names.ts';
+import { applyRoles } from '../postgres/roles-apply.ts';
+import { checkRoles } from '../postgres/roles-check.ts';
+import { branchUri, loginRoles, rotateOnBranch, storedPassword, storeSecrets } from '../credentials/credentials.ts';
+import { environments, type App, type Environment, type EnvironmentNeon } from '../store/schema.ts';
+
+export interface StepContext {
+  ctx: Context;
+  api: NeonApi;
+  app: App;
+  model: AppModel;
+  env: Environment;
+  /** Persists what was learned about the Neon resources (before the next step can crash). */
+  saveNeon(neon: EnvironmentNeon): Promise<void>;
+}
+
+/** The branch is not there yet (e.g. the parent environment is still provisioning): try later. */
+export class NotYet extends Error {}
+
+async function readWriteEndpoint(api: NeonApi, projectId: string, branchId: string) {
+  const { data } = await api.listProjectBranchEndpoints(projectId, branchId);
+  return data.endpoints.find((e) => e.type === 'read_write');
+}
+
+async function findBranchByName(api: NeonApi, projectId: string, name: string) {
+  const { data } = await api.listProjectBranches({ projectId, search: name });
+  return data.branches.find((b) => b.name === name);
+}
+
+const endpointSettings = (env: Environment) => ({
+  autoscaling_limit_min_cu: env.spec.settings.minCu,
+  autoscaling_limit_max_cu: env.spec.settings.maxCu,
+  suspend_timeout_seconds: env.spec.settings.suspendTimeoutSeconds,
+});
+
+/** Finds or creates the project / branch / endpoint the environment's mode calls for. */
+export async function ensureNeonResources(s: StepContext): Promise<void> {
+  const { api, env } = s;
+  const spec = env.spec;
+  let neon: EnvironmentNeon = { ...env.neon };
+  if (spec.mode === 'new-project') {
+    if (!neon.projectId) {
+      const found = (await api.listProjects({ search: spec.projectName, limit: 400 })).data.projects.find((p) => p.name === spec.projectName);
+      if (found) neon = { ...neon, projectId: found.id, createdProject: true };
+      else {
+        const { data } = await api.createProject({
+          project: {
+            name: spec.projectName,
+            region_id: spec.regionId,
+            pg_version: spec.pgVersion as never,
+            history_retention_seconds: spec.settings.historyRetentionSeconds,
+            default_endpoint_settings: endpointSettings(env),
+            branch: { name: spec.branchName },
+          },
+        });
+        neon = { ...neon, projectId: data.project.id, branchId: data.branch.id, endpointId: data.endpoints[0]?.id, createdProject: true };
+      }
+      await s.saveNeon(neon);
+    }
+    if (!neon.branchId) {
+      const branches = (await api.listProjectBranches({ projectId: neon.projectId! })).data.branches;
+      neon.branchId = (branches.find((b) => b.default) ?? branches[0]).id;
+    }
+  } else if (spec.mode === 'import') {
+    neon = { ...neon, projectId: spec.neonProjectId, branchId: spec.neonBranchId, createdProject: false, createdBranch: false };
+  } else {
+    let parentProject = spec.neonProjectId;
+    let parentBranch = spec.neonBranchId;
+    if (spec.mode === 'branch-environment') {
+      const [parent] = await s.ctx.db.select().from(environments).where(eq(environments.name, spec.parentEnvironment!)).then((rows) => rows.filter((r) => r.appId === env.appId));
+      if (!parent?.neon.branchId) throw new NotYet(`parent environment ${spec.parentEnvironment} has no Neon branch yet`);
+      parentProject = parent.neon.projectId;
+      parentBranch = parent.neon.branchId;
+    }
+    neon.projectId = parentProject;
+    if (!neon.branchId) {
+      const found = await findBranchByName(api, parentProject!, spec.branchName!);
+      if (found) neon = { ...neon, branchId: found.id, createdBranch: true };
+      else {
+        const { data } = await api.createProjectBranch(parentProject!, {
+          branch: { parent_id: parentBranch, name: spec.branchName },
+          endpoints: [{ type: 'read_write' as never, ...endpointSettings(env) }],
+        });
+        neon = { ...neon, branchId: data.branch.id, endpointId: data.endpoints[0]?.id, createdBranch: true };
+      }
+      await s.saveNeon(neon);
+    }
+  }
+  if (!neon.endpointId) {
+    await awaitOperations(api, neon.projectId!);
+    let endpoint = await readWriteEndpoint(api, neon.projectId!, neon.branchId!);
+    if (!endpoint && spec.mode !== 'import') {
+      endpoint = (await api.createProjectEndpoint(neon.projectId!, { endpoint: { branch_id: neon.branchId!, type: 'read_write' as never, ...endpointSettings(env) } })).data.endpoint;
+    }
+    if (!endpoint) throw new Error(`the imported branch ${neon.branchId} has no read_write endpoint; add a compute to it in Neon`);
+    neon.endpointId = endpoint.id;
+  }
+  if (!neon.host) neon.host = (await api.getProjectEndpoint(neon.projectId!, neon.endpointId!)).data.endpoint.host;
+  await s.saveNeon(neon);
+}
+
+export async function awaitNeon(s: StepContext): Promise<void> {
+  await awaitOperations(s.api, s.env.neon.projectId!);
+}
+
+/** `encore_platform`: created through Neon's API (so it is a neon_superuser member); its password kept. */
+export async function ensureSuperuser(s: StepContext): Promise<void> {
+  const { api, env, ctx } = s;
+  const name = roleNames(s.model.prefix).platform;
+  const { projectId, branchId } = env.neon;
+  const roles = (await api.listProjectBranchRoles(projectId!, branchId!)).data.roles;
+  let password: string | undefined;
+  if (!roles.some((r) => r.name === name)) {
+    password = (await api.createProjectBranchRole(projectId!, branchId!, { role: { name } })).data.role.password;
+  } else if (!(await storedPassword(ctx, env.id, name)) || env.type === 'preview') {
+    password = (await api.resetProjectBranchRolePassword(projectId!, branchId!, name)).data.role.password;
+  }
+  if (password) await storeSecrets(ctx, env.id, [{ role: name, password }]);
+  await awaitOperations(api, projectId!);
+}
+
+async function platformUri(s: StepContext, database = 'postgres'): Promise<string> {
+  const name = roleNames(s.model.prefix).platform;
+  const password = await storedPassword(s.ctx, s.env.id, name);
+  if (!password) throw new Error(`no password known for ${name}`);
+  return branchUri(s.api, s.env, name, name, password, database);
+}
+
+/**
+ * The hierarchy: roles, databases, grants, default privileges. Login roles whose password Arbor
+ * does not know (made by a run that crashed before saving it, or copied from a parent branch)
+ * get a new one, so every credential Arbor shows works and none is shared with another branch.
+ * An imported branch is only checked, until the user asks for the fix.
+ */
+export async function applyHierarchy(s: StepContext): Promise<string> {
+  const { ctx, env, model } = s;
+  const uri = await platformUri(s);
+  if (env.spec.mode === 'import' && !env.spec.fixRoles) {
+    const result = await checkRoles(uri, model);
+    await s.saveNeon({ ...env.neon, deviations: result.deviations.map((d) => ({ kind: d.kind, message: d.message })) });
+    return result.ok ? 'matches the hierarchy' : `${result.deviations.length} deviation(s) found; POST …/fix-roles repairs them`;
+  }
+  const result = await applyRoles(uri, model);
+  await storeSecrets(ctx, env.id, result.secrets);
+  const platform = roleNames(model.prefix).platform;
+  const unknown: string[] = [];
+  const fresh = new Set(result.secrets.map((x) => x.role));
+  for (const r of loginRoles(model)) {
+    if (r.role === platform || fresh.has(r.role)) continue;
+    if (!(await storedPassword(ctx, env.id, r.role))) unknown.push(r.role);
+  }
+  if (unknown.length) await rotateOnBranch(ctx, s.api, env, platform, unknown);
+  if (env.spec.mode === 'import') await s.saveNeon({ ...env.neon, deviations: [] });
+  return result.changed ? `${result.operations.length} change(s)` : 'nothing to change';
+}
+
+/** Retention, compute size and suspend timeout, when they differ from Neon's. */
+export async function applySettings(s: StepContext): Promise<string> {
+  const { api, env } = s;
+  if (env.spec.mode === 'import') return 'imported: left as it is';
+  const settings = env.spec.settings;
+  const changes: string[] = [];
+  const project = (await api.getProject(env.neon.projectId!)).data.project;
+  if (settings.historyRetentionSeconds !== undefined && project.history_retention_seconds !== settings.historyRetentionSeconds) {
+    await api.updateProject(env.neon.projectId!, { project: { history_retention_seconds: settings.historyRetentionSeconds } });
+    changes.push('history retention');
+  }
+  const endpoint = (await api.getProjectEndpoint(env.neon.projectId!, env.neon.endpointId!)).data.endpoint;
+  const want = endpointSettings(env);
+  if (endpoint.autoscaling_limit_min_cu !== want.autoscaling_limit_min_cu || endpoint.autoscaling_limit_max_cu !== want.autoscaling_limit_max_cu || endpoint.suspend_timeout_seconds !== want.suspend_timeout_seconds) {
+    await awaitOperations(api, env.neon.projectId!);
+    await api.updateProjectEndpoint(env.neon.projectId!, env.neon.endpointId!, { endpoint: want });
+    changes.push('compute');
+  }
+  await awaitOperations(api, env.neon.projectId!);
+  return changes.length ? `updated ${changes.join(', ')}` : 'up to date';
+}
+
+/** Each database's migrations, run as its `db_<db>_admin`. */
+export async function runMigrations(s: StepContext): Promise<string> {
+  const { ctx, env, app, model } = s;
+  if (env.spec.mode === 'import' && !env.spec.fixRoles) return 'imported: migrations run after the roles are fixed';
+  const names = roleNames(model.prefix);
+  const applied: string[] = [];
+  for (const database of model.databases) {
+    const files = app.migrations[database.name] ?? [];
+    if (!files.length) continue;
+    const role = names.dbAdmin(database.name);
+    const password = await storedPassword(ctx, env.id, role);
+    if (!password) throw new Error(`no password known for ${role}`);
+    const dir = await mkdtemp(join(tmpdir(), 'arbor-migrations-'));
+    try {
+      await mkdir(dir, { recursive: true });
+      for (const f of files) await writeFile(join(dir, f.file), f.sql);
+      const uri = await branchUri(s.api, env, names.platform, role, password, database.name);
+      const result = await migrate(uri, dir);
+      if (result.applied.length) applied.push(`${database.name}: ${result.applied.map((a) => a.file).join(', ')}`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+  return applied.length ? applied.join('; ') : 'nothing to apply';
+}
+
+/** Removes what Arbor created: the project it made, or the branch it made; never an import. */
+export async function deleteNeonResources(s: StepContext): Promise<string> {
+  const { api, env } = s;
+  if (env.neon.createdProject && env.neon.projectId) {
+    await ignoreNotFound(api.deleteProject(env.neon.projectId));
+    return `deleted project ${env.neon.projectId}`;
+  }
+  if (env.neon.createdBranch && env.neon.branchId) {
+    await awaitOperations(api, env.neon.projectId!).catch(() => {});
+    await ignoreNotFound(api.deleteProjectBranch({ projectId: env.neon.projectId!, branchId: env.neon.branchId }));
+    return `deleted branch ${env.neon.branchId}`;
+  }
+  return 'nothing Arbor created';
+}
