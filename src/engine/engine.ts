@@ -20,6 +20,8 @@ import { locked, notFound, unprocessable } from './errors.ts';
 import { detectCopyStrategy, type CopyStrategy } from './clusters/copy.ts';
 import { Spares } from './spares.ts';
 import { runningPid, stopPostmaster } from './compute/postmaster.ts';
+import { History, type HistoryOptions } from './history/history.ts';
+import { finishInterruptedRestores } from './history/restore.ts';
 
 export const nowIso = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 
@@ -30,11 +32,17 @@ export interface EngineLog {
 
 const quietLog: EngineLog = { info: () => {}, warn: () => {} };
 
+export interface EngineOptions {
+  /** Timing of history retention and expiry (tests shorten them). */
+  history?: HistoryOptions;
+}
+
 export class Engine {
   readonly store: CatalogStore;
   readonly secrets: SecretBox;
   readonly computes: Computes;
   readonly spares: Spares;
+  readonly history: History;
   private projectQueues = new Map<string, Promise<void>>();
   private background = new Set<Promise<void>>();
 
@@ -43,15 +51,17 @@ export class Engine {
     readonly tls: TlsFiles,
     readonly copyStrategy: CopyStrategy,
     readonly log: EngineLog,
+    options: EngineOptions = {},
   ) {
     this.store = new CatalogStore(catalogPath(home));
     this.secrets = SecretBox.open(home);
     this.computes = new Computes(home, tls);
     this.spares = new Spares(this);
+    this.history = new History(this, options.history);
   }
 
   /** Opens (or creates) the engine's home, recovers from a crash, and brings endpoints back. */
-  static async open(home: string, log: EngineLog = quietLog): Promise<Engine> {
+  static async open(home: string, log: EngineLog = quietLog, options: EngineOptions = {}): Promise<Engine> {
     mkdirSync(home, { recursive: true, mode: 0o700 });
     makeTraversable(home);
     chmodSync(home, 0o711);
@@ -60,8 +70,9 @@ export class Engine {
     mkdirSync(join(home, 'logs'), { recursive: true, mode: 0o700 });
     const tls = await ensureTls(home);
     const strategy = await detectCopyStrategy(join(home, 'clusters'));
-    const engine = new Engine(home, tls, strategy, log);
+    const engine = new Engine(home, tls, strategy, log, options);
     await engine.recover();
+    engine.history.start();
     return engine;
   }
 
@@ -290,6 +301,8 @@ export class Engine {
     for (const op of data.operations) {
       if (op.status === 'running' || op.status === 'scheduling') this.finish(op, new Error('the engine stopped while this operation ran'));
     }
+    // A restore past its commit point is finished before unknown directories are removed.
+    await finishInterruptedRestores(this);
     const clusters = join(this.home, 'clusters');
     for (const name of await fs.readdir(clusters)) {
       if (name.endsWith('.partial')) await fs.rm(join(clusters, name), { recursive: true, force: true });
@@ -334,6 +347,7 @@ export class Engine {
 
   /** Stops background work and every postmaster this engine runs. */
   async close(): Promise<void> {
+    await this.history.close();
     await this.idle();
     await this.spares.close();
     await this.computes.stopAll();

@@ -3,7 +3,7 @@
  */
 import { serve, type ServerType } from '@hono/node-server';
 import type { AddressInfo } from 'node:net';
-import { Engine, type EngineLog } from './engine.ts';
+import { Engine, type EngineLog, type EngineOptions } from './engine.ts';
 import { engineApp } from './http/app.ts';
 
 export interface EngineServer {
@@ -19,10 +19,11 @@ export interface EngineServerOptions {
   host?: string;
   apiKey?: string;
   log?: EngineLog;
+  engine?: EngineOptions;
 }
 
 export async function startEngineServer(options: EngineServerOptions): Promise<EngineServer> {
-  const engine = await Engine.open(options.home, options.log);
+  const engine = await Engine.open(options.home, options.log, options.engine);
   let apiKey: string;
   if (options.apiKey) engine.addApiKey('given', (apiKey = options.apiKey));
   else apiKey = engine.localApiKey();

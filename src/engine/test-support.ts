@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { createApiClient, type Api } from '@neondatabase/api-client';
 import pg from 'pg';
 import { validateNeonResponse } from './neon-spec.ts';
+import type { EngineOptions } from './engine.ts';
 import { startEngineServer, type EngineServer } from './server.ts';
 
 export interface TestEngine extends EngineServer {
@@ -23,9 +24,9 @@ export interface TestEngine extends EngineServer {
   close(): Promise<void>;
 }
 
-export async function startTestEngine(): Promise<TestEngine> {
+export async function startTestEngine(options: EngineOptions = {}): Promise<TestEngine> {
   const home = mkdtempSync(join(tmpdir(), 'arbor-engine-test-'));
-  const server = await startEngineServer({ home });
+  const server = await startEngineServer({ home, engine: options });
   const api = createApiClient({ apiKey: server.apiKey, baseURL: server.url, timeout: 60_000 });
   const specProblems: string[] = [];
   const check = (response: SeenResponse) => {

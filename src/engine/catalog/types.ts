@@ -27,6 +27,10 @@ export interface ProjectRecord {
     pg_settings?: Record<string, string>;
   };
   settings: Record<string, unknown>;
+  /** Storage measured by history retention (history/history.ts): clusters plus history, bytes. */
+  synthetic_storage_size?: number;
+  data_storage_bytes_hour?: number;
+  storage_measured_at?: string;
   /** Password of the cluster superuser `cloud_admin`, encrypted; shared by every branch (they are copies). */
   superuser_password: string;
   created_at: string;
@@ -62,6 +66,11 @@ export interface BranchRecord {
   default: boolean;
   protected: boolean;
   expires_at?: string;
+  /** Seconds from setting `expires_at` to it; a restore restarts the expiry with it. */
+  ttl_interval_seconds?: number;
+  last_reset_at?: string;
+  /** Bytes of the branch's cluster on disk, as last measured. */
+  logical_size?: number;
   current_state: BranchState;
   pending_state?: BranchState;
   state_changed_at: string;

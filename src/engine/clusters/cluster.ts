@@ -10,6 +10,7 @@ import type pg from 'pg';
 import { copyTree } from './copy.ts';
 import { ownedDir, ownFile, postgresUser } from './os-user.ts';
 import type { PgBinaries } from './binaries.ts';
+import { archiveCommand, ensureArchivePath } from '../history/store.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -26,6 +27,8 @@ export interface ClusterSettings {
   extra?: Record<string, string>;
   /** Makes the cluster a hot standby streaming from this primary (a spare, see spares.ts). */
   standbyOf?: { port: number; user: string; password: string; name: string };
+  /** The branch's WAL archive (history/store.ts): completed segments are copied there. */
+  archiveDir?: string;
 }
 
 export function binEnv(bins: PgBinaries): NodeJS.ProcessEnv {
@@ -95,6 +98,8 @@ export async function writeSettings(dataDir: string, s: ClusterSettings): Promis
     `recovery_init_sync_method = syncfs`,
     // A spare standby streams without a slot (so none can leak); this covers its short lag.
     `wal_keep_size = '64MB'`,
+    // History retention: every completed segment goes to the branch's own archive (never the parent's).
+    ...(s.archiveDir ? [`archive_mode = on`, `archive_command = ${settingLiteral(archiveCommand(s.archiveDir))}`] : [`archive_mode = off`]),
     ...(s.standbyOf
       ? [
           `hot_standby = on`,
@@ -105,6 +110,7 @@ export async function writeSettings(dataDir: string, s: ClusterSettings): Promis
     ...Object.entries(s.extra ?? {}).map(([name, value]) => `${name} = ${settingLiteral(value)}`),
     '',
   ];
+  if (s.archiveDir) ensureArchivePath(s.archiveDir);
   const path = join(dataDir, 'arbor.conf');
   await fs.writeFile(path, lines.join('\n'));
   ownFile(path, 0o600);

@@ -12,6 +12,7 @@ import type { PgBinaries } from '../clusters/binaries.ts';
 import { runningPid, startPostmaster, stopPostmaster } from './postmaster.ts';
 import type { TlsFiles } from './tls.ts';
 import { computeSize } from './size.ts';
+import { walArchiveDir } from '../history/store.ts';
 
 export interface ComputeSpec {
   branchId: string;
@@ -89,7 +90,7 @@ export class Computes {
       const orphan = runningPid(dataDir);
       if (orphan) await stopPostmaster(orphan);
       const size = computeSize(spec.minCu, spec.maxCu);
-      await writeSettings(dataDir, { port: spec.port, tlsCert: this.tls.cert, tlsKey: this.tls.key, ...size, extra: spec.pgSettings, standbyOf: spec.standbyOf });
+      await writeSettings(dataDir, { port: spec.port, tlsCert: this.tls.cert, tlsKey: this.tls.key, ...size, extra: spec.pgSettings, standbyOf: spec.standbyOf, archiveDir: walArchiveDir(this.home, spec.branchId) });
       const pid = await startPostmaster(spec.bins, dataDir, spec.port, this.logFile(spec.branchId));
       this.running.set(spec.branchId, { pid, port: spec.port });
     });
@@ -98,7 +99,7 @@ export class Computes {
   /** Rewrites the settings of a running postmaster (after a spare's promotion, to drop its standby settings). */
   async rewriteSettings(spec: ComputeSpec): Promise<void> {
     const size = computeSize(spec.minCu, spec.maxCu);
-    await writeSettings(this.dataDir(spec.branchId), { port: spec.port, tlsCert: this.tls.cert, tlsKey: this.tls.key, ...size, extra: spec.pgSettings });
+    await writeSettings(this.dataDir(spec.branchId), { port: spec.port, tlsCert: this.tls.cert, tlsKey: this.tls.key, ...size, extra: spec.pgSettings, archiveDir: walArchiveDir(this.home, spec.branchId) });
   }
 
   /** Takes over a postmaster a previous engine process left running; false when there is none. */

@@ -12,6 +12,7 @@ import { databaseRoutes } from './databases.ts';
 import { endpointRoutes } from './endpoints.ts';
 import { operationRoutes } from './operations.ts';
 import { projectRoutes } from './projects.ts';
+import { restoreRoutes } from './restore.ts';
 import { roleRoutes } from './roles.ts';
 
 export function engineApp(engine: Engine): Hono {
@@ -29,7 +30,7 @@ export function engineApp(engine: Engine): Hono {
     await next();
   });
 
-  for (const routes of [accountRoutes(), projectRoutes(engine), branchRoutes(engine), roleRoutes(engine), databaseRoutes(engine), endpointRoutes(engine), operationRoutes(engine)]) {
+  for (const routes of [accountRoutes(), projectRoutes(engine), branchRoutes(engine), restoreRoutes(engine), roleRoutes(engine), databaseRoutes(engine), endpointRoutes(engine), operationRoutes(engine)]) {
     api.route('/', routes);
   }
 

@@ -9,13 +9,19 @@ import { z } from 'zod';
 import type { Engine } from '../engine.ts';
 import { nowIso } from '../engine.ts';
 import { branchId, endpointId } from '../catalog/ids.ts';
-import type { BranchRecord, EndpointRecord } from '../catalog/types.ts';
+import type { BranchRecord, EndpointRecord, OperationRecord } from '../catalog/types.ts';
 import { copyRunningCluster, copyStoppedCluster, removeCluster } from '../clusters/cluster.ts';
 import { badRequest, conflict, unprocessable } from '../errors.ts';
 import { checkCuRange, computeUnit, nameBytes, pgSettings, queryInt, readBody, suspendTimeout, timestamp } from './validate.ts';
 import { branchView, connectionUris, databaseView, endpointView, operationView, roleView } from './views.ts';
+import { buildAtPoint, checkPoint, type HistoryPoint } from '../history/point-in-time.ts';
+import { removeHistory } from '../history/store.ts';
 
 const MAX_EXPIRY_MS = 30 * 86_400_000;
+const PARENT_POINT = { lsn: 'parent_lsn', timestamp: 'parent_timestamp', whose: "the parent's" };
+
+/** Neon's `ttl_interval_seconds`: from setting `expires_at` to it; a reset restarts it. */
+const ttlSeconds = (expiresAt: string) => Math.max(1, Math.round((Date.parse(expiresAt) - Date.now()) / 1000));
 
 export const endpointCreateFields = {
   autoscaling_limit_min_cu: computeUnit('autoscaling_limit_min_cu').optional(),
@@ -49,11 +55,6 @@ const branchUpdate = z.object({
     expires_at: timestamp('expires_at').nullable().optional(),
   }),
 });
-
-function lsnValue(lsn: string): bigint {
-  const [hi, lo] = lsn.split('/');
-  return (BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`);
-}
 
 export function checkExpiry(expiresAt: string, branch: { default: boolean; protected: boolean }, hasChildren: boolean): void {
   const when = Date.parse(expiresAt);
@@ -106,13 +107,9 @@ export function branchRoutes(engine: Engine): Hono {
     if (spec.init_source === 'schema-only') throw unprocessable('init_source schema-only is not supported by the Arbor engine; omit it to copy the parent');
     if (spec.parent_lsn && spec.parent_timestamp) throw badRequest('give parent_lsn or parent_timestamp, not both');
     if (spec.parent_timestamp && Date.parse(spec.parent_timestamp) > Date.now()) throw badRequest('parent_timestamp is in the future');
-    if (spec.parent_timestamp || spec.parent_lsn) {
-      if (spec.parent_lsn && engine.computes.isRunning(parent.id)) {
-        const current = await engine.withAdmin(parent, async (admin) => (await admin.query('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0].lsn as string);
-        if (lsnValue(spec.parent_lsn) > lsnValue(current)) throw badRequest(`parent_lsn ${spec.parent_lsn} is ahead of the parent's current LSN ${current}`);
-      }
-      throw unprocessable('branching at a past point (parent_lsn / parent_timestamp) is not supported by this engine yet; omit both to branch from the parent head');
-    }
+    // A past point of the parent is rebuilt from its history (history/point-in-time.ts).
+    const point: HistoryPoint | undefined = spec.parent_lsn || spec.parent_timestamp ? { lsn: spec.parent_lsn, timestamp: spec.parent_timestamp } : undefined;
+    if (point) await checkPoint(engine, parent, point, PARENT_POINT, engine.history.isPending(parent.id));
     if (parent.expires_at) throw badRequest(`cannot branch from ${parent.id}: it has an expiration time`);
     const name = spec.name ?? undefined;
     if (name && engine.branchesOf(project.id).some((b) => b.name === name)) throw conflict(`branch already exists; branch_name:"${name}"`);
@@ -123,7 +120,7 @@ export function branchRoutes(engine: Engine): Hono {
 
     const at = nowIso();
     // A ready spare of the parent becomes this branch (spares.ts); its id and port are kept.
-    const spare = engine.spares.claim(parent.id);
+    const spare = point ? undefined : engine.spares.claim(parent.id);
     const id = spare?.id ?? branchId();
     const branch: BranchRecord = {
       id,
@@ -132,8 +129,9 @@ export function branchRoutes(engine: Engine): Hono {
       parent_id: parent.id,
       default: false,
       protected: spec.protected ?? false,
-      ...(spec.expires_at ? { expires_at: new Date(spec.expires_at).toISOString().replace(/\.\d{3}Z$/, 'Z') } : {}),
-      parent_timestamp: at,
+      ...(spec.expires_at ? { expires_at: new Date(spec.expires_at).toISOString().replace(/\.\d{3}Z$/, 'Z'), ttl_interval_seconds: ttlSeconds(spec.expires_at) } : {}),
+      ...(point?.lsn ? { parent_lsn: point.lsn.toUpperCase() } : {}),
+      parent_timestamp: point?.timestamp ? new Date(point.timestamp).toISOString().replace(/\.\d{3}Z$/, 'Z') : at,
       current_state: 'init',
       pending_state: 'ready',
       state_changed_at: at,
@@ -168,7 +166,11 @@ export function branchRoutes(engine: Engine): Hono {
             await engine.spares.discardSpare(spare);
           }
         }
-        if (promoted) {
+        if (point) {
+          const built = await buildAtPoint(engine, parent, point, partial, PARENT_POINT);
+          branch.parent_lsn = built.lsn;
+          branch.parent_timestamp = built.timestamp;
+        } else if (promoted) {
           // Adopt the promoted postmaster as this branch's compute, with the endpoint's settings.
           const rw = endpoints[0];
           engine.computes.adopt(id, spare!.port);
@@ -189,6 +191,7 @@ export function branchRoutes(engine: Engine): Hono {
         delete branch.pending_state;
         branch.state_changed_at = nowIso();
         engine.spares.replenish(parent);
+        engine.history.track(branch);
       },
       async () => {
         await engine.computes.stop(id);
@@ -266,7 +269,10 @@ export function branchRoutes(engine: Engine): Hono {
     if (body.name !== undefined) branch.name = body.name;
     if (body.protected !== undefined) branch.protected = body.protected;
     if (body.expires_at === null) delete branch.expires_at;
-    else if (body.expires_at) branch.expires_at = new Date(body.expires_at).toISOString().replace(/\.\d{3}Z$/, 'Z');
+    else if (body.expires_at) {
+      branch.expires_at = new Date(body.expires_at).toISOString().replace(/\.\d{3}Z$/, 'Z');
+      branch.ttl_interval_seconds = ttlSeconds(body.expires_at);
+    }
     branch.updated_at = nowIso();
     await engine.save();
     return c.json({ branch: branchView(branch), operations: [] });
@@ -281,11 +287,8 @@ export function branchRoutes(engine: Engine): Hono {
     const children = engine.branchesOf(project.id).filter((b) => b.parent_id === branch.id);
     if (children.length) throw unprocessable(`branch ${branch.id} has child branches (${children.map((b) => b.id).join(', ')}); delete them first`);
     engine.assertUnlocked(project.id);
-    const ops = [];
-    for (const e of engine.endpointsOf(branch.id)) if (e.current_state === 'active') ops.push(engine.operation(project.id, 'suspend_compute', { branch_id: branch.id, endpoint_id: e.id }));
-    ops.push(engine.operation(project.id, 'delete_timeline', { branch_id: branch.id }));
+    const ops = scheduleBranchDeletion(engine, branch);
     await engine.save();
-    engine.schedule(project.id, ops, () => deleteBranchNow(engine, branch));
     return c.json({ branch: branchView(branch), operations: ops.map(operationView) });
   });
 
@@ -306,11 +309,22 @@ export function branchRoutes(engine: Engine): Hono {
   return app;
 }
 
-/** Stops the branch's compute and removes its data and records. */
+/** Records the operations of a branch deletion and schedules it (DELETE, and expiry). */
+export function scheduleBranchDeletion(engine: Engine, branch: BranchRecord): OperationRecord[] {
+  const ops = [];
+  for (const e of engine.endpointsOf(branch.id)) if (e.current_state === 'active') ops.push(engine.operation(branch.project_id, 'suspend_compute', { branch_id: branch.id, endpoint_id: e.id }));
+  ops.push(engine.operation(branch.project_id, 'delete_timeline', { branch_id: branch.id }));
+  void engine.save();
+  engine.schedule(branch.project_id, ops, () => deleteBranchNow(engine, branch));
+  return ops;
+}
+
+/** Stops the branch's compute and removes its data, history and records. */
 export async function deleteBranchNow(engine: Engine, branch: BranchRecord): Promise<void> {
   await engine.spares.discard(branch.id);
   await engine.computes.stop(branch.id);
   await removeCluster(engine.computes.dataDir(branch.id));
+  await removeHistory(engine.home, branch.id);
   engine.data.endpoints = engine.data.endpoints.filter((e) => e.branch_id !== branch.id);
   engine.data.branches = engine.data.branches.filter((b) => b.id !== branch.id);
 }

@@ -164,6 +164,7 @@ export function projectRoutes(engine: Engine): Hono {
         delete branch.pending_state;
         branch.state_changed_at = nowIso();
         engine.spares.replenish(branch);
+        engine.history.track(branch);
       },
       async () => {
         await engine.computes.stop(branch.id);
@@ -225,7 +226,12 @@ export function projectRoutes(engine: Engine): Hono {
       project.default_endpoint_settings = next;
     }
     if (body.name !== undefined) project.name = body.name;
-    if (body.history_retention_seconds !== undefined) project.history_retention_seconds = body.history_retention_seconds;
+    if (body.history_retention_seconds !== undefined) {
+      project.history_retention_seconds = body.history_retention_seconds;
+      // History outside the new window goes now, not at the next retention round.
+      void engine.history.prune(project.id);
+      for (const branch of engine.branchesOf(project.id)) engine.history.track(branch);
+    }
     if (body.settings) project.settings = { ...project.settings, ...body.settings };
     project.updated_at = nowIso();
     await engine.save();

@@ -1,0 +1,36 @@
+/**
+ * @module Base copies: a consistent copy of a branch's cluster kept in its history, from which a
+ * point-in-time branch or restore replays the archived WAL. Taken with the same low-level backup
+ * API as a branch (the branch keeps serving), into `base-<lsn>.partial`, completed by writing
+ * `base.json` and renaming.
+ */
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
+import type { BranchRecord } from '../catalog/types.ts';
+import { copyRunningCluster } from '../clusters/cluster.ts';
+import type { Engine } from '../engine.ts';
+import { lsnKey } from './lsn.ts';
+import { BASE_FILE, branchHistoryDir, ensureArchiveDir, type BaseCopy } from './store.ts';
+
+export async function takeBaseCopy(engine: Engine, branch: BranchRecord): Promise<BaseCopy> {
+  const project = engine.project(branch.project_id);
+  ensureArchiveDir(engine.home, branch.id);
+  const root = branchHistoryDir(engine.home, branch.id);
+  const partial = join(root, `base-${Date.now()}.partial`);
+  try {
+    const point = await engine.withAdmin(branch, (admin) => copyRunningCluster(admin, engine.computes.dataDir(branch.id), partial, project.pg_version));
+    const time = new Date().toISOString();
+    const label = await fs.readFile(join(partial, 'backup_label'), 'utf8');
+    const startSegment = /START WAL LOCATION: \S+ \(file ([0-9A-F]{24})\)/.exec(label)?.[1];
+    const timeline = Number(/START TIMELINE: (\d+)/.exec(label)?.[1] ?? '1');
+    if (!startSegment) throw new Error('backup label without a start WAL file');
+    const meta: Omit<BaseCopy, 'dir'> = { lsn: point.lsn, startSegment, time, timeline };
+    await fs.writeFile(join(partial, BASE_FILE), JSON.stringify(meta));
+    const dir = join(root, `base-${lsnKey(point.lsn)}`);
+    await fs.rename(partial, dir);
+    return { ...meta, dir };
+  } catch (error) {
+    await fs.rm(partial, { recursive: true, force: true });
+    throw error;
+  }
+}

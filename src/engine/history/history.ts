@@ -1,0 +1,239 @@
+/**
+ * @module History retention: the background work that keeps each branch's history to its
+ * project's `history_retention_seconds` — base copies (the first right after a branch is made,
+ * then whenever enough WAL or time has passed), pruning what falls out of the window, measuring
+ * storage for the API — and branch expiry (`expires_at`).
+ *
+ * Base copies and pruning run in the project's queue (Engine.schedule, with no operation), so
+ * they never overlap a branch creation, restore or delete of the same project.
+ */
+import { existsSync, promises as fs, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { BranchRecord, ProjectRecord } from '../catalog/types.ts';
+import type { Engine } from '../engine.ts';
+import { scheduleBranchDeletion } from '../http/branches.ts';
+import { takeBaseCopy } from './base-copy.ts';
+import { segmentOrder } from './lsn.ts';
+import { archivedSegments, branchHistoryDir, dirSize, historyRoot, listBases, walArchiveDir } from './store.ts';
+
+export interface HistoryOptions {
+  /** How often retention is enforced (pruning, periodic base copies, storage sizes). Default 60 s. */
+  tickMs?: number;
+  /** A new base copy once this much WAL was archived since the newest one. Default 1 GiB. */
+  baseCopyWalBytes?: number;
+  /** A new base copy once the newest is this old and WAL was written since. Default 24 h. */
+  baseCopyIntervalMs?: number;
+  /** How often expired branches are looked for. Default 5 s. */
+  expiryCheckMs?: number;
+}
+
+const SEGMENT_BYTES = 16 * 1024 * 1024;
+
+export class History {
+  readonly options: Required<HistoryOptions>;
+  private timers: NodeJS.Timeout[] = [];
+  private pendingBases = new Map<string, Promise<void>>();
+  private pendingPrunes = new Map<string, Promise<void>>();
+  private ticking: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly engine: Engine,
+    options: HistoryOptions = {},
+  ) {
+    this.options = {
+      tickMs: options.tickMs ?? 60_000,
+      baseCopyWalBytes: options.baseCopyWalBytes ?? 1024 * 1024 * 1024,
+      baseCopyIntervalMs: options.baseCopyIntervalMs ?? 24 * 3_600_000,
+      expiryCheckMs: options.expiryCheckMs ?? 5_000,
+    };
+  }
+
+  /** Starts the timers; expired branches are deleted at once (they may have expired while stopped). */
+  start(): void {
+    this.expire();
+    const every = (ms: number, fn: () => void) => {
+      const timer = setInterval(fn, ms);
+      timer.unref();
+      this.timers.push(timer);
+    };
+    every(this.options.expiryCheckMs, () => this.expire());
+    every(this.options.tickMs, () => void this.tick());
+    for (const branch of this.engine.data.branches) this.track(branch);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const timer of this.timers) clearInterval(timer);
+    await this.settled();
+  }
+
+  /** Waits for the base copies and pruning queued so far (tests). */
+  async settled(): Promise<void> {
+    await this.ticking;
+    await Promise.allSettled([...this.pendingBases.values(), ...this.pendingPrunes.values()]);
+  }
+
+  /** Whether a base copy of the branch is queued or running. */
+  isPending(branchId: string): boolean {
+    return this.pendingBases.has(branchId);
+  }
+
+  /** Queues the branch's first base copy if it has none (after creation, restore, engine start). */
+  track(branch: BranchRecord): void {
+    if (this.closed || this.pendingBases.has(branch.id)) return;
+    if (this.engine.project(branch.project_id).history_retention_seconds === 0) return;
+    void listBases(this.engine.home, branch.id).then((bases) => {
+      if (!bases.length) void this.baseCopy(branch);
+    });
+  }
+
+  /** Queues a base copy of the branch in its project's queue; resolves when it is taken. */
+  baseCopy(branch: BranchRecord): Promise<void> {
+    const existing = this.pendingBases.get(branch.id);
+    if (existing) return existing;
+    const done = new Promise<void>((resolve, reject) => {
+      this.engine.schedule(branch.project_id, [], async () => {
+        try {
+          const current = this.engine.data.branches.find((b) => b.id === branch.id);
+          if (current && existsSync(this.engine.computes.dataDir(branch.id))) await takeBaseCopy(this.engine, current);
+          resolve();
+        } catch (error) {
+          reject(error);
+          throw error;
+        }
+      });
+    });
+    const tracked = done
+      .catch((error) => this.engine.log.warn(`base copy of ${branch.id} failed: ${(error as Error).message}`))
+      .finally(() => this.pendingBases.delete(branch.id));
+    this.pendingBases.set(branch.id, tracked);
+    return done;
+  }
+
+  /** Queues pruning of the project's history (after its retention changed); resolves when done. */
+  prune(projectId: string): Promise<void> {
+    const existing = this.pendingPrunes.get(projectId);
+    if (existing) return existing;
+    const done = new Promise<void>((resolve) => {
+      this.engine.schedule(projectId, [], async () => {
+        try {
+          const project = this.engine.data.projects.find((p) => p.id === projectId);
+          if (project) for (const branch of this.engine.branchesOf(projectId)) await this.pruneBranch(project, branch);
+          if (project) await this.measure(project);
+        } finally {
+          resolve();
+        }
+      });
+    });
+    const tracked = done.finally(() => this.pendingPrunes.delete(projectId));
+    this.pendingPrunes.set(projectId, tracked);
+    return tracked;
+  }
+
+  /**
+   * Keeps the base copies a point inside the window needs — those taken after the window start,
+   * and the newest one before it — and the archived WAL from the oldest kept copy on.
+   */
+  private async pruneBranch(project: ProjectRecord, branch: BranchRecord): Promise<void> {
+    const home = this.engine.home;
+    const root = branchHistoryDir(home, branch.id);
+    if (!existsSync(root)) return;
+    for (const name of await fs.readdir(root)) {
+      if (name.endsWith('.partial') && !this.pendingBases.has(branch.id)) await fs.rm(join(root, name), { recursive: true, force: true });
+    }
+    const bases = await listBases(home, branch.id);
+    const start = Date.now() - project.history_retention_seconds * 1000;
+    let keepFrom = bases.findIndex((b) => Date.parse(b.time) >= start);
+    if (keepFrom === -1) keepFrom = bases.length;
+    if (project.history_retention_seconds > 0 && keepFrom > 0) keepFrom -= 1;
+    for (const base of bases.slice(0, keepFrom)) await fs.rm(base.dir, { recursive: true, force: true });
+    const kept = bases.slice(keepFrom);
+    const oldestNeeded = kept.length ? segmentOrder(kept[0].startSegment) : undefined;
+    for (const segment of await archivedSegments(home, branch.id)) {
+      if (oldestNeeded === undefined || segmentOrder(segment) < oldestNeeded) await fs.rm(join(walArchiveDir(home, branch.id), segment), { force: true });
+    }
+  }
+
+  /** Whether the branch wrote enough WAL, or enough time passed, since its newest base copy. */
+  private async needsBaseCopy(branch: BranchRecord): Promise<boolean> {
+    const bases = await listBases(this.engine.home, branch.id);
+    if (!bases.length) return true;
+    const newest = bases[bases.length - 1];
+    const since = (await archivedSegments(this.engine.home, branch.id)).filter((s) => segmentOrder(s) > segmentOrder(newest.startSegment)).length;
+    if (since * SEGMENT_BYTES >= this.options.baseCopyWalBytes) return true;
+    return since > 0 && Date.now() - Date.parse(newest.time) >= this.options.baseCopyIntervalMs;
+  }
+
+  /** One round of retention: base copies where due, pruning, storage sizes, leftover directories. */
+  tick(): Promise<void> {
+    if (this.ticking || this.closed) return this.ticking ?? Promise.resolve();
+    this.ticking = (async () => {
+      try {
+        for (const project of [...this.engine.data.projects]) {
+          if (project.history_retention_seconds > 0) {
+            for (const branch of this.engine.branchesOf(project.id)) {
+              if (branch.current_state === 'ready' && !this.pendingBases.has(branch.id) && (await this.needsBaseCopy(branch))) {
+                void this.baseCopy(branch).catch(() => {});
+              }
+            }
+          }
+          void this.prune(project.id);
+        }
+        await this.removeOrphans();
+      } catch (error) {
+        this.engine.log.warn(`history retention round failed: ${(error as Error).message}`);
+      } finally {
+        this.ticking = undefined;
+      }
+    })();
+    return this.ticking;
+  }
+
+  /** History of branches that no longer exist (deleted, or half-made before a crash). */
+  private async removeOrphans(): Promise<void> {
+    const root = historyRoot(this.engine.home);
+    if (!existsSync(root)) return;
+    const clusters = readdirSync(join(this.engine.home, 'clusters'));
+    for (const name of readdirSync(root)) {
+      if (!name.startsWith('br-') || this.engine.data.branches.some((b) => b.id === name)) continue;
+      if (this.engine.spares.isSpare(name) || clusters.some((c) => c === name || c.startsWith(`${name}.`))) continue;
+      await fs.rm(join(root, name), { recursive: true, force: true });
+    }
+  }
+
+  /**
+   * Storage as Neon reports it: a branch's `logical_size` is its cluster on disk; the project's
+   * `synthetic_storage_size` adds every branch's history (base copies and archived WAL), and
+   * `data_storage_bytes_hour` accumulates it over time.
+   */
+  async measure(project: ProjectRecord): Promise<void> {
+    let total = 0;
+    for (const branch of this.engine.branchesOf(project.id)) {
+      branch.logical_size = await dirSize(this.engine.computes.dataDir(branch.id));
+      total += branch.logical_size + (await dirSize(branchHistoryDir(this.engine.home, branch.id)));
+    }
+    const now = Date.now();
+    const last = project.storage_measured_at ? Date.parse(project.storage_measured_at) : now;
+    project.data_storage_bytes_hour = Math.round((project.data_storage_bytes_hour ?? 0) + ((project.synthetic_storage_size ?? total) * (now - last)) / 3_600_000);
+    project.synthetic_storage_size = total;
+    project.storage_measured_at = new Date(now).toISOString();
+  }
+
+  /** Deletes branches whose `expires_at` has passed, through the same path as DELETE. */
+  expire(): void {
+    if (this.closed) return;
+    const now = Date.now();
+    for (const branch of [...this.engine.data.branches]) {
+      if (!branch.expires_at || Date.parse(branch.expires_at) > now || branch.current_state !== 'ready') continue;
+      if (this.engine.data.branches.some((b) => b.parent_id === branch.id)) continue;
+      try {
+        this.engine.assertUnlocked(branch.project_id);
+      } catch {
+        continue; // the project is busy; next round
+      }
+      this.engine.log.info(`branch ${branch.id} expired at ${branch.expires_at}; deleting it`);
+      scheduleBranchDeletion(this.engine, branch);
+    }
+  }
+}
