@@ -20,6 +20,9 @@ import { locked, notFound, unprocessable } from './errors.ts';
 import { detectCopyStrategy, type CopyStrategy } from './clusters/copy.ts';
 import { Spares } from './spares.ts';
 import { runningPid, stopPostmaster } from './compute/postmaster.ts';
+import { Listeners } from './compute/listeners.ts';
+import { buildShim } from './compute/shim.ts';
+import { Autosuspend } from './compute/autosuspend.ts';
 import { History, type HistoryOptions } from './history/history.ts';
 import { finishInterruptedRestores } from './history/restore.ts';
 
@@ -33,6 +36,13 @@ export interface EngineLog {
 const quietLog: EngineLog = { info: () => {}, warn: () => {} };
 
 export interface EngineOptions {
+  /**
+   * The smallest `suspend_timeout_seconds` the API accepts (Neon's 60 by default; tests use 1).
+   * Also `ARBOR_ENGINE_MIN_SUSPEND_SECONDS`.
+   */
+  minSuspendSeconds?: number;
+  /** How often endpoints are checked for clients (default 1000 ms, 100 ms when minSuspendSeconds < 10). */
+  activityPollMs?: number;
   /** Timing of history retention and expiry (tests shorten them). */
   history?: HistoryOptions;
 }
@@ -43,6 +53,9 @@ export class Engine {
   readonly computes: Computes;
   readonly spares: Spares;
   readonly history: History;
+  readonly listeners: Listeners;
+  readonly autosuspend: Autosuspend;
+  readonly minSuspendSeconds: number;
   private projectQueues = new Map<string, Promise<void>>();
   private background = new Set<Promise<void>>();
 
@@ -58,6 +71,9 @@ export class Engine {
     this.computes = new Computes(home, tls);
     this.spares = new Spares(this);
     this.history = new History(this, options.history);
+    this.minSuspendSeconds = options.minSuspendSeconds ?? (Number(process.env.ARBOR_ENGINE_MIN_SUSPEND_SECONDS) || 60);
+    this.listeners = new Listeners((port) => this.wake(port), (m) => this.log.warn(m));
+    this.autosuspend = new Autosuspend(this, options.activityPollMs ?? (this.minSuspendSeconds < 10 ? 100 : 1000));
   }
 
   /** Opens (or creates) the engine's home, recovers from a crash, and brings endpoints back. */
@@ -71,7 +87,16 @@ export class Engine {
     const tls = await ensureTls(home);
     const strategy = await detectCopyStrategy(join(home, 'clusters'));
     const engine = new Engine(home, tls, strategy, log, options);
+    const shim = await buildShim(home);
+    if (!shim.path) log.warn(`endpoints bind their ports themselves (a connection during a wake or suspend may be refused): ${shim.reason}`);
+    engine.computes.managePorts({
+      listeners: engine.listeners,
+      shim: shim.path,
+      isEndpointPort: (port) => engine.data.endpoints.some((e) => e.port === port),
+      warn: (m) => log.warn(m),
+    });
     await engine.recover();
+    engine.autosuspend.start();
     engine.history.start();
     return engine;
   }
@@ -247,6 +272,24 @@ export class Engine {
     endpoint.started_at = at;
     endpoint.last_active = at;
     endpoint.updated_at = at;
+    this.autosuspend.touch(endpoint.id);
+  }
+
+  /**
+   * A client connected to the port of an endpoint whose compute is down: start it. The listener
+   * hands the client over once it serves (compute/listeners.ts).
+   */
+  async wake(port: number): Promise<void> {
+    const endpoint = this.data.endpoints.find((e) => e.port === port);
+    if (!endpoint) throw new Error(`no endpoint has port ${port}`);
+    if (endpoint.disabled) throw new Error(`endpoint ${endpoint.id} is disabled`);
+    // A branch still being created: its compute starts when the creation is done.
+    if (endpoint.current_state === 'init') await this.projectQueues.get(endpoint.project_id);
+    await this.computes.settled(endpoint.branch_id);
+    if (this.computes.isRunning(endpoint.branch_id)) return;
+    if (!this.data.endpoints.includes(endpoint)) throw new Error(`endpoint ${endpoint.id} was deleted`);
+    await this.startEndpoint(endpoint);
+    void this.save().catch((e) => this.log.warn(`catalog not saved: ${(e as Error).message}`));
   }
 
   async suspendEndpoint(endpoint: EndpointRecord): Promise<void> {
@@ -267,25 +310,41 @@ export class Engine {
   async withAdmin<T>(branch: BranchRecord, fn: (client: import('pg').Client, connect: (db: string) => Promise<import('pg').Client>) => Promise<T>): Promise<T> {
     const project = this.project(branch.project_id);
     const password = this.superuserPassword(project);
+    // The compute stays up while the engine works on it (a branch copy must not lose its parent).
+    const release = this.autosuspend.hold(branch.id);
     let maintenance = false;
-    if (!this.computes.isRunning(branch.id)) {
-      const endpoint = this.readWriteEndpoint(branch.id);
-      await this.computes.start({
-        branchId: branch.id,
-        bins: this.binaries(project.pg_version),
-        port: endpoint?.port ?? (await this.allocatePort()),
-        minCu: 0.25,
-        maxCu: 0.25,
-      });
-      maintenance = true;
-    }
-    const connect = (db: string) => this.computes.admin(branch.id, password, db);
-    const client = await connect('postgres');
+    let woken: EndpointRecord | undefined;
     try {
-      return await fn(client, connect);
+      await this.computes.settled(branch.id);
+      if (!this.computes.isRunning(branch.id)) {
+        const endpoint = this.readWriteEndpoint(branch.id);
+        if (endpoint && !endpoint.disabled && endpoint.current_state !== 'init') {
+          // An idle endpoint is woken as a client would wake it, and suspended again afterwards.
+          await this.startEndpoint(endpoint);
+          woken = endpoint;
+        } else {
+          await this.computes.start({
+            branchId: branch.id,
+            bins: this.binaries(project.pg_version),
+            port: endpoint?.port ?? (await this.allocatePort()),
+            minCu: 0.25,
+            maxCu: 0.25,
+            listen: 'none',
+          });
+          maintenance = true;
+        }
+      }
+      const connect = (db: string) => this.computes.admin(branch.id, password, db);
+      const client = await connect('postgres');
+      try {
+        return await fn(client, connect);
+      } finally {
+        await client.end();
+      }
     } finally {
-      await client.end();
+      release();
       if (maintenance) await this.computes.stop(branch.id);
+      if (woken) await this.autosuspend.suspend(woken);
     }
   }
 
@@ -329,18 +388,30 @@ export class Engine {
       }
     }
     for (const endpoint of data.endpoints) {
-      if (endpoint.current_state === 'idle' && endpoint.pending_state !== 'active') continue;
+      // A postmaster that survived the engine keeps serving (it holds the port); it is adopted.
       if (this.computes.adopt(endpoint.branch_id, endpoint.port)) {
         endpoint.current_state = 'active';
         delete endpoint.pending_state;
+        this.autosuspend.touch(endpoint.id);
         continue;
       }
-      try {
-        await this.startEndpoint(endpoint);
-      } catch (error) {
-        this.log.warn(`endpoint ${endpoint.id} could not be started: ${(error as Error).message}`);
-        endpoint.current_state = 'idle';
+      if ((endpoint.current_state !== 'idle' || endpoint.pending_state === 'active') && !endpoint.disabled) {
+        try {
+          await this.startEndpoint(endpoint);
+          continue;
+        } catch (error) {
+          this.log.warn(`endpoint ${endpoint.id} could not be started: ${(error as Error).message}`);
+          endpoint.current_state = 'idle';
+          delete endpoint.pending_state;
+        }
       }
+      // Idle: the engine accepts on its port and wakes it on the first connection.
+      await this.listeners.listen(endpoint.port).catch((e) => this.log.warn(`endpoint ${endpoint.id}: port ${endpoint.port} unavailable: ${(e as Error).message}`));
+    }
+    // A maintenance postmaster (see withAdmin) the crash left behind.
+    for (const branch of data.branches) {
+      const pid = this.computes.isRunning(branch.id) ? null : runningPid(this.computes.dataDir(branch.id));
+      if (pid) await stopPostmaster(pid);
     }
     await this.save();
   }
@@ -348,9 +419,11 @@ export class Engine {
   /** Stops background work and every postmaster this engine runs. */
   async close(): Promise<void> {
     await this.history.close();
+    await this.autosuspend.stop();
     await this.idle();
     await this.spares.close();
     await this.computes.stopAll();
+    await this.listeners.close();
     await this.save();
   }
 }

@@ -134,7 +134,8 @@ export class Spares {
     const engine = this.engine;
     const password = engine.superuserPassword(engine.project(parent.project_id));
     const target = await engine.withAdmin(parent, async (admin) => (await admin.query('SELECT pg_current_wal_flush_lsn()::text AS lsn')).rows[0].lsn as string);
-    const standby = new pg.Client({ host: '127.0.0.1', port: spare.port, user: SUPERUSER, password, database: 'postgres' });
+    // Over the unix socket: the spare's TCP port serves clients only once it is promoted.
+    const standby = new pg.Client({ host: engine.computes.socketDir, port: spare.port, user: SUPERUSER, password, database: 'postgres' });
     await standby.connect();
     try {
       const deadline = Date.now() + CATCH_UP_DEADLINE_MS;

@@ -26,7 +26,11 @@ export interface ClusterSettings {
   /** The endpoint's `settings.pg_settings`, written last so they win. */
   extra?: Record<string, string>;
   /** Makes the cluster a hot standby streaming from this primary (a spare, see spares.ts). */
-  standbyOf?: { port: number; user: string; password: string; name: string };
+  standbyOf?: { port: number; user: string; password: string; name: string; host?: string };
+  /** Where the unix socket goes (the engine's own sessions); none when absent. */
+  socketDir?: string;
+  /** `listen_addresses`; default 127.0.0.1 ('' for a maintenance start that serves no client). */
+  listenAddresses?: string;
   /** The branch's WAL archive (history/store.ts): completed segments are copied there. */
   archiveDir?: string;
 }
@@ -58,10 +62,13 @@ export async function initCluster(bins: PgBinaries, dataDir: string, superuserPa
   await writeHba(dataDir);
 }
 
-/** Only TCP on loopback, always SCRAM: no `trust`, no unix sockets. */
+/** TCP on loopback for clients, the unix socket for cloud_admin only; always SCRAM, never `trust`. */
 async function writeHba(dataDir: string): Promise<void> {
   const hba = [
-    '# Written by the Arbor engine: loopback TCP only, SCRAM passwords, TLS optional.',
+    '# Written by the Arbor engine: loopback TCP only, SCRAM passwords, TLS optional; the unix',
+    "# socket (in the engine's private run directory) only for the engine's own cloud_admin sessions.",
+    'local all cloud_admin scram-sha-256',
+    'local replication cloud_admin scram-sha-256',
     'host all all 127.0.0.1/32 scram-sha-256',
     'host replication all 127.0.0.1/32 scram-sha-256',
     '',
@@ -74,9 +81,9 @@ async function writeHba(dataDir: string): Promise<void> {
 export async function writeSettings(dataDir: string, s: ClusterSettings): Promise<void> {
   const lines = [
     '# Written by the Arbor engine on every start; edits are overwritten.',
-    `listen_addresses = '127.0.0.1'`,
+    `listen_addresses = '${s.listenAddresses ?? '127.0.0.1'}'`,
     `port = ${s.port}`,
-    `unix_socket_directories = ''`,
+    `unix_socket_directories = ${settingLiteral(s.socketDir ?? '')}`,
     `ssl = on`,
     `ssl_cert_file = '${s.tlsCert}'`,
     `ssl_key_file = '${s.tlsKey}'`,
@@ -103,7 +110,7 @@ export async function writeSettings(dataDir: string, s: ClusterSettings): Promis
     ...(s.standbyOf
       ? [
           `hot_standby = on`,
-          `primary_conninfo = ${settingLiteral(`host=127.0.0.1 port=${s.standbyOf.port} user=${s.standbyOf.user} password=${s.standbyOf.password} application_name=${s.standbyOf.name} sslmode=disable`)}`,
+          `primary_conninfo = ${settingLiteral(`host=${s.standbyOf.host ?? '127.0.0.1'} port=${s.standbyOf.port} user=${s.standbyOf.user} password=${s.standbyOf.password} application_name=${s.standbyOf.name} sslmode=disable`)}`,
           `wal_receiver_status_interval = 1s`,
         ]
       : []),
@@ -111,6 +118,8 @@ export async function writeSettings(dataDir: string, s: ClusterSettings): Promis
     '',
   ];
   if (s.archiveDir) ensureArchivePath(s.archiveDir);
+  // Clusters made before the engine used a unix socket lack its pg_hba.conf line.
+  if (s.socketDir) await writeHba(dataDir);
   const path = join(dataDir, 'arbor.conf');
   await fs.writeFile(path, lines.join('\n'));
   ownFile(path, 0o600);

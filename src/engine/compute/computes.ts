@@ -2,14 +2,23 @@
  * @module The running postmasters, one per branch at most: start (writing the branch's settings
  * first), stop, adopt the ones a previous engine process left running, and short-lived admin
  * sessions as `cloud_admin`.
+ *
+ * An endpoint's port is a socket the engine keeps open for the endpoint's whole life
+ * (listeners.ts): a start hands it to the postmaster, a stop drains the postmaster (no new
+ * connection is accepted, the queued ones wait) and takes it back. The engine's own sessions use
+ * a unix socket in a private directory, so they never count as clients.
  */
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
 import { writeSettings, SUPERUSER, type ClusterSettings } from '../clusters/cluster.ts';
 import type { PgBinaries } from '../clusters/binaries.ts';
-import { runningPid, startPostmaster, stopPostmaster } from './postmaster.ts';
+import { resumeAccepting, runningPid, servesThroughShim, startPostmaster, stopAccepting, stopPostmaster, type PostmasterListen } from './postmaster.ts';
+import { clientBackends } from './activity.ts';
+import type { Listeners } from './listeners.ts';
+import { ownedDir } from '../clusters/os-user.ts';
 import type { TlsFiles } from './tls.ts';
 import { computeSize } from './size.ts';
 import { walArchiveDir } from '../history/store.ts';
@@ -22,11 +31,25 @@ export interface ComputeSpec {
   maxCu: number;
   pgSettings?: Record<string, string>;
   standbyOf?: ClusterSettings['standbyOf'];
+  /** `endpoint` (default): serve clients on `port` through its engine-owned socket; `none`: only the engine's unix socket (a maintenance start). */
+  listen?: 'endpoint' | 'none';
 }
 
 interface Running {
   pid: number;
   port: number;
+  /** Clients reach it on `port` (its socket goes back to the engine when it stops). */
+  serves: boolean;
+}
+
+/** What the engine gives Computes to manage endpoint ports (see listeners.ts). */
+export interface PortManagement {
+  listeners: Listeners;
+  /** The compiled listen shim, or null: postmasters then bind their port themselves. */
+  shim: string | null;
+  /** Whether `port` still belongs to an endpoint (else its socket is closed when its postmaster stops). */
+  isEndpointPort(port: number): boolean;
+  warn(message: string): void;
 }
 
 /** Serializes work per key (one start/stop at a time per branch). */
@@ -41,6 +64,9 @@ class KeyedMutex {
       if (this.tails.get(key) === tail) this.tails.delete(key);
     });
     return next;
+  }
+  busy(key: string): boolean {
+    return this.tails.has(key);
   }
 }
 
@@ -58,11 +84,65 @@ export function freePort(): Promise<number> {
 export class Computes {
   private running = new Map<string, Running>();
   private mutex = new KeyedMutex();
+  private ports?: PortManagement;
+  private closing = false;
+  /** The engine's private unix socket directory (short enough for a socket path). */
+  readonly socketDir: string;
 
   constructor(
     private readonly home: string,
     private readonly tls: TlsFiles,
-  ) {}
+  ) {
+    const run = join(home, 'run');
+    this.socketDir = run.length <= 80 ? run : `/tmp/arbor-${createHash('sha256').update(home).digest('hex').slice(0, 12)}`;
+    ownedDir(this.socketDir, 0o700);
+  }
+
+  /** Turns on engine-owned endpoint ports (before any start). */
+  managePorts(ports: PortManagement): void {
+    this.ports = ports;
+  }
+
+  pidOf(branchId: string): number | undefined {
+    return this.running.get(branchId)?.pid;
+  }
+
+  /** Whether a start or stop of the branch is in progress or queued. */
+  isBusy(branchId: string): boolean {
+    return this.mutex.busy(branchId);
+  }
+
+  /** Resolves once the branch's queued starts and stops are done. */
+  settled(branchId: string): Promise<void> {
+    return this.mutex.run(branchId, async () => {});
+  }
+
+  /**
+   * Runs `fn` if the branch's postmaster is down, keeping it down meanwhile (a wake waits): a
+   * stopped cluster can be copied as it is. Returns false, without running `fn`, if it runs.
+   */
+  whileStopped(branchId: string, fn: () => Promise<unknown>): Promise<boolean> {
+    return this.mutex.run(branchId, async () => {
+      if (this.running.has(branchId)) return false;
+      await fn();
+      return true;
+    });
+  }
+
+  /** Postmasters that died on their own (not stopped by the engine) are forgotten and their ports taken back; returns their branches. */
+  async reapDead(): Promise<string[]> {
+    const dead: string[] = [];
+    for (const [branchId, current] of this.running) {
+      if (this.isBusy(branchId) || runningPid(this.dataDir(branchId)) === current.pid) continue;
+      dead.push(branchId);
+      await this.mutex.run(branchId, async () => {
+        if (this.running.get(branchId) !== current) return;
+        this.running.delete(branchId);
+        await this.takeBack(current);
+      });
+    }
+    return dead;
+  }
 
   dataDir(branchId: string): string {
     return join(this.home, 'clusters', branchId);
@@ -84,52 +164,105 @@ export class Computes {
   start(spec: ComputeSpec): Promise<void> {
     return this.mutex.run(spec.branchId, async () => {
       const current = this.running.get(spec.branchId);
-      if (current && current.port === spec.port) return;
+      if (current && current.port === spec.port && current.serves === (spec.listen !== 'none')) return;
       if (current) await this.stopNow(spec.branchId);
       const dataDir = this.dataDir(spec.branchId);
       const orphan = runningPid(dataDir);
       if (orphan) await stopPostmaster(orphan);
+      await resumeAccepting(dataDir);
+      const serves = spec.listen !== 'none';
       const size = computeSize(spec.minCu, spec.maxCu);
-      await writeSettings(dataDir, { port: spec.port, tlsCert: this.tls.cert, tlsKey: this.tls.key, ...size, extra: spec.pgSettings, standbyOf: spec.standbyOf, archiveDir: walArchiveDir(this.home, spec.branchId) });
-      const pid = await startPostmaster(spec.bins, dataDir, spec.port, this.logFile(spec.branchId));
-      this.running.set(spec.branchId, { pid, port: spec.port });
+      await writeSettings(dataDir, {
+        port: spec.port,
+        tlsCert: this.tls.cert,
+        tlsKey: this.tls.key,
+        ...size,
+        extra: spec.pgSettings,
+        standbyOf: spec.standbyOf && { host: this.socketDir, ...spec.standbyOf },
+        archiveDir: walArchiveDir(this.home, spec.branchId),
+        socketDir: this.socketDir,
+        ...(serves ? {} : { listenAddresses: '' }),
+      });
+      const listen: PostmasterListen = { socketDir: this.socketDir };
+      const ports = serves ? this.ports : undefined;
+      if (ports?.shim) {
+        await ports.listeners.listen(spec.port);
+        listen.fd = ports.listeners.fd(spec.port) ?? undefined;
+        listen.shim = ports.shim;
+        listen.spawned = () => void ports.listeners.handOver(spec.port);
+      } else if (ports) {
+        await ports.listeners.handOver(spec.port, true);
+      }
+      let pid: number;
+      try {
+        pid = await startPostmaster(spec.bins, dataDir, spec.port, this.logFile(spec.branchId), listen);
+      } catch (error) {
+        if (ports && !this.closing) await ports.listeners.listen(spec.port).catch((e) => ports.warn(`port ${spec.port}: ${(e as Error).message}`));
+        throw error;
+      }
+      this.running.set(spec.branchId, { pid, port: spec.port, serves });
     });
   }
 
   /** Rewrites the settings of a running postmaster (after a spare's promotion, to drop its standby settings). */
   async rewriteSettings(spec: ComputeSpec): Promise<void> {
     const size = computeSize(spec.minCu, spec.maxCu);
-    await writeSettings(this.dataDir(spec.branchId), { port: spec.port, tlsCert: this.tls.cert, tlsKey: this.tls.key, ...size, extra: spec.pgSettings, archiveDir: walArchiveDir(this.home, spec.branchId) });
+    await writeSettings(this.dataDir(spec.branchId), { port: spec.port, tlsCert: this.tls.cert, tlsKey: this.tls.key, ...size, extra: spec.pgSettings, archiveDir: walArchiveDir(this.home, spec.branchId), socketDir: this.socketDir });
   }
 
   /** Takes over a postmaster a previous engine process left running; false when there is none. */
   adopt(branchId: string, port: number): boolean {
+    if (this.running.has(branchId)) return true;
     const pid = runningPid(this.dataDir(branchId));
     if (!pid) return false;
-    this.running.set(branchId, { pid, port });
+    this.running.set(branchId, { pid, port, serves: true });
     return true;
   }
 
-  stop(branchId: string): Promise<void> {
-    return this.mutex.run(branchId, () => this.stopNow(branchId));
+  /**
+   * Stops the branch's postmaster (fast shutdown: sessions are ended) after draining it: its
+   * socket stops accepting first, so connections arriving meanwhile wait for the next start
+   * instead of meeting a postmaster that is shutting down. With `ifIdle`, stops only when, once
+   * drained, no client is connected and `ifIdle()` still holds; returns whether it stopped.
+   */
+  stop(branchId: string, options: { ifIdle?: () => boolean } = {}): Promise<boolean> {
+    return this.mutex.run(branchId, () => this.stopNow(branchId, options));
   }
 
-  private async stopNow(branchId: string): Promise<void> {
+  private async stopNow(branchId: string, options: { ifIdle?: () => boolean } = {}): Promise<boolean> {
     const current = this.running.get(branchId);
+    const dataDir = this.dataDir(branchId);
+    if (current && servesThroughShim(current.pid)) await stopAccepting(dataDir, current.pid);
+    if (current && options.ifIdle && (!options.ifIdle() || (await clientBackends(current.pid)) > 0)) {
+      await resumeAccepting(dataDir);
+      return false;
+    }
     this.running.delete(branchId);
-    const pid = current?.pid ?? (existsSync(this.dataDir(branchId)) ? runningPid(this.dataDir(branchId)) : null);
+    const pid = current?.pid ?? (existsSync(dataDir) ? runningPid(dataDir) : null);
     if (pid) await stopPostmaster(pid);
+    if (existsSync(dataDir)) await resumeAccepting(dataDir);
+    if (current) await this.takeBack(current);
+    return true;
+  }
+
+  /** After a postmaster that served a port exited: the engine accepts on it again (or closes it if no endpoint has it). */
+  private async takeBack(stopped: Running): Promise<void> {
+    const ports = this.ports;
+    if (!ports || !stopped.serves || this.closing) return;
+    if (!ports.isEndpointPort(stopped.port)) return ports.listeners.release(stopped.port);
+    await ports.listeners.listen(stopped.port).catch((e) => ports.warn(`port ${stopped.port}: ${(e as Error).message}`));
   }
 
   async stopAll(): Promise<void> {
+    this.closing = true;
     await Promise.all([...this.running.keys()].map((id) => this.stop(id)));
   }
 
-  /** A session as `cloud_admin` on a running branch. */
+  /** A session as `cloud_admin` on a running branch, over the engine's unix socket. */
   async admin(branchId: string, password: string, database = 'postgres'): Promise<pg.Client> {
     const port = this.portOf(branchId);
     if (!port) throw new Error(`branch ${branchId} has no running compute`);
-    const client = new pg.Client({ host: '127.0.0.1', port, user: SUPERUSER, password, database });
+    const client = new pg.Client({ host: this.socketDir, port, user: SUPERUSER, password, database });
     await client.connect();
     return client;
   }

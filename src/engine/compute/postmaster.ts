@@ -1,7 +1,8 @@
 /**
  * @module Starting and stopping one postmaster.
  *
- * Ready means ready: `postmaster.pid` says `ready` and a TCP connect succeeds; if the child dies
+ * Ready means ready: `postmaster.pid` says `ready` and a connect succeeds (on the unix socket
+ * when the TCP port is served through the listen shim, see listeners.ts); if the child dies
  * first we fail at once with the end of its log. Postmasters run detached, so a crashed engine
  * finds them again through `postmaster.pid` (see `runningPid`) instead of leaving orphans.
  */
@@ -66,18 +67,44 @@ function canConnect(port: number): Promise<boolean> {
   });
 }
 
+function canConnectUnix(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ path });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+export interface PostmasterListen {
+  /** The endpoint's listening socket, served through the listen shim (see listeners.ts). */
+  fd?: number;
+  /** The compiled listen shim (shim.ts). */
+  shim?: string;
+  /** The unix socket directory: readiness is checked there instead of on the TCP port. */
+  socketDir?: string;
+  /** Called once the child exists (the engine then stops accepting on the inherited socket). */
+  spawned?: () => void;
+}
+
 /** Starts `postgres -D dataDir` and resolves with its pid once it accepts connections on `port`. */
-export async function startPostmaster(bins: PgBinaries, dataDir: string, port: number, logFile: string): Promise<number> {
+export async function startPostmaster(bins: PgBinaries, dataDir: string, port: number, logFile: string, listen: PostmasterListen = {}): Promise<number> {
   const user = postgresUser();
   const log = openSync(logFile, 'a', 0o600);
+  const shimmed = listen.fd !== undefined && listen.shim !== undefined;
   const child = spawn(bins.postgres, ['-D', dataDir], {
-    env: binEnv(bins),
+    env: shimmed
+      ? { ...binEnv(bins), LD_PRELOAD: listen.shim, ARBOR_LISTEN_FD: '3', ARBOR_LISTEN_PORT: String(port), ARBOR_DATA_DIR: dataDir }
+      : binEnv(bins),
     uid: user?.uid,
     gid: user?.gid,
-    stdio: ['ignore', log, log],
+    stdio: shimmed ? ['ignore', log, log, listen.fd!] : ['ignore', log, log],
     detached: true,
   });
   closeSync(log);
+  listen.spawned?.();
   let exited: number | null = null;
   child.once('exit', (code, signal) => {
     exited = code ?? (signal ? 128 : 1);
@@ -98,7 +125,7 @@ export async function startPostmaster(bins: PgBinaries, dataDir: string, port: n
     } catch {
       // not written yet
     }
-    if (ready && (await canConnect(port))) return child.pid!;
+    if (ready && (await (listen.socketDir ? canConnectUnix(join(listen.socketDir, `.s.PGSQL.${port}`)) : canConnect(port)))) return child.pid!;
     await sleep(2);
   }
 }
@@ -128,4 +155,42 @@ function isZombie(pid: number): boolean {
   } catch {
     return true;
   }
+}
+
+const NO_ACCEPT = 'arbor.noaccept';
+const NO_ACCEPT_ACK = 'arbor.noaccept.ack';
+const DRAIN_DEADLINE_MS = 3_000;
+
+/** Whether the postmaster `pid` serves its port through the listen shim (listen-shim.c). */
+export function servesThroughShim(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/maps`, 'utf8').includes('/arbor-listen-');
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Asks the listen shim of the postmaster on `dataDir` to stop accepting (new connections wait in
+ * the socket's backlog) and waits until the postmaster took every connection the shim accepted.
+ */
+export async function stopAccepting(dataDir: string, pid: number): Promise<void> {
+  await fs.writeFile(join(dataDir, NO_ACCEPT), '');
+  const deadline = Date.now() + DRAIN_DEADLINE_MS;
+  for (;;) {
+    try {
+      await fs.access(join(dataDir, NO_ACCEPT_ACK));
+      return;
+    } catch {
+      // not yet
+    }
+    if (!alive(pid) || Date.now() > deadline) return;
+    await sleep(2);
+  }
+}
+
+/** Lets the listen shim accept again (or clears what a stopped postmaster left). */
+export async function resumeAccepting(dataDir: string): Promise<void> {
+  await fs.rm(join(dataDir, NO_ACCEPT_ACK), { force: true });
+  await fs.rm(join(dataDir, NO_ACCEPT), { force: true });
 }

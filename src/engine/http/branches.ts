@@ -12,7 +12,7 @@ import { branchId, endpointId } from '../catalog/ids.ts';
 import type { BranchRecord, EndpointRecord, OperationRecord } from '../catalog/types.ts';
 import { copyRunningCluster, copyStoppedCluster, removeCluster } from '../clusters/cluster.ts';
 import { badRequest, conflict, unprocessable } from '../errors.ts';
-import { checkCuRange, computeUnit, nameBytes, pgSettings, queryInt, readBody, suspendTimeout, timestamp } from './validate.ts';
+import { checkCuRange, checkSuspendTimeout, computeUnit, nameBytes, pgSettings, queryInt, readBody, suspendTimeout, timestamp } from './validate.ts';
 import { branchView, connectionUris, databaseView, endpointView, operationView, roleView } from './views.ts';
 import { buildAtPoint, checkPoint, type HistoryPoint } from '../history/point-in-time.ts';
 import { removeHistory } from '../history/store.ts';
@@ -76,6 +76,7 @@ export async function newEndpoint(engine: Engine, projectId: string, branch: Bra
   const minCu = spec.autoscaling_limit_min_cu ?? defaults.autoscaling_limit_min_cu;
   const maxCu = spec.autoscaling_limit_max_cu ?? Math.max(minCu, defaults.autoscaling_limit_max_cu);
   checkCuRange(minCu, maxCu);
+  checkSuspendTimeout(spec.suspend_timeout_seconds, engine.minSuspendSeconds);
   const at = nowIso();
   return {
     id: endpointId(),
@@ -181,8 +182,9 @@ export function branchRoutes(engine: Engine): Hono {
         } else if (engine.computes.isRunning(parent.id)) {
           const point = await engine.withAdmin(parent, (admin) => copyRunningCluster(admin, parentDir, partial, project.pg_version));
           branch.parent_lsn = point.lsn;
-        } else {
-          await copyStoppedCluster(parentDir, partial);
+        } else if (!(await engine.computes.whileStopped(parent.id, () => copyStoppedCluster(parentDir, partial)))) {
+          // The parent woke in between: copy it running.
+          branch.parent_lsn = (await engine.withAdmin(parent, (admin) => copyRunningCluster(admin, parentDir, partial, project.pg_version))).lsn;
         }
         if (!promoted) await fs.rename(partial, dataDir);
         engine.finish(ops[0]);

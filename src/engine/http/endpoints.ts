@@ -10,7 +10,7 @@ import { nowIso } from '../engine.ts';
 import type { EndpointRecord } from '../catalog/types.ts';
 import { notFound, unprocessable } from '../errors.ts';
 import { endpointCreateFields, newEndpoint } from './branches.ts';
-import { checkCuRange, computeUnit, pgSettings, readBody, suspendTimeout } from './validate.ts';
+import { checkCuRange, checkSuspendTimeout, computeUnit, pgSettings, readBody, suspendTimeout } from './validate.ts';
 import { endpointView, operationView } from './views.ts';
 
 const endpointCreate = z.object({
@@ -85,6 +85,7 @@ export function endpointRoutes(engine: Engine): Hono {
     const minCu = body.autoscaling_limit_min_cu ?? endpoint.autoscaling_limit_min_cu;
     const maxCu = body.autoscaling_limit_max_cu ?? Math.max(minCu, endpoint.autoscaling_limit_max_cu);
     checkCuRange(minCu, maxCu);
+    checkSuspendTimeout(body.suspend_timeout_seconds, engine.minSuspendSeconds);
     engine.assertUnlocked(endpoint.project_id);
     const resized = minCu !== endpoint.autoscaling_limit_min_cu || maxCu !== endpoint.autoscaling_limit_max_cu || body.settings?.pg_settings !== undefined;
     endpoint.autoscaling_limit_min_cu = minCu;

@@ -14,7 +14,7 @@ import { initCluster, removeCluster } from '../clusters/cluster.ts';
 import { createApiRole, createDatabase, createNeonSuperuser, isReservedRoleName, setPublicSchemaOwner } from '../clusters/neon-roles.ts';
 import { badRequest, notFound } from '../errors.ts';
 import { DEFAULT_REGION, REGIONS } from './regions.ts';
-import { checkCuRange, computeUnit, nameBytes, pgSettings, queryInt, readBody, suspendTimeout } from './validate.ts';
+import { checkCuRange, checkSuspendTimeout, computeUnit, nameBytes, pgSettings, queryInt, readBody, suspendTimeout } from './validate.ts';
 import { branchView, connectionUri, connectionUris, databaseView, endpointView, operationView, projectListItemView, projectView, roleView } from './views.ts';
 
 const DAY = 86_400;
@@ -75,6 +75,7 @@ export function projectRoutes(engine: Engine): Hono {
     const minCu = settings.autoscaling_limit_min_cu ?? body.autoscaling_limit_min_cu ?? 0.25;
     const maxCu = settings.autoscaling_limit_max_cu ?? body.autoscaling_limit_max_cu ?? Math.max(minCu, 0.25);
     checkCuRange(minCu, maxCu, 'default_endpoint_settings.');
+    checkSuspendTimeout(settings.suspend_timeout_seconds, engine.minSuspendSeconds, 'default_endpoint_settings.suspend_timeout_seconds');
     const databaseName = body.branch?.database_name ?? 'neondb';
     const roleName = body.branch?.role_name ?? `${databaseName}_owner`;
     if (isReservedRoleName(roleName)) throw badRequest(`branch.role_name ${roleName} is reserved; choose another name`);
@@ -223,6 +224,7 @@ export function projectRoutes(engine: Engine): Hono {
     if (body.default_endpoint_settings) {
       const next = { ...project.default_endpoint_settings, ...body.default_endpoint_settings };
       checkCuRange(next.autoscaling_limit_min_cu, next.autoscaling_limit_max_cu, 'default_endpoint_settings.');
+      checkSuspendTimeout(body.default_endpoint_settings.suspend_timeout_seconds, engine.minSuspendSeconds, 'default_endpoint_settings.suspend_timeout_seconds');
       project.default_endpoint_settings = next;
     }
     if (body.name !== undefined) project.name = body.name;

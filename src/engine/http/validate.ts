@@ -40,9 +40,16 @@ export const computeUnit = (field: string) =>
 export const suspendTimeout = z
   .number({ error: 'suspend_timeout_seconds must be a number' })
   .int({ error: 'suspend_timeout_seconds must be an integer' })
-  .refine((v) => v === -1 || v === 0 || (v >= 60 && v <= 604800), {
-    error: 'suspend_timeout_seconds must be -1 (never), 0 (default) or between 60 and 604800',
-  });
+  .refine((v) => v >= -1 && v <= 604800, { error: 'suspend_timeout_seconds must be -1 (never), 0 (default) or at most 604800' });
+
+/**
+ * Neon's range for a suspend timeout: -1 (never), 0 (the default) or `min`…604800 s. `min` is
+ * Neon's 60 unless the engine was started with a shorter one (tests: Engine `minSuspendSeconds`).
+ */
+export function checkSuspendTimeout(value: number | undefined, min: number, field = 'suspend_timeout_seconds'): void {
+  if (value === undefined || value === -1 || value === 0) return;
+  if (value < min || value > 604800) throw badRequest(`${field} must be -1 (never), 0 (default) or between ${min} and 604800`);
+}
 
 export const pgSettings = z.record(
   z.string().regex(/^[a-z_][a-z0-9_.]*$/i, { error: 'pg_settings keys must be setting names' }),

@@ -1,0 +1,203 @@
+/*
+ * Arbor listen shim: lets a postmaster serve an endpoint's listening socket that the engine owns,
+ * so the port is never closed between suspend and wake and no client sees "connection refused"
+ * or "the database system is starting up".
+ *
+ * Loaded with LD_PRELOAD into `postgres` (compiled on first use by compute/shim.ts). The engine
+ * passes the endpoint's listening socket L as fd ARBOR_LISTEN_FD and its port as ARBOR_LISTEN_PORT.
+ *
+ * - bind() on 127.0.0.1:ARBOR_LISTEN_PORT does not bind: the shim puts the read end of a pipe on
+ *   the socket fd postgres made, and listen() on it succeeds without doing anything. The
+ *   postmaster waits on that fd as on any listening socket.
+ * - A thread waits until postmaster.pid says "ready" (never "starting" or "standby"), then accepts
+ *   on L and hands each client fd over through a lock-free queue plus one byte in the pipe; the
+ *   shim's accept()/accept4() on the pipe fd take one byte and return the queued client.
+ * - While <datadir>/arbor.noaccept exists the thread accepts nothing (connections wait in L's
+ *   backlog); once everything it accepted has been taken by the postmaster it creates
+ *   <datadir>/arbor.noaccept.ack. The engine uses this to drain before a clean stop.
+ *
+ * The thread only makes system calls (no malloc, no stdio): the postmaster forks while it runs.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define QUEUE_SIZE 4096
+#define PATH_MAX_LEN 4096
+
+static int listen_fd = -1;
+static int listen_port = 0;
+static int fake_fd = -1;
+static int pipe_w = -1;
+static char pid_path[PATH_MAX_LEN];
+static char flag_path[PATH_MAX_LEN];
+static char ack_path[PATH_MAX_LEN];
+
+static int queue[QUEUE_SIZE];
+static atomic_uint q_head;  /* next to take (postmaster) */
+static atomic_uint q_tail;  /* next to fill (thread) */
+
+static int (*real_bind)(int, const struct sockaddr *, socklen_t);
+static int (*real_listen)(int, int);
+static int (*real_accept)(int, struct sockaddr *, socklen_t *);
+static int (*real_accept4)(int, struct sockaddr *, socklen_t *, int);
+
+static void nap_ms(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+static void join_path(char *out, const char *dir, const char *name) {
+  size_t d = strlen(dir), n = strlen(name);
+  if (d + 1 + n + 1 > PATH_MAX_LEN) { out[0] = 0; return; }
+  memcpy(out, dir, d);
+  out[d] = '/';
+  memcpy(out + d + 1, name, n + 1);
+}
+
+__attribute__((constructor)) static void shim_init(void) {
+  real_bind = dlsym(RTLD_NEXT, "bind");
+  real_listen = dlsym(RTLD_NEXT, "listen");
+  real_accept = dlsym(RTLD_NEXT, "accept");
+  real_accept4 = dlsym(RTLD_NEXT, "accept4");
+  const char *fd = getenv("ARBOR_LISTEN_FD");
+  const char *port = getenv("ARBOR_LISTEN_PORT");
+  const char *dir = getenv("ARBOR_DATA_DIR");
+  if (fd && port && dir) {
+    listen_fd = atoi(fd);
+    listen_port = atoi(port);
+    join_path(pid_path, dir, "postmaster.pid");
+    join_path(flag_path, dir, "arbor.noaccept");
+    join_path(ack_path, dir, "arbor.noaccept.ack");
+  }
+  /* Programs postgres runs (archive_command, …) must not load the shim or see the socket. */
+  unsetenv("LD_PRELOAD");
+  unsetenv("ARBOR_LISTEN_FD");
+  unsetenv("ARBOR_LISTEN_PORT");
+  unsetenv("ARBOR_DATA_DIR");
+  if (listen_fd >= 0) fcntl(listen_fd, F_SETFD, FD_CLOEXEC);
+}
+
+/* True once line 8 of postmaster.pid (written by this postmaster) says "ready". */
+static int postmaster_ready(void) {
+  char buf[1024];
+  int f = open(pid_path, O_RDONLY | O_CLOEXEC);
+  if (f < 0) return 0;
+  ssize_t n = read(f, buf, sizeof buf - 1);
+  close(f);
+  if (n <= 0) return 0;
+  buf[n] = 0;
+  long pid = strtol(buf, NULL, 10);
+  if (pid != (long)getpid()) return 0;
+  int line = 1;
+  for (char *p = buf; *p; p++) {
+    if (*p == '\n' && ++line == 8) return strncmp(p + 1, "ready", 5) == 0;
+  }
+  return 0;
+}
+
+static int exists(const char *path) {
+  return access(path, F_OK) == 0;
+}
+
+static void *accept_loop(void *arg) {
+  (void)arg;
+  while (!postmaster_ready()) nap_ms(1);
+  int acked = 0;
+  for (;;) {
+    if (exists(flag_path)) {
+      if (!acked && atomic_load(&q_head) == atomic_load(&q_tail)) {
+        /* Every client handed over was taken; give the postmaster a moment to fork it. */
+        nap_ms(10);
+        int f = open(ack_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+        if (f >= 0) close(f);
+        acked = 1;
+      }
+      nap_ms(acked ? 10 : 1);
+      continue;
+    }
+    acked = 0;
+    struct pollfd p = {listen_fd, POLLIN, 0};
+    if (poll(&p, 1, 10) <= 0) continue;
+    /* L is shared with the engine (non-blocking); another holder may win the race. */
+    int client = real_accept4(listen_fd, NULL, NULL, 0);
+    if (client < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED) nap_ms(10);
+      continue;
+    }
+    while (atomic_load(&q_tail) - atomic_load(&q_head) >= QUEUE_SIZE) nap_ms(1);
+    unsigned tail = atomic_load(&q_tail);
+    queue[tail % QUEUE_SIZE] = client;
+    atomic_store(&q_tail, tail + 1);
+    char byte = 1;
+    while (write(pipe_w, &byte, 1) < 0 && errno == EINTR) {}
+  }
+  return NULL;
+}
+
+int bind(int fd, const struct sockaddr *addr, socklen_t len) {
+  if (listen_fd >= 0 && fake_fd < 0 && addr && addr->sa_family == AF_INET &&
+      ntohs(((const struct sockaddr_in *)addr)->sin_port) == listen_port) {
+    int p[2];
+    if (pipe2(p, O_NONBLOCK) < 0) return -1;
+    if (dup2(p[0], fd) < 0) return -1;
+    close(p[0]);
+    fcntl(p[1], F_SETFD, FD_CLOEXEC);
+    pipe_w = p[1];
+    fake_fd = fd;
+    unlink(ack_path);
+    /* The thread takes no signals: they belong to the postmaster's main thread. */
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old);
+    pthread_t thread;
+    int rc = pthread_create(&thread, NULL, accept_loop, NULL);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (rc != 0) { errno = rc; return -1; }
+    pthread_detach(thread);
+    return 0;
+  }
+  return real_bind(fd, addr, len);
+}
+
+int listen(int fd, int backlog) {
+  if (fake_fd >= 0 && fd == fake_fd) return 0;
+  return real_listen(fd, backlog);
+}
+
+static int take_client(int fd, struct sockaddr *addr, socklen_t *len, int flags) {
+  char byte;
+  ssize_t n = read(fd, &byte, 1);
+  if (n != 1) {
+    errno = EAGAIN;
+    return -1;
+  }
+  unsigned head = atomic_load(&q_head);
+  int client = queue[head % QUEUE_SIZE];
+  atomic_store(&q_head, head + 1);
+  if (flags & SOCK_NONBLOCK) fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK);
+  if (flags & SOCK_CLOEXEC) fcntl(client, F_SETFD, FD_CLOEXEC);
+  if (addr && len) getpeername(client, addr, len);
+  return client;
+}
+
+int accept(int fd, struct sockaddr *addr, socklen_t *len) {
+  if (fake_fd >= 0 && fd == fake_fd) return take_client(fd, addr, len, 0);
+  return real_accept(fd, addr, len);
+}
+
+int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) {
+  if (fake_fd >= 0 && fd == fake_fd) return take_client(fd, addr, len, flags);
+  return real_accept4(fd, addr, len, flags);
+}
