@@ -21,6 +21,7 @@ import { startPostmaster, stopPostmaster } from '../compute/postmaster.ts';
 import { computeSize } from '../compute/size.ts';
 import type { Engine } from '../engine.ts';
 import { badRequest } from '../errors.ts';
+import { failpoint } from './failpoints.ts';
 import { lsnValue, micros, neonTime, pgTimestamp } from './lsn.ts';
 import { BASE_FILE, listBases, restoreCommand, walArchiveDir, type BaseCopy } from './store.ts';
 
@@ -191,6 +192,7 @@ export async function buildAtPoint(engine: Engine, source: BranchRecord, point: 
     await writeSettings(work, { port, tlsCert: engine.tls.cert, tlsKey: engine.tls.key, ...size });
     pid = await startPostmaster(engine.binaries(project.pg_version), work, port, engine.computes.logFile(basename(dest).split('.')[0]));
     const client = await waitForPromotion(pid, port, engine.superuserPassword(project), engine.computes.logFile(basename(dest).split('.')[0]));
+    failpoint('pitr-promoted');
     let built: BuiltPoint;
     try {
       const { rows } = await client.query(
