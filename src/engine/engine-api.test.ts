@@ -271,6 +271,10 @@ describe('bad input gets a Neon-shaped 4xx naming the field', () => {
       400,
       /suspend_timeout_seconds must be -1 \(never\), 0 \(default\) or between 60 and 604800/,
     );
+    const endpoint = (field: Record<string, number>) => engine.api.createProjectEndpoint(projectId, { endpoint: { branch_id: main, type: 'read_write' as never, ...field } });
+    await rejects(endpoint({ suspend_timeout_seconds: 30 }), 400, /^suspend_timeout_seconds must be -1 \(never\), 0 \(default\) or between 60 and 604800$/);
+    await rejects(endpoint({ autoscaling_limit_min_cu: 0.1 }), 400, /autoscaling_limit_min_cu must be at least 0\.25/);
+    await rejects(endpoint({ autoscaling_limit_min_cu: 1, autoscaling_limit_max_cu: 0.5 }), 400, /autoscaling_limit_max_cu \(0\.5\) must be greater than or equal to autoscaling_limit_min_cu \(1\)/);
   });
 
   test('parent_lsn in the future', async () => {

@@ -267,13 +267,11 @@ describe('the API on idle endpoints', () => {
 
 describe('bad input is a Neon-shaped 4xx naming the field', () => {
   test('compute units and timeouts on create and update', async () => {
-    const bare = (await engine.api.createProjectBranch(projectId, { branch: { name: 'bare' } })).data.branch.id;
-    await engine.settle(projectId);
-    const create = (endpoint: Record<string, unknown>) => engine.api.createProjectEndpoint(projectId, { endpoint: { branch_id: bare, type: 'read_write' as never, ...endpoint } });
+    const main = (await engine.api.listProjectBranches({ projectId, search: 'main' })).data.branches[0].id;
+    const create = (endpoint: Record<string, unknown>) => engine.api.createProjectEndpoint(projectId, { endpoint: { branch_id: main, type: 'read_write' as never, ...endpoint } });
     assert.deepEqual(await status(create({ autoscaling_limit_min_cu: 0.1 })), { status: 400, message: 'endpoint.autoscaling_limit_min_cu: autoscaling_limit_min_cu must be at least 0.25' });
     assert.match((await status(create({ autoscaling_limit_min_cu: 2, autoscaling_limit_max_cu: 1 }))).message, /autoscaling_limit_max_cu \(1\) must be greater than or equal to autoscaling_limit_min_cu \(2\)/);
     assert.match((await status(create({ autoscaling_limit_min_cu: 0.25, autoscaling_limit_max_cu: 9 }))).message, /autoscaling_limit_max_cu - autoscaling_limit_min_cu must be at most 8/);
-    const main = (await engine.api.listProjectBranches({ projectId, search: 'main' })).data.branches[0].id;
     const endpointId = (await engine.api.listProjectEndpoints(projectId)).data.endpoints.find((e) => e.branch_id === main)!.id;
     const update = (endpoint: Record<string, unknown>) => engine.api.updateProjectEndpoint(projectId, endpointId, { endpoint });
     assert.deepEqual(await status(update({ suspend_timeout_seconds: 604801 })), { status: 400, message: 'endpoint.suspend_timeout_seconds: suspend_timeout_seconds must be -1 (never), 0 (default) or at most 604800' });

@@ -71,12 +71,12 @@ export async function newEndpoint(engine: Engine, projectId: string, branch: Bra
   if (spec.type === 'read_only') {
     throw unprocessable('read_only endpoints are not supported by the Arbor engine; use a read_write endpoint or a branch');
   }
-  if (engine.readWriteEndpoint(branch.id)) throw conflict(`branch ${branch.id} already has a read_write endpoint`);
   const defaults = project.default_endpoint_settings;
   const minCu = spec.autoscaling_limit_min_cu ?? defaults.autoscaling_limit_min_cu;
   const maxCu = spec.autoscaling_limit_max_cu ?? Math.max(minCu, defaults.autoscaling_limit_max_cu);
   checkCuRange(minCu, maxCu);
   checkSuspendTimeout(spec.suspend_timeout_seconds, engine.minSuspendSeconds);
+  if (engine.readWriteEndpoint(branch.id)) throw conflict(`branch ${branch.id} already has a read_write endpoint`);
   const at = nowIso();
   return {
     id: endpointId(),
