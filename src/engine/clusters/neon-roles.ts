@@ -68,9 +68,17 @@ export async function createDatabase(client: pg.Client, name: string, owner: str
   await client.query(`GRANT ALL PRIVILEGES ON DATABASE ${ident(name)} TO neon_superuser`);
 }
 
-/** Makes the database owner own `public` too (PG15+ gives it to pg_database_owner already). */
+/**
+ * As Neon's compute: `public` is handed to the database owner only when the superuser owns it
+ * (PG ≤ 14). From PG 15 it belongs to `pg_database_owner`, so it follows the database's owner.
+ */
 export async function setPublicSchemaOwner(client: pg.Client, owner: string): Promise<void> {
-  await client.query(`ALTER SCHEMA public OWNER TO ${ident(owner)}`);
+  await client.query(`DO $$ BEGIN
+    IF EXISTS (SELECT 1 FROM pg_catalog.pg_namespace n JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) n.nspowner
+               WHERE n.nspname OPERATOR(pg_catalog.=) 'public' AND r.rolsuper) THEN
+      EXECUTE pg_catalog.format('ALTER SCHEMA public OWNER TO %I', ${literal(owner)});
+    END IF;
+  END $$`);
 }
 
 export { ident, literal };

@@ -14,9 +14,15 @@ import { databaseView, operationView } from './views.ts';
 const databaseCreate = z.object({ database: z.object({ name: nameBytes('database.name', 63), owner_name: nameBytes('database.owner_name', 63) }) });
 const databaseUpdate = z.object({ database: z.object({ name: nameBytes('database.name', 63).optional(), owner_name: nameBytes('database.owner_name', 63).optional() }) });
 
-function checkOwner(branch: BranchRecord, owner: string): void {
+/**
+ * The owner must be a role of the branch: one made through the API, or one made in SQL (Neon's
+ * compute reports those to the control plane too, so they are valid owners there as well).
+ */
+async function checkOwner(engine: Engine, branch: BranchRecord, owner: string): Promise<void> {
   if (owner === 'neon_superuser') throw badRequest('database.owner_name cannot be neon_superuser');
-  if (!branch.roles.some((r) => r.name === owner)) throw notFound(`role ${owner} (database.owner_name) not found on branch ${branch.id}`);
+  if (branch.roles.some((r) => r.name === owner)) return;
+  const inCluster = await engine.withAdmin(branch, async (admin) => (await admin.query('SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1', [owner])).rowCount === 1);
+  if (!inCluster) throw notFound(`role ${owner} (database.owner_name) not found on branch ${branch.id}`);
 }
 
 async function terminate(admin: import('pg').Client, database: string): Promise<void> {
@@ -43,7 +49,7 @@ export function databaseRoutes(engine: Engine): Hono {
     const { database: body } = await readBody(c, databaseCreate);
     if (['postgres', 'template0', 'template1'].includes(body.name)) throw badRequest(`database.name ${body.name} is reserved`);
     if (branch.databases.some((d) => d.name === body.name)) throw conflict(`database ${body.name} already exists on branch ${branch.id}`);
-    checkOwner(branch, body.owner_name);
+    await checkOwner(engine, branch, body.owner_name);
     engine.assertUnlocked(branch.project_id);
     const at = nowIso();
     const database = { id: engine.data.next_database_id++, name: body.name, owner_name: body.owner_name, created_at: at, updated_at: at };
@@ -80,7 +86,7 @@ export function databaseRoutes(engine: Engine): Hono {
     const database = find(branch, c.req.param('database_name'));
     const { database: body } = await readBody(c, databaseUpdate);
     if (body.name && body.name !== database.name && branch.databases.some((d) => d.name === body.name)) throw conflict(`database ${body.name} already exists on branch ${branch.id}`);
-    if (body.owner_name) checkOwner(branch, body.owner_name);
+    if (body.owner_name) await checkOwner(engine, branch, body.owner_name);
     engine.assertUnlocked(branch.project_id);
     const op = engine.operation(branch.project_id, 'apply_config', { branch_id: branch.id });
     await engine.save();

@@ -16,7 +16,8 @@ import { awaitOperations, ignoreNotFound, type NeonApi } from '../neon/client.ts
 import type { AppModel } from '../postgres/app-model.ts';
 import { migrate } from '../postgres/migrate.ts';
 import { roleNames } from '../postgres/names.ts';
-import { applyRoles } from '../postgres/roles-apply.ts';
+import { applyRoles, RolesApplyError } from '../postgres/roles-apply.ts';
+import { newRoundTrips, openSession } from '../postgres/connection.ts';
 import { checkRoles } from '../postgres/roles-check.ts';
 import { branchUri, loginRoles, rotateOnBranch, storedPassword, storeSecrets } from '../credentials/credentials.ts';
 import { environments, type App, type Environment, type EnvironmentNeon } from '../store/schema.ts';
@@ -157,7 +158,17 @@ export async function applyHierarchy(s: StepContext): Promise<string> {
     await s.saveNeon({ ...env.neon, deviations: result.deviations.map((d) => ({ kind: d.kind, message: d.message })) });
     return result.ok ? 'matches the hierarchy' : `${result.deviations.length} deviation(s) found; POST …/fix-roles repairs them`;
   }
-  const result = await applyRoles(uri, model);
+  let result;
+  try {
+    result = await applyRoles(uri, model);
+  } catch (error) {
+    if (!(error instanceof RolesApplyError) || env.spec.mode !== 'import') throw error;
+    // An imported database owned by another API role: only Neon (as its superuser) can hand it
+    // to db_<db>_admin; then the hierarchy applies.
+    await storeSecrets(ctx, env.id, error.secrets);
+    if (!(await reownImportedDatabases(s, uri))) throw error;
+    result = await applyRoles(uri, model);
+  }
   await storeSecrets(ctx, env.id, result.secrets);
   const platform = roleNames(model.prefix).platform;
   const unknown: string[] = [];
@@ -169,6 +180,28 @@ export async function applyHierarchy(s: StepContext): Promise<string> {
   if (unknown.length) await rotateOnBranch(ctx, s.api, env, platform, unknown);
   if (env.spec.mode === 'import') await s.saveNeon({ ...env.neon, deviations: [] });
   return result.changed ? `${result.operations.length} change(s)` : 'nothing to change';
+}
+
+/** Moves each model database not owned by its db_<db>_admin to it through Neon's API; true if any moved. */
+async function reownImportedDatabases(s: StepContext, uri: string): Promise<boolean> {
+  const names = roleNames(s.model.prefix);
+  const session = await openSession(uri, newRoundTrips());
+  let owners: { datname: string; owner: string }[];
+  try {
+    owners = (await session.query<{ datname: string; owner: string }>('SELECT datname, pg_catalog.pg_get_userbyid(datdba) AS owner FROM pg_catalog.pg_database')).rows;
+  } finally {
+    await session.end();
+  }
+  let moved = false;
+  for (const database of s.model.databases) {
+    const current = owners.find((o) => o.datname === database.name);
+    const wanted = names.dbAdmin(database.name);
+    if (!current || current.owner === wanted) continue;
+    await s.api.updateProjectBranchDatabase(s.env.neon.projectId!, s.env.neon.branchId!, database.name, { database: { owner_name: wanted } });
+    await awaitOperations(s.api, s.env.neon.projectId!);
+    moved = true;
+  }
+  return moved;
 }
 
 /** Retention, compute size and suspend timeout, when they differ from Neon's. */
