@@ -261,7 +261,8 @@ describe('credentials, removal and deletion', () => {
     assert.equal((await t.call('DELETE', '/apps/shop/environments/legacy?confirm=legacy')).status, 202);
     const deadline = Date.now() + 30_000;
     while ((await t.call('GET', '/apps/shop/environments/dev')).status !== 404 || (await t.call('GET', '/apps/shop/environments/legacy')).status !== 404) {
-      assert.ok(Date.now() < deadline, 'deleted in time');
+      const state = async (env: string) => JSON.stringify((await t.call('GET', `/apps/shop/environments/${env}`)).body);
+      assert.ok(Date.now() < deadline, `deleted in time: ${await state('dev')} ${await state('legacy')}`);
       await new Promise((r) => setTimeout(r, 50));
     }
     await t.engine.engine.idle();

@@ -18,7 +18,12 @@ export async function takeBaseCopy(engine: Engine, branch: BranchRecord): Promis
   const root = branchHistoryDir(engine.home, branch.id);
   const partial = join(root, `base-${Date.now()}.partial`);
   try {
+    const generation = branch.last_reset_at;
     const point = await engine.withAdmin(branch, (admin) => copyRunningCluster(admin, engine.computes.dataDir(branch.id), partial, project.pg_version));
+    // A restore (or delete) that ran meanwhile makes this a copy of a state the branch no longer has.
+    if (branch.last_reset_at !== generation || branch.current_state !== 'ready' || !engine.data.branches.includes(branch)) {
+      throw new Error(`branch ${branch.id} changed during its base copy; the copy is dropped`);
+    }
     const time = new Date().toISOString();
     const label = await fs.readFile(join(partial, 'backup_label'), 'utf8');
     const startSegment = /START WAL LOCATION: \S+ \(file ([0-9A-F]{24})\)/.exec(label)?.[1];

@@ -4,8 +4,11 @@
  * then whenever enough WAL or time has passed), pruning what falls out of the window, measuring
  * storage for the API — and branch expiry (`expires_at`).
  *
- * Base copies and pruning run in the project's queue (Engine.schedule, with no operation), so
- * they never overlap a branch creation, restore or delete of the same project.
+ * Base copies run one at a time beside the project's operations (a copy takes as long as the
+ * cluster is big; it must not hold up branch creations); a delete or restore of the branch waits
+ * for its copy first (`quiesce`), and a copy of a state that was restored meanwhile is dropped.
+ * Pruning runs in the project's queue (Engine.schedule, with no operation), so it never removes
+ * what a point-in-time build of the same project is reading.
  */
 import { existsSync, promises as fs, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -33,6 +36,7 @@ export class History {
   readonly options: Required<HistoryOptions>;
   private timers: NodeJS.Timeout[] = [];
   private pendingBases = new Map<string, Promise<void>>();
+  private copying: Promise<unknown> = Promise.resolve();
   private pendingPrunes = new Map<string, Promise<void>>();
   private ticking: Promise<void> | undefined;
   private closed = false;
@@ -74,6 +78,11 @@ export class History {
     await Promise.allSettled([...this.pendingBases.values(), ...this.pendingPrunes.values()]);
   }
 
+  /** Waits for the branch's queued or running base copy (before its data is deleted or replaced). */
+  async quiesce(branchId: string): Promise<void> {
+    await this.pendingBases.get(branchId);
+  }
+
   /** Whether a base copy of the branch is queued or running. */
   isPending(branchId: string): boolean {
     return this.pendingBases.has(branchId);
@@ -88,22 +97,16 @@ export class History {
     });
   }
 
-  /** Queues a base copy of the branch in its project's queue; resolves when it is taken. */
+  /** Queues a base copy of the branch (one copy at a time engine-wide); resolves when it is taken. */
   baseCopy(branch: BranchRecord): Promise<void> {
     const existing = this.pendingBases.get(branch.id);
     if (existing) return existing;
-    const done = new Promise<void>((resolve, reject) => {
-      this.engine.schedule(branch.project_id, [], async () => {
-        try {
-          const current = this.engine.data.branches.find((b) => b.id === branch.id);
-          if (current && existsSync(this.engine.computes.dataDir(branch.id))) await takeBaseCopy(this.engine, current);
-          resolve();
-        } catch (error) {
-          reject(error);
-          throw error;
-        }
-      });
+    const done = this.copying.then(async () => {
+      const current = this.engine.data.branches.find((b) => b.id === branch.id);
+      if (!current || this.closed || current.current_state !== 'ready' || !existsSync(this.engine.computes.dataDir(branch.id))) return;
+      await takeBaseCopy(this.engine, current);
     });
+    this.copying = done.catch(() => {});
     const tracked = done
       .catch((error) => this.engine.log.warn(`base copy of ${branch.id} failed: ${(error as Error).message}`))
       .finally(() => this.pendingBases.delete(branch.id));

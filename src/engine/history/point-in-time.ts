@@ -158,6 +158,8 @@ export interface BuiltPoint {
 /** Builds `dest` (absent) as `source` was at `point`; see the module comment. */
 export async function buildAtPoint(engine: Engine, source: BranchRecord, point: HistoryPoint, dest: string, fields: PointFields): Promise<BuiltPoint> {
   const project = engine.project(source.project_id);
+  // A base copy still on its way (right after the source was created) may be the one the point needs.
+  await engine.history.quiesce(source.id);
   const current = await archiveUpToNow(engine, source);
   if (point.lsn && lsnValue(point.lsn) > lsnValue(current)) throw badRequest(`${fields.lsn} ${point.lsn} is ahead of ${fields.whose} current LSN ${current}`);
   const base = await chooseBase(engine, source, point, fields);

@@ -69,6 +69,7 @@ export async function applyRestore(engine: Engine, intent: RestoreIntent): Promi
   const id = intent.branch_id;
   const dir = engine.computes.dataDir(id);
   const next = restoreDir(engine, id);
+  await engine.history.quiesce(id);
   await engine.spares.discard(id);
   await engine.computes.stop(id);
   if (existsSync(next)) {

@@ -323,6 +323,7 @@ export function scheduleBranchDeletion(engine: Engine, branch: BranchRecord): Op
 
 /** Stops the branch's compute and removes its data, history and records. */
 export async function deleteBranchNow(engine: Engine, branch: BranchRecord): Promise<void> {
+  await engine.history.quiesce(branch.id);
   await engine.spares.discard(branch.id);
   await engine.computes.stop(branch.id);
   await removeCluster(engine.computes.dataDir(branch.id));
