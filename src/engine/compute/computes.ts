@@ -263,6 +263,8 @@ export class Computes {
     const port = this.portOf(branchId);
     if (!port) throw new Error(`branch ${branchId} has no running compute`);
     const client = new pg.Client({ host: this.socketDir, port, user: SUPERUSER, password, database });
+    // A session ended by a stop (an explicit suspend or restart) fails its queries; it must not crash the engine.
+    client.on('error', () => {});
     await client.connect();
     return client;
   }
