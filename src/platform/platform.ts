@@ -42,7 +42,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
   const store = await openStore({ home: options.home, databaseUrl: options.databaseUrl });
   const ctx: Context = { db: store.db, secrets: Secrets.fromEnvironment(options.home), log: options.log ?? quiet };
   const firstAdmin = await ensureFirstAdmin(ctx);
-  const reconciler = new Reconciler(ctx, { failpoint: options.failpoint, counter: options.counter });
+  const reconciler = new Reconciler(ctx, { failpoint: options.failpoint, counter: options.counter, exclusive: store.kind === 'embedded' });
   const api = platformApi(ctx, () => reconciler.kick());
   const app = new Hono();
   app.route('/api/v1', api.hono);
@@ -51,7 +51,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, port: options.port ?? 0, hostname: host }, () => resolve(s));
   });
-  reconciler.start();
+  await reconciler.start();
   const inbox = setInterval(() => void drainTokenInbox(ctx, options.home).catch((e) => ctx.log.warn(`token inbox: ${(e as Error).message}`)), 500);
   await drainTokenInbox(ctx, options.home);
   const { port } = server.address() as AddressInfo;

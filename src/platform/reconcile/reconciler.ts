@@ -17,7 +17,7 @@ import { accounts, apps, environments, environmentSteps, type Environment, type 
 import type { CallCounter } from '../neon/client.ts';
 import { applyHierarchy, applySettings, awaitNeon, deleteNeonResources, ensureNeonResources, ensureSuperuser, NotYet, runMigrations, type StepContext } from './steps.ts';
 
-const LEASE_MS = 60_000;
+const LEASE_MS = 15_000;
 const POLL_MS = 500;
 
 type Step = { name: string; run: (s: StepContext) => Promise<string | void> };
@@ -37,6 +37,11 @@ export interface ReconcilerOptions {
   failpoint?: string;
   /** Counts Neon API calls (benchmarks). */
   counter?: CallCounter;
+  /**
+   * This process is the store's only user (embedded PGlite): leases found at start belong to a
+   * process that died, and are dropped instead of waited out.
+   */
+  exclusive?: boolean;
 }
 
 export class Reconciler {
@@ -51,7 +56,8 @@ export class Reconciler {
     private readonly options: ReconcilerOptions = {},
   ) {}
 
-  start(): void {
+  async start(): Promise<void> {
+    if (this.options.exclusive) await this.ctx.db.update(environments).set({ leaseOwner: null, leaseUntil: null });
     const loop = async () => {
       while (!this.stopped) {
         const worked = await this.runOnce().catch((error) => {
