@@ -23,6 +23,8 @@ export interface PlatformOptions {
   log?: PlatformLog;
   failpoint?: string;
   counter?: CallCounter;
+  /** Instead of ARBOR_MASTER_KEY / the key file (tests running several platforms in one process). */
+  masterKey?: string;
 }
 
 export interface Platform {
@@ -40,7 +42,7 @@ const quiet: PlatformLog = { info: () => {}, warn: () => {} };
 export async function startPlatform(options: PlatformOptions): Promise<Platform> {
   mkdirSync(options.home, { recursive: true, mode: 0o700 });
   const store = await openStore({ home: options.home, databaseUrl: options.databaseUrl });
-  const ctx: Context = { db: store.db, secrets: Secrets.fromEnvironment(options.home), log: options.log ?? quiet };
+  const ctx: Context = { db: store.db, secrets: Secrets.fromEnvironment(options.home, options.masterKey ? { ARBOR_MASTER_KEY: options.masterKey } : process.env), log: options.log ?? quiet };
   const firstAdmin = await ensureFirstAdmin(ctx);
   const reconciler = new Reconciler(ctx, { failpoint: options.failpoint, counter: options.counter, exclusive: store.kind === 'embedded' });
   const api = platformApi(ctx, () => reconciler.kick());

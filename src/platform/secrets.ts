@@ -11,6 +11,7 @@ export class Secrets {
   private constructor(private readonly key: Buffer) {}
 
   static fromEnvironment(home: string, env: NodeJS.ProcessEnv = process.env): Secrets {
+    // Processes sharing one DATABASE_URL must share this key too.
     if (env.ARBOR_MASTER_KEY) return new Secrets(createHash('sha256').update(env.ARBOR_MASTER_KEY).digest());
     const path = join(home, 'master.key');
     if (!existsSync(path)) writeFileSync(path, randomBytes(32).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });

@@ -33,8 +33,9 @@ export async function ensureFirstAdmin(ctx: Context): Promise<{ name: string; pa
   const [{ count }] = await ctx.db.select({ count: sql<number>`count(*)::int` }).from(users);
   if (count > 0) return null;
   const password = newSecret();
-  await ctx.db.insert(users).values({ name: 'admin', role: 'admin', passwordHash: hashPassword(password) });
-  return { name: 'admin', password };
+  // Two processes starting on one new database: only one of them creates (and prints) the admin.
+  const inserted = await ctx.db.insert(users).values({ name: 'admin', role: 'admin', passwordHash: hashPassword(password) }).onConflictDoNothing().returning();
+  return inserted.length ? { name: 'admin', password } : null;
 }
 
 export async function createUser(ctx: Context, name: string, role: UserRole): Promise<{ name: string; role: UserRole; password: string }> {

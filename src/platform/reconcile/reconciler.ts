@@ -173,7 +173,7 @@ export class Reconciler {
   }
 
   private async runStep(s: StepContext, generation: number, step: Step): Promise<void> {
-    const [row] = await this.ctx.db.insert(environmentSteps).values({ environmentId: s.env.id, generation, step: step.name, status: 'running' }).returning();
+    const [row] = await this.ctx.db.insert(environmentSteps).values({ environmentId: s.env.id, generation, step: step.name, status: 'running', worker: this.owner }).returning();
     try {
       const detail = await step.run(s);
       await this.ctx.db.update(environmentSteps).set({ status: 'done', detail: detail || null, finishedAt: new Date() }).where(eq(environmentSteps.id, row.id));

@@ -22,6 +22,7 @@ export interface Store {
   close(): Promise<void>;
 }
 
+const MIGRATION_LOCK = 0x617262_6f72; // "arbor"
 const MIGRATIONS = join(dirname(fileURLToPath(import.meta.url)), 'migrations');
 
 /**
@@ -49,7 +50,15 @@ export async function openStore(options: { home: string; databaseUrl?: string })
   if (options.databaseUrl) {
     const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 8 });
     const db = drizzlePg(pool, { schema }) as unknown as Db;
-    await migratePg(drizzlePg(pool), { migrationsFolder: MIGRATIONS, migrationsSchema: 'arbor' });
+    // Processes starting together on one server migrate one at a time.
+    const lock = await pool.connect();
+    try {
+      await lock.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+      await migratePg(drizzlePg(pool), { migrationsFolder: MIGRATIONS, migrationsSchema: 'arbor' });
+    } finally {
+      await lock.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {});
+      lock.release();
+    }
     return { db, kind: 'server', close: () => pool.end() };
   }
   const dir = join(options.home, 'platform-db');

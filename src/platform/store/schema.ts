@@ -145,6 +145,8 @@ export const environmentSteps = pgTable('environment_steps', {
   step: text('step').notNull(),
   status: text('status').$type<StepStatus>().notNull(),
   detail: text('detail'),
+  /** The platform process that ran it (Reconciler.owner). */
+  worker: text('worker'),
   startedAt: timestamp('started_at', { withTimezone: true }).notNull().defaultNow(),
   finishedAt: timestamp('finished_at', { withTimezone: true }),
 });

@@ -1,0 +1,1 @@
+ALTER TABLE "environment_steps" ADD COLUMN "worker" text;

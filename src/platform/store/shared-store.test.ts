@@ -1,0 +1,84 @@
+/**
+ * Two platform processes on one metadata database (a real PostgreSQL server, given as
+ * DATABASE_URL; here a branch on the engine): both take work, and no provisioning step of any
+ * environment runs twice — claims are row locks and leases in the database, not memory.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { createApiClient } from '@neondatabase/api-client';
+import { eq } from 'drizzle-orm';
+import { startEngineServer, type EngineServer } from '../../engine/server.ts';
+import { createApp } from '../apps/apps.ts';
+import { connectAccount } from '../accounts/accounts.ts';
+import { createEnvironment } from '../environments/environments.ts';
+import { startPlatform, type Platform } from '../platform.ts';
+import { SHOP_MIGRATIONS, SHOP_MODEL } from '../test-support.ts';
+import { environments, environmentSteps } from './schema.ts';
+
+const home = mkdtempSync(join(tmpdir(), 'arbor-shared-store-'));
+const masterKey = randomBytes(32).toString('base64');
+let engine: EngineServer;
+let a: Platform;
+let b: Platform;
+
+before(async () => {
+  engine = await startEngineServer({ home: join(home, 'engine') });
+  const api = createApiClient({ apiKey: engine.apiKey, baseURL: engine.url });
+  const { data } = await api.createProject({ project: { name: 'arbor-metadata' } });
+  for (;;) {
+    const ops = (await api.listProjectOperations({ projectId: data.project.id })).data.operations;
+    if (ops.every((o) => o.status === 'finished')) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const databaseUrl = data.connection_uris![0].connection_uri;
+  [a, b] = await Promise.all([
+    startPlatform({ home: join(home, 'a'), databaseUrl, masterKey }),
+    startPlatform({ home: join(home, 'b'), databaseUrl, masterKey }),
+  ]);
+});
+
+after(async () => {
+  await a?.close();
+  await b?.close();
+  await engine.close();
+  rmSync(home, { recursive: true, force: true });
+});
+
+test('one first admin between two processes starting together', () => {
+  assert.equal([a.firstAdmin, b.firstAdmin].filter(Boolean).length, 1);
+});
+
+test('six environments provisioned by two processes: every step once, both processes working', async () => {
+  const admin = { name: 'admin', role: 'admin' as const };
+  await connectAccount(a.ctx, admin, { name: 'engine', apiKey: engine.apiKey, apiUrl: engine.url, plan: 'scale' });
+  await createApp(b.ctx, admin, { model: SHOP_MODEL, migrations: SHOP_MIGRATIONS });
+  const names = ['e1', 'e2', 'e3', 'e4', 'e5', 'e6'];
+  for (const [i, name] of names.entries()) {
+    const platform = i % 2 ? a : b;
+    await createEnvironment(platform.ctx, admin, 'shop', { name, account: 'engine', mode: 'new-project' });
+    a.reconciler.kick();
+    b.reconciler.kick();
+  }
+  const deadline = Date.now() + 120_000;
+  for (;;) {
+    const rows = await a.ctx.db.select().from(environments);
+    if (rows.length === names.length && rows.every((r) => r.status === 'ready')) break;
+    assert.ok(Date.now() < deadline, `all ready in time: ${rows.map((r) => `${r.name}=${r.status}${r.error ? ` (${r.error})` : ''}`).join(', ')}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const steps = await a.ctx.db.select().from(environmentSteps);
+  const seen = new Map<string, number>();
+  for (const s of steps) seen.set(`${s.environmentId}/${s.generation}/${s.step}`, (seen.get(`${s.environmentId}/${s.generation}/${s.step}`) ?? 0) + 1);
+  assert.deepEqual([...seen.values()].filter((n) => n > 1), [], 'no step ran twice');
+  assert.equal(seen.size, names.length * 6);
+  const workers = new Set(steps.map((s) => s.worker));
+  assert.deepEqual([...workers].sort(), [a.reconciler.owner, b.reconciler.owner].sort(), 'both processes provisioned');
+  const projects = engine.engine.data.projects.filter((p) => p.name.startsWith('shop-e'));
+  assert.equal(projects.length, names.length, 'one Neon project per environment');
+  const [e1] = await b.ctx.db.select().from(environments).where(eq(environments.name, 'e1'));
+  assert.equal(e1.observedGeneration, e1.generation);
+});
