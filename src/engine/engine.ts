@@ -283,8 +283,9 @@ export class Engine {
     const endpoint = this.data.endpoints.find((e) => e.port === port);
     if (!endpoint) throw new Error(`no endpoint has port ${port}`);
     if (endpoint.disabled) throw new Error(`endpoint ${endpoint.id} is disabled`);
-    // A branch still being created: its compute starts when the creation is done.
-    if (endpoint.current_state === 'init') await this.projectQueues.get(endpoint.project_id);
+    // A branch still being created or restored: its compute starts when that is done.
+    const branch = this.data.branches.find((b) => b.id === endpoint.branch_id);
+    if (endpoint.current_state === 'init' || (branch && branch.current_state !== 'ready')) await this.projectQueues.get(endpoint.project_id);
     await this.computes.settled(endpoint.branch_id);
     if (this.computes.isRunning(endpoint.branch_id)) return;
     if (!this.data.endpoints.includes(endpoint)) throw new Error(`endpoint ${endpoint.id} was deleted`);

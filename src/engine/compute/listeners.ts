@@ -34,6 +34,8 @@ interface Port {
   /** Connections accepted while idle or waking, waiting for the postmaster. */
   pending: net.Socket[];
   waking?: Promise<void>;
+  /** A listen in progress (one at a time per port, or two servers would accept). */
+  opening?: Promise<void>;
 }
 
 function handleOf(server: net.Server): TcpHandle {
@@ -116,6 +118,14 @@ export class Listeners {
       this.ports.set(port, entry);
     }
     const current = entry;
+    current.opening ??= this.open(current).finally(() => {
+      current.opening = undefined;
+    });
+    return current.opening;
+  }
+
+  private async open(current: Port): Promise<void> {
+    const port = current.port;
     let handle: TcpHandle | undefined;
     if (current.held) {
       const reply = await this.request('give', port).catch(() => ({ ok: false, handle: undefined }));
@@ -130,6 +140,11 @@ export class Listeners {
       else server.listen({ port, host: HOST }, () => resolve());
     });
     server.on('error', (error) => this.warn(`endpoint port ${port}: ${error.message}`));
+    if (this.closed || this.ports.get(port) !== current) {
+      // Released (or the engine closed) meanwhile.
+      server.close();
+      return;
+    }
     current.server = server;
     if (!current.held) {
       await this.request('hold', port, handleOf(server));
