@@ -146,7 +146,9 @@ export class Reconciler {
       },
     };
     const steps: Step[] = env.status === 'deleting' ? [{ name: 'delete-neon', run: deleteNeonResources }] : STEPS;
-    if (env.status !== 'deleting') await ctx.db.update(environments).set({ status: 'provisioning', error: null }).where(eq(environments.id, env.id));
+    // A deletion requested meanwhile wins over whatever this run writes (status is never moved off 'deleting').
+    const keepDeleting = (next: string) => sql`CASE WHEN ${environments.status} = 'deleting' THEN 'deleting' ELSE ${next} END`;
+    if (env.status !== 'deleting') await ctx.db.update(environments).set({ status: keepDeleting('provisioning'), error: null }).where(eq(environments.id, env.id));
     try {
       for (const s of steps) await this.runStep(step, generation, s);
     } catch (error) {
@@ -156,7 +158,7 @@ export class Reconciler {
       }
       const message = (error as Error).message;
       ctx.log.warn(`environment ${app.name}/${env.name}: ${message}`);
-      await ctx.db.update(environments).set({ status: env.status === 'deleting' ? 'deleting' : 'failed', error: message }).where(eq(environments.id, env.id));
+      await ctx.db.update(environments).set({ status: keepDeleting('failed'), error: message }).where(eq(environments.id, env.id));
       await this.release(env.id, 5000);
       return;
     }
@@ -167,7 +169,12 @@ export class Reconciler {
     // Ready for this generation; a newer one (changed meanwhile) keeps it queued.
     await ctx.db
       .update(environments)
-      .set({ status: sql`CASE WHEN ${environments.generation} = ${generation} THEN 'ready' ELSE 'provisioning' END`, observedGeneration: generation, error: null, updatedAt: new Date() })
+      .set({
+        status: sql`CASE WHEN ${environments.status} = 'deleting' THEN 'deleting' WHEN ${environments.generation} = ${generation} THEN 'ready' ELSE 'provisioning' END`,
+        observedGeneration: generation,
+        error: null,
+        updatedAt: new Date(),
+      })
       .where(eq(environments.id, env.id));
     await this.release(env.id);
   }
