@@ -93,3 +93,7 @@ for (const path of ['promoting a spare', 'copying the running parent'] as const)
     await parent.end();
   });
 }
+
+test('every response the official client received matched Neon\'s OpenAPI spec', () => {
+  assert.deepEqual(engine.specProblems, []);
+});

@@ -296,3 +296,7 @@ describe('bad input gets a Neon-shaped 4xx naming the field', () => {
     assert.equal(wrong.status, 401);
   });
 });
+
+test('every response the official client received matched Neon\'s OpenAPI spec', () => {
+  assert.deepEqual(engine.specProblems, []);
+});
