@@ -27,6 +27,17 @@ function up(): Promise<{ output: string; stop: () => Promise<number | null> }> {
   });
 }
 
+function tokensCreate(role: string): Promise<string> {
+  const child = spawn(process.execPath, ['bin/arbor.js', 'tokens', 'create', '--role', role, '--home', home], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (c) => (out += c));
+  child.stderr!.on('data', (c) => (err += c));
+  return new Promise((resolve, reject) =>
+    child.once('exit', (code) => (code === 0 && /^arbor_pat_\S+\n$/.test(out) ? resolve(out.trim()) : reject(new Error(`tokens create exited ${code}: ${out} ${err}`)))),
+  );
+}
+
 test('arbor up prints the API and a working one-time login; the local account is connected', async () => {
   const first = await up();
   const api = /API:\s+(\S+)/.exec(first.output)?.[1];
@@ -38,10 +49,19 @@ test('arbor up prints the API and a working one-time login; the local account is
   assert.match(login.headers.get('set-cookie') ?? '', /HttpOnly/i);
   const accounts = await (await fetch(`${api}/accounts`, { headers: { cookie } })).json();
   assert.deepEqual(accounts.accounts.map((a: { name: string }) => a.name), ['local']);
+  // A token made while the platform runs (handed over through ARBOR_HOME) works at once.
+  const live = await tokensCreate('member');
+  const me = await (await fetch(`${api}/me`, { headers: { authorization: `Bearer ${live}` } })).json();
+  assert.deepEqual(me.user, { name: 'token:cli', role: 'member' });
   assert.equal(await first.stop(), 0);
+  // …and one made while it is stopped (written to the store directly) works after the restart.
+  const offline = await tokensCreate('admin');
 
   const second = await up();
   assert.doesNotMatch(second.output, /Log in as/);
   assert.match(second.output, /arbor tokens create/);
+  const api2 = /API:\s+(\S+)/.exec(second.output)![1];
+  const audit = await fetch(`${api2}/audit`, { headers: { authorization: `Bearer ${offline}` } });
+  assert.equal(audit.status, 200, 'an admin token');
   assert.equal(await second.stop(), 0);
 });

@@ -11,10 +11,12 @@ import { SHOP_MIGRATIONS, SHOP_MODEL, startTestPlatform, type TestPlatform } fro
 
 let t: TestPlatform;
 let memberToken: string;
+let adminToken: string;
 
 before(async () => {
   t = await startTestPlatform();
   memberToken = (await t.call('POST', '/tokens', { name: 'ci', role: 'member' })).body.token;
+  adminToken = (await t.call('POST', '/tokens', { name: 'ops', role: 'admin' })).body.token;
 });
 after(() => t.close());
 
@@ -286,5 +288,27 @@ describe('credentials, removal and deletion', () => {
       assert.ok(!t.logs.join('\n').includes(secret), 'a secret is in the log');
     }
     assert.ok(!dump.includes(memberToken));
+  });
+});
+
+describe('bad input is a 4xx naming the problem, never a 500', () => {
+  test('every route with a body, fed malformed bodies', async () => {
+    const doc = (await t.call('GET', '/openapi.json')).body;
+    const bodies = ['[]', '"text"', '{"name": 12, "model": null}', '{', 'null', JSON.stringify({ unexpected: true })];
+    let checked = 0;
+    for (const [path, methods] of Object.entries<Record<string, { requestBody?: unknown }>>(doc.paths)) {
+      for (const [method, op] of Object.entries(methods)) {
+        if (!op.requestBody) continue;
+        const url = path.replace('{app}', 'shop').replace('{env}', 'staging').replace('{role}', 'svc_orders').replace('{account}', 'engine');
+        for (const raw of bodies) {
+          const response = await fetch(`${t.platform.url}/api/v1${url}`, { method: method.toUpperCase(), headers: { 'content-type': 'application/json', authorization: `Bearer ${adminToken}` }, body: raw });
+          assert.ok(response.status >= 400 && response.status < 500, `${method} ${url} with ${raw} → ${response.status}`);
+          const body = await response.json();
+          assert.equal(typeof body.error.message, 'string');
+          checked++;
+        }
+      }
+    }
+    assert.ok(checked >= 50, `checked ${checked} requests`);
   });
 });
