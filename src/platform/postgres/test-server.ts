@@ -1,28 +1,22 @@
 /**
- * @module Test fixture: a real PostgreSQL 17 set up the way Neon sets up a branch — a superuser
- * playing `cloud_admin`, the `neon_superuser` group, and `encore_platform` created as an
- * API role (a member of neon_superuser, not a superuser). One server per test file.
+ * @module Test fixture: a branch on the Arbor engine, with `encore_platform` created through the
+ * engine's Neon API — so it is an API role with Neon's `neon_superuser` semantics, not a
+ * superuser, exactly as on Neon. One engine per test file.
  */
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
-import { findBinaries, installHint } from '../../engine/clusters/binaries.ts';
-import { initCluster, SUPERUSER, writeSettings } from '../../engine/clusters/cluster.ts';
-import { createApiRole, createNeonSuperuser } from '../../engine/clusters/neon-roles.ts';
-import { makeTraversable, ownedDir } from '../../engine/clusters/os-user.ts';
-import { startPostmaster, stopPostmaster } from '../../engine/compute/postmaster.ts';
-import { ensureTls } from '../../engine/compute/tls.ts';
+import { createApiClient } from '@neondatabase/api-client';
+import { SUPERUSER } from '../../engine/clusters/cluster.ts';
+import { startEngineServer } from '../../engine/server.ts';
 
-const PG_VERSION = 17;
 export const PLATFORM_ROLE = 'encore_platform';
 
 export interface NeonLikeServer {
   port: number;
   /** A URL for `role` with `password` on `database` (default `postgres`); names are encoded. */
   url(role: string, password: string, database?: string): string;
-  /** The real superuser (Neon's internal cloud_admin): only for setting up deviations by hand. */
+  /** The engine's internal superuser (Neon's cloud_admin): only for setting up deviations by hand. */
   superuserUrl: string;
   /** `encore_platform`, an API-created role. */
   platformUrl: string;
@@ -30,59 +24,42 @@ export interface NeonLikeServer {
   stop(): Promise<void>;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 export async function startNeonLikeServer(): Promise<NeonLikeServer> {
-  const bins = findBinaries(PG_VERSION);
-  if (!bins) throw new Error(`PostgreSQL ${PG_VERSION} binaries are missing: ${installHint(PG_VERSION)}`);
   const home = mkdtempSync(join(tmpdir(), 'arbor-pg-test-'));
-  let pid: number | null = null;
+  const engine = await startEngineServer({ home });
   try {
-    makeTraversable(home);
-    ownedDir(join(home, 'run'));
-    mkdirSync(join(home, 'logs'));
-    const tls = await ensureTls(home);
-    const superPassword = 'test-superuser-password';
-    const dataDir = join(home, 'data');
-    await initCluster(bins, dataDir, superPassword, join(home, 'run'));
-    const port = await freePort();
-    await writeSettings(dataDir, { port, tlsCert: tls.cert, tlsKey: tls.key, sharedBuffersMb: 16, maxConnections: 200 });
-    pid = await startPostmaster(bins, dataDir, port, join(home, 'logs', 'postgres.log'));
-    const url = (role: string, password: string, database = 'postgres') =>
-      `postgresql://${encodeURIComponent(role)}:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
-    const superuserUrl = url(SUPERUSER, superPassword);
-    const platformPassword = 'platform-Pw-0123456789-abcdefgh';
-    const admin = new pg.Client({ connectionString: superuserUrl });
-    await admin.connect();
-    try {
-      await createNeonSuperuser(admin, PG_VERSION);
-      await createApiRole(admin, PLATFORM_ROLE, platformPassword);
-    } finally {
-      await admin.end();
-    }
-    const started = pid;
+    const api = createApiClient({ apiKey: engine.apiKey, baseURL: engine.url });
+    const settle = async (projectId: string) => {
+      for (;;) {
+        const ops = (await api.listProjectOperations({ projectId, limit: 1000 })).data.operations;
+        const failed = ops.find((o) => o.status === 'failed');
+        if (failed) throw new Error(`engine operation ${failed.action} failed: ${failed.error}`);
+        if (ops.every((o) => o.status === 'finished')) return;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    };
+    // Never suspended during a test: the fixture's sessions come and go.
+    const { data } = await api.createProject({ project: { name: 'roles-test', default_endpoint_settings: { suspend_timeout_seconds: -1 } } });
+    await settle(data.project.id);
+    const role = (await api.createProjectBranchRole(data.project.id, data.branch.id, { role: { name: PLATFORM_ROLE } })).data.role;
+    await settle(data.project.id);
+    const port = Number(data.endpoints[0].host.split(':')[1]);
+    const url = (name: string, password: string, database = 'postgres') =>
+      `postgresql://${encodeURIComponent(name)}:${encodeURIComponent(password)}@127.0.0.1:${port}/${encodeURIComponent(database)}`;
+    const superPassword = engine.engine.superuserPassword(engine.engine.project(data.project.id));
     return {
       port,
       url,
-      superuserUrl,
-      platformUrl: url(PLATFORM_ROLE, platformPassword),
-      platformPassword,
+      superuserUrl: url(SUPERUSER, superPassword),
+      platformUrl: url(PLATFORM_ROLE, role.password!),
+      platformPassword: role.password!,
       async stop() {
-        await stopPostmaster(started);
+        await engine.close();
         rmSync(home, { recursive: true, force: true });
       },
     };
   } catch (error) {
-    if (pid !== null) await stopPostmaster(pid);
+    await engine.close();
     rmSync(home, { recursive: true, force: true });
     throw error;
   }
