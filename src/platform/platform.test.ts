@@ -50,6 +50,18 @@ describe('auth', () => {
     assert.equal((await t.call('GET', '/audit', undefined, { token: memberToken })).status, 403);
   });
 
+  test('user management: an admin adds a member, who logs in with the one-time password', async () => {
+    const added = await t.call('POST', '/team', { name: 'dana', role: 'member' });
+    assert.equal(added.status, 201);
+    const login = await t.call('POST', '/auth/login', { name: 'dana', password: added.body.user.password }, { anonymous: true });
+    assert.deepEqual(login.body.user, { name: 'dana', role: 'member' });
+    assert.equal((await t.call('POST', '/team', { name: 'dana', role: 'member' })).status, 409);
+    assert.equal((await t.call('POST', '/team', { name: 'Bad Name', role: 'member' })).body.error.field, 'name');
+    assert.equal((await t.call('GET', '/team', undefined, { token: memberToken })).status, 403);
+    const team = (await t.call('GET', '/team')).body.users.map((u: { name: string; role: string }) => `${u.name}:${u.role}`);
+    assert.deepEqual(team, ['admin:admin', 'dana:member']);
+  });
+
   test('OpenAPI document lists the fixed resource paths', async () => {
     const doc = (await t.call('GET', '/openapi.json')).body;
     for (const path of ['/accounts', '/apps', '/apps/{app}/environments', '/apps/{app}/environments/{env}', '/apps/{app}/environments/{env}/neon', '/apps/{app}/environments/{env}/users', '/apps/{app}/environments/{env}/users/{role}/reveal', '/audit']) {
