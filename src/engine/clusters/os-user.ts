@@ -27,17 +27,33 @@ function lookup(name: string): RunAs | null {
   }
 }
 
-/** The user postmasters run as, or null when that is the current user. */
+/**
+ * The user postmasters run as, or null when that is the current user. `ARBOR_PG_OS_USER` names
+ * one explicitly (created when absent).
+ */
 export function postgresUser(): RunAs | null {
   if (cached !== undefined) return cached;
   if (process.getuid?.() !== 0) return (cached = null);
-  let user = lookup('postgres') ?? lookup('arbor-pg');
+  const wanted = process.env.ARBOR_PG_OS_USER;
+  let user = wanted ? lookup(wanted) : (lookup('postgres') ?? lookup('arbor-pg'));
   if (!user) {
-    execFileSync('useradd', ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', 'arbor-pg']);
-    user = lookup('arbor-pg');
-    if (!user) throw new Error('could not create the system user arbor-pg to run PostgreSQL as');
+    const name = wanted ?? 'arbor-pg';
+    createSystemUser(name);
+    user = lookup(name);
+    if (!user) throw new Error(`could not create the system user ${name} to run PostgreSQL as`);
   }
   return (cached = user);
+}
+
+function createSystemUser(name: string): void {
+  const args = ['--system', '--no-create-home', '--shell', '/usr/sbin/nologin', name];
+  try {
+    execFileSync('useradd', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (error) {
+    // PATH without sbin (some CI shells): try where Debian keeps it.
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    execFileSync('/usr/sbin/useradd', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  }
 }
 
 /** Makes `dir` exist and belong to the postgres user with the given mode. */
