@@ -8,6 +8,7 @@
 import { existsSync, readFileSync, symlinkSync, lstatSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { makeTraversable } from './os-user.ts';
 
 export const SUPPORTED_PG_VERSIONS = [14, 15, 16, 17, 18] as const;
 export const DEFAULT_PG_VERSION = 17;
@@ -49,6 +50,9 @@ export function findBinaries(major: number): PgBinaries | null {
     if (Number(version.split('.')[0]) !== major) continue;
     const native = join(root, 'native');
     hydrateSymlinks(native);
+    // The binaries run as the postgres OS user (when we are root): it must be able to reach them,
+    // also in a checkout under a private folder (e.g. one made by mktemp, mode 0700).
+    makeTraversable(native);
     found = {
       version: major,
       bin: join(native, 'bin'),
