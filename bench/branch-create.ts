@@ -8,52 +8,14 @@
  * Run: npm run bench:branch -- [--sizes 10,100,1024] [--runs 3]
  */
 import { execSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { createApiClient } from '@neondatabase/api-client';
 import pg from 'pg';
-import { startEngineServer } from '../src/engine/server.ts';
+import { firstQuery, median, minMedianMax as fmt, numberOption, numbersOption, startBenchEngine } from './support.ts';
 
-const args = process.argv.slice(2);
-const arg = (name: string, fallback: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : fallback;
-};
-const sizes = arg('sizes', '10,100,1024').split(',').map(Number);
-const runs = Number(arg('runs', '3'));
+const sizes = numbersOption('sizes', [10, 100, 1024]);
+const runs = numberOption('runs', 3);
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const fmt = (xs: number[]) => `${Math.round(Math.min(...xs))} / ${Math.round(median(xs))} / ${Math.round(Math.max(...xs))}`;
-
-async function firstQuery(uri: string): Promise<void> {
-  for (;;) {
-    const client = new pg.Client({ connectionString: uri });
-    try {
-      await client.connect();
-      await client.query('SELECT 1');
-      await client.end();
-      return;
-    } catch {
-      await client.end().catch(() => {});
-      await new Promise((r) => setTimeout(r, 2));
-    }
-  }
-}
-
-process.removeAllListeners('warning');
-const home = mkdtempSync(join(tmpdir(), 'arbor-bench-branch-'));
-const server = await startEngineServer({ home });
-const api = createApiClient({ apiKey: server.apiKey, baseURL: server.url });
-
-async function settle(projectId: string) {
-  for (;;) {
-    const ops = (await api.listProjectOperations({ projectId, limit: 1000 })).data.operations;
-    if (ops.some((o) => o.status === 'failed')) throw new Error('operation failed');
-    if (ops.every((o) => o.status === 'finished')) return;
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
+const bench = await startBenchEngine('branch');
+const { server, api, settle } = bench;
 
 console.log(`# branch creation — ${new Date().toISOString()} — copy strategy: ${server.engine.copyStrategy}`);
 console.log('| parent | engine branch, spare ready | engine branch, direct copy | CREATE DATABASE TEMPLATE | logical copy (\\copy → \\copy) | TEMPLATE ÷ branch (spare / copy) | logical ÷ branch (spare / copy) |');
@@ -138,6 +100,5 @@ try {
   console.log('The engine branch copies the whole cluster (every database and role) while the parent serves;');
   console.log('TEMPLATE copies one database and needs its sessions terminated first.');
 } finally {
-  await server.close();
-  rmSync(home, { recursive: true, force: true });
+  await bench.close();
 }

@@ -17,10 +17,9 @@ import { startPlatform } from '../src/platform/platform.ts';
 import { environments } from '../src/platform/store/schema.ts';
 import { eq } from 'drizzle-orm';
 
-const args = process.argv.slice(2);
-const runs = Number(args[args.indexOf('--runs') + 1] || 3) || 3;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const fmt = (xs: number[]) => `${Math.round(Math.min(...xs))} / ${Math.round(median(xs))} / ${Math.round(Math.max(...xs))}`;
+import { median, minMedianMax as fmt, numberOption } from './support.ts';
+
+const runs = numberOption('runs', 3);
 
 const databases = ['orders', 'billing', 'catalog'];
 const services = Array.from({ length: 10 }, (_, i) => ({ name: `svc${i}`, databases: [databases[i % 3], ...(i % 4 === 0 ? [databases[(i + 1) % 3]] : [])] }));

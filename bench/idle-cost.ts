@@ -6,16 +6,14 @@
  * Run: npm run bench:idle -- [--branches 50]
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createApiClient } from '@neondatabase/api-client';
 import pg from 'pg';
-import { startEngineServer } from '../src/engine/server.ts';
+import { childrenOf, keepersOf, postmastersUnder } from '../src/engine/test-process.ts';
+import { sleep } from '../src/engine/test-support.ts';
+import { numberOption, startBenchEngine } from './support.ts';
 
-const args = process.argv.slice(2);
-const count = Number(args[args.indexOf('--branches') + 1] || 50) || 50;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const count = numberOption('branches', 50);
 
 /** RSS and PSS in MB of a process (smaps_rollup). */
 function memory(pid: number): { rss: number; pss: number } {
@@ -24,48 +22,15 @@ function memory(pid: number): { rss: number; pss: number } {
   return { rss: kb('Rss') / 1024, pss: kb('Pss') / 1024 };
 }
 
-function postgresUnder(dir: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const exe = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (exe[0].endsWith('/postgres') && exe[exe.indexOf('-D') + 1]?.startsWith(dir)) pids.push(Number(entry));
-    } catch {
-      // gone
-    }
-  }
-  return pids;
-}
-
-function childrenOf(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks of 10 ms
 }
 
-process.removeAllListeners('warning');
-const home = mkdtempSync(join(tmpdir(), 'arbor-bench-idle-'));
-const server = await startEngineServer({ home, engine: { minSuspendSeconds: 1, activityPollMs: 1000 } });
-const api = createApiClient({ apiKey: server.apiKey, baseURL: server.url });
-const engine = server.engine;
+const bench = await startBenchEngine('idle', { minSuspendSeconds: 1, activityPollMs: 1000 });
+const { home, api, settle } = bench;
+const engine = bench.server.engine;
 engine.spares.setEnabled(false);
-
-async function settle(projectId: string) {
-  for (;;) {
-    const ops = (await api.listProjectOperations({ projectId, limit: 1000 })).data.operations;
-    if (ops.some((o) => o.status === 'failed')) throw new Error('operation failed');
-    if (ops.every((o) => o.status === 'finished')) return;
-    await sleep(10);
-  }
-}
 
 try {
   const t0 = Date.now();
@@ -83,8 +48,8 @@ try {
   const madeIn = (Date.now() - t0) / 1000;
   await sleep(2000);
 
-  const postgres = postgresUnder(join(home, 'clusters'));
-  const keeper = childrenOf(process.pid).find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('keeper.mjs'))!;
+  const postgres = postmastersUnder(join(home, 'clusters'));
+  const keeper = keepersOf(process.pid)[0];
   const listening = execFileSync('ss', ['-Hltn'], { encoding: 'utf8' });
   const ports = endpoints().map((e) => e.port);
   const open = ports.filter((p) => listening.includes(`127.0.0.1:${p} `)).length;
@@ -122,6 +87,5 @@ try {
   console.log(`| one endpoint woken by a client: connect + first query | ${wakeMs.toFixed(0)} ms |`);
   console.log(`| that active endpoint (0.25 CU: shared_buffers ${settings.sb}, max_connections ${settings.mc}) | ${procs.length} processes, RSS ${active.rss.toFixed(0)} MB, PSS ${active.pss.toFixed(0)} MB |`);
 } finally {
-  await server.close();
-  rmSync(home, { recursive: true, force: true });
+  await bench.close();
 }

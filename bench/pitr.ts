@@ -15,51 +15,15 @@ import { execSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApiClient } from '@neondatabase/api-client';
 import pg from 'pg';
-import { startEngineServer } from '../src/engine/server.ts';
+import { firstQuery, median, minMedianMax as fmt, numberOption, numbersOption, startBenchEngine } from './support.ts';
 
-const args = process.argv.slice(2);
-const arg = (name: string, fallback: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : fallback;
-};
-const walSizes = arg('wal', '10,100,1024').split(',').map(Number);
-const runs = Number(arg('runs', '2'));
+const walSizes = numbersOption('wal', [10, 100, 1024]);
+const runs = numberOption('runs', 2);
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const fmt = (xs: number[]) => `${Math.round(Math.min(...xs))} / ${Math.round(median(xs))} / ${Math.round(Math.max(...xs))}`;
-
-async function firstQuery(uri: string): Promise<void> {
-  for (;;) {
-    const client = new pg.Client({ connectionString: uri });
-    try {
-      await client.connect();
-      await client.query('SELECT 1');
-      await client.end();
-      return;
-    } catch {
-      await client.end().catch(() => {});
-      await new Promise((r) => setTimeout(r, 2));
-    }
-  }
-}
-
-process.removeAllListeners('warning');
-const home = mkdtempSync(join(tmpdir(), 'arbor-bench-pitr-'));
+const bench = await startBenchEngine('pitr', { history: { tickMs: 3_600_000, baseCopyWalBytes: Number.MAX_SAFE_INTEGER, baseCopyIntervalMs: Number.MAX_SAFE_INTEGER } });
+const { server, api, settle } = bench;
 const dumps = mkdtempSync(join(tmpdir(), 'arbor-bench-dump-'));
-const server = await startEngineServer({ home, engine: { history: { tickMs: 3_600_000, baseCopyWalBytes: Number.MAX_SAFE_INTEGER, baseCopyIntervalMs: Number.MAX_SAFE_INTEGER } } });
-const api = createApiClient({ apiKey: server.apiKey, baseURL: server.url });
-
-async function settle(projectId: string) {
-  for (;;) {
-    const ops = (await api.listProjectOperations({ projectId, limit: 1000 })).data.operations;
-    const failed = ops.find((o) => o.status === 'failed');
-    if (failed) throw new Error(`operation ${failed.action} failed: ${failed.error}`);
-    if (ops.every((o) => o.status === 'finished')) return;
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
 
 console.log(`# point-in-time branch vs dump restore — ${new Date().toISOString()} — copy strategy: ${server.engine.copyStrategy}`);
 try {
@@ -127,7 +91,6 @@ try {
   console.log(`(writing the WAL took ${((performance.now() - baseTime) / 1000).toFixed(0)} s in total)`);
   await client.end();
 } finally {
-  await server.close();
-  rmSync(home, { recursive: true, force: true });
+  await bench.close();
   rmSync(dumps, { recursive: true, force: true });
 }

@@ -13,14 +13,10 @@ import { checkRoles } from '../src/platform/postgres/roles-check.ts';
 import { observeRoles } from '../src/platform/postgres/roles-observe.ts';
 import { planRoles } from '../src/platform/postgres/roles-plan.ts';
 import { startNeonLikeServer } from '../src/platform/postgres/test-server.ts';
+import { median, minMedianMax, numberOption } from './support.ts';
 
-const args = process.argv.slice(2);
-const arg = (name: string, fallback: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 ? args[i + 1] : fallback;
-};
-const runs = Number(arg('runs', '3'));
-const noopRuns = Number(arg('noop-runs', '20'));
+const runs = numberOption('runs', 3);
+const noopRuns = numberOption('noop-runs', 20);
 
 const DATABASES = ['orders', 'billing', 'catalog', 'users', 'events'];
 const MODEL = validateAppModel({
@@ -32,8 +28,7 @@ const MODEL = validateAppModel({
   })),
 });
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const fmt = (xs: number[]) => `${Math.min(...xs).toFixed(1)} / ${median(xs).toFixed(1)} / ${Math.max(...xs).toFixed(1)}`;
+const fmt = (xs: number[]) => minMedianMax(xs, 1);
 
 const fresh: number[] = [];
 const freshTrips: string[] = [];

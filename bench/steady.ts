@@ -11,36 +11,20 @@
  * Run: npm run bench:steady -- [--seconds 10] [--rounds 3]
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { createApiClient } from '@neondatabase/api-client';
-import { startEngineServer } from '../src/engine/server.ts';
 import { ownFile } from '../src/engine/clusters/os-user.ts';
+import { median, minMedianMax as fmt, numberOption, startBenchEngine } from './support.ts';
 
 const execFileAsync = promisify(execFile);
-const args = process.argv.slice(2);
-const arg = (name: string, fallback: number) => Number(args[args.indexOf(`--${name}`) + 1] || fallback) || fallback;
-const seconds = arg('seconds', 10);
-const rounds = arg('rounds', 3);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const seconds = numberOption('seconds', 10);
+const rounds = numberOption('rounds', 3);
 
-process.removeAllListeners('warning');
-const home = mkdtempSync(join(tmpdir(), 'arbor-bench-steady-'));
-const server = await startEngineServer({ home });
-const api = createApiClient({ apiKey: server.apiKey, baseURL: server.url });
-server.engine.spares.setEnabled(false);
-
-async function settle(projectId: string) {
-  for (;;) {
-    const ops = (await api.listProjectOperations({ projectId, limit: 1000 })).data.operations;
-    if (ops.some((o) => o.status === 'failed')) throw new Error('operation failed');
-    if (ops.every((o) => o.status === 'finished')) return;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
+const bench = await startBenchEngine('steady');
+const { home, api, settle } = bench;
+bench.server.engine.spares.setEnabled(false);
 
 async function pgbench(url: string, extra: string[]): Promise<number> {
   const { stdout } = await execFileAsync('pgbench', ['-n', '-S', '-c4', '-j2', `-T${extra.includes('-C') ? Math.max(3, Math.round(seconds / 2)) : seconds}`, ...extra, url], { maxBuffer: 1 << 24 });
@@ -91,7 +75,6 @@ try {
     tps.endpointC.push(await pgbench(viaEndpoint, ['-C']));
     tps.directC.push(await pgbench(direct.toString(), ['-C']));
   }
-  const fmt = (xs: number[]) => `${Math.round(Math.min(...xs))} / ${Math.round(median(xs))} / ${Math.round(Math.max(...xs))}`;
   const ratio = (xs: number[], base: number[]) => `${((median(xs) / median(base)) * 100).toFixed(1)} %`;
   console.log(`# steady state — ${new Date().toISOString()} — pgbench -S -c4 -j2 -T${seconds}, scale 10, ${rounds} rounds interleaved`);
   console.log('| path | tps (min / median / max) | of direct |');
@@ -103,6 +86,5 @@ try {
   console.log(`| direct, -C | ${fmt(tps.directC)} | 100 % |`);
 } finally {
   proxy?.close();
-  await server.close();
-  rmSync(home, { recursive: true, force: true });
+  await bench.close();
 }

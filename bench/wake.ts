@@ -7,20 +7,17 @@
  * Run: npm run bench:wake -- [--runs 30]
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApiClient } from '@neondatabase/api-client';
 import pg from 'pg';
-import { startEngineServer } from '../src/engine/server.ts';
 import { binEnv, initCluster } from '../src/engine/clusters/cluster.ts';
 import { postgresUser } from '../src/engine/clusters/os-user.ts';
 import { stopPostmaster } from '../src/engine/compute/postmaster.ts';
 import { freePort } from '../src/engine/compute/computes.ts';
+import { numberOption, startBenchEngine } from './support.ts';
 
-const args = process.argv.slice(2);
-const runs = Number(args[args.indexOf('--runs') + 1] || 30) || 30;
+const runs = numberOption('runs', 30);
 
 const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)];
 const row = (name: string, xs: number[]) =>
@@ -36,21 +33,10 @@ async function connectAndQuery(config: pg.ClientConfig): Promise<number> {
   return ms;
 }
 
-process.removeAllListeners('warning');
-const home = mkdtempSync(join(tmpdir(), 'arbor-bench-wake-'));
-const server = await startEngineServer({ home, engine: { minSuspendSeconds: 1 } });
-const api = createApiClient({ apiKey: server.apiKey, baseURL: server.url });
-const engine = server.engine;
+const bench = await startBenchEngine('wake', { minSuspendSeconds: 1 });
+const { home, api, settle } = bench;
+const engine = bench.server.engine;
 engine.spares.setEnabled(false);
-
-async function settle(projectId: string) {
-  for (;;) {
-    const ops = (await api.listProjectOperations({ projectId, limit: 1000 })).data.operations;
-    if (ops.some((o) => o.status === 'failed')) throw new Error('operation failed');
-    if (ops.every((o) => o.status === 'finished')) return;
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
 
 try {
   const { data } = await api.createProject({ project: { name: 'wake', default_endpoint_settings: { suspend_timeout_seconds: -1 } } });
@@ -125,6 +111,5 @@ try {
   console.log(row('bare postmaster: spawn → ready → connect + query', native));
   console.log(`\nwake p50 − active p50 = ${(pct(wake, 50) - pct(active, 50)).toFixed(1)} ms; wake p50 ÷ bare start p50 = ${(pct(wake, 50) / pct(native, 50)).toFixed(2)}`);
 } finally {
-  await server.close();
-  rmSync(home, { recursive: true, force: true });
+  await bench.close();
 }

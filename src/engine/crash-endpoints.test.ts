@@ -5,82 +5,20 @@
  * with its engine, the spare is removed).
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { createApiClient } from '@neondatabase/api-client';
-import { connect } from './test-support.ts';
+import { connect, settle, waitFor } from './test-support.ts';
+import { engineProcesses, keepersOf, postmastersUnder } from './test-process.ts';
 
-const home = mkdtempSync(join(tmpdir(), 'arbor-crash-endpoints-'));
-const apiKey = 'crash-endpoints-key';
-let engine: ChildProcess | undefined;
+const engines = engineProcesses('arbor-crash-endpoints-', 'crash-endpoints-key');
+const home = engines.home;
+const startEngine = () => engines.start({ ARBOR_ENGINE_MIN_SUSPEND_SECONDS: '1' });
 
-function startEngine(): Promise<{ url: string; process: ChildProcess }> {
-  const child = spawn(process.execPath, ['bin/arbor.js', 'engine', 'serve', '--home', home, '--port', '0', '--api-key', apiKey], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ARBOR_ENGINE_MIN_SUSPEND_SECONDS: '1' },
-  });
-  engine = child;
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (chunk) => {
-      out += chunk;
-      const match = /listening: (\S+)/.exec(out);
-      if (match) resolve({ url: match[1], process: child });
-    });
-    child.stderr!.resume();
-    child.once('exit', (code) => reject(new Error(`engine exited with ${code}: ${out}`)));
-  });
-}
-
-function postmastersUnder(dir: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (cmd[0].endsWith('/postgres') && cmd.includes('-D') && cmd[cmd.indexOf('-D') + 1].startsWith(dir)) pids.push(Number(entry));
-    } catch {
-      // gone
-    }
-  }
-  return pids;
-}
-
-function childrenOf(pid: number): number[] {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(' ').filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitFor(what: string, predicate: () => Promise<boolean> | boolean, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
-
-async function settle(api: ReturnType<typeof createApiClient>, projectId: string) {
-  await waitFor('operations', async () => (await api.listProjectOperations({ projectId, limit: 1000 })).data.operations.every((o) => o.status === 'finished'));
-}
-
-after(async () => {
-  engine?.kill('SIGTERM');
-  await sleep(1500);
-  for (const pid of postmastersUnder(home)) process.kill(pid, 'SIGQUIT');
-  rmSync(home, { recursive: true, force: true });
-});
+after(() => engines.cleanUp());
 
 test('kill -9 with active and idle endpoints: still served, adopted after restart, idle ones wake, no orphans', async () => {
-  let { url, process: first } = await startEngine();
-  let api = createApiClient({ apiKey, baseURL: url });
+  let { api, process: first } = await startEngine();
   const { data } = await api.createProject({ project: { name: 'crashy', default_endpoint_settings: { suspend_timeout_seconds: -1 } } });
   const projectId = data.project.id;
   await settle(api, projectId);
@@ -101,7 +39,7 @@ test('kill -9 with active and idle endpoints: still served, adopted after restar
   const saved = () => JSON.parse(readFileSync(join(home, 'catalog.json'), 'utf8')).endpoints.find((e: { id: string }) => e.id === sleepy.endpointId).current_state;
   await waitFor('the catalog to say sleepy is idle', () => saved() === 'idle');
 
-  const keepers = childrenOf(first.pid!).filter((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('keeper.mjs'));
+  const keepers = keepersOf(first.pid!);
   assert.equal(keepers.length, 1);
   first.kill('SIGKILL');
   await new Promise((r) => first.once('exit', r));
@@ -113,8 +51,7 @@ test('kill -9 with active and idle endpoints: still served, adopted after restar
   await meanwhile.end();
   await waitFor('the old keeper to exit', () => !existsSync(`/proc/${keepers[0]}`), 5_000);
 
-  ({ url } = await startEngine());
-  api = createApiClient({ apiKey, baseURL: url });
+  ({ api } = await startEngine());
   assert.equal(await state(data.endpoints[0].id), 'active');
   assert.equal(await state(adoptee.endpointId), 'active');
   assert.equal(await state(sleepy.endpointId), 'idle');

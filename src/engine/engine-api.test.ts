@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type pg from 'pg';
-import { connect, startTestEngine, type TestEngine } from './test-support.ts';
+import { connect, rejects, startTestProject, type TestEngine } from './test-support.ts';
 
 let engine: TestEngine;
 let projectId: string;
@@ -18,31 +18,8 @@ async function open(uri: string): Promise<pg.Client> {
   return client;
 }
 
-function status(error: unknown): number | undefined {
-  return (error as { response?: { status: number } }).response?.status;
-}
-
-function message(error: unknown): string {
-  return (error as { response?: { data: { message: string } } }).response?.data.message ?? String(error);
-}
-
-async function rejects(promise: Promise<unknown>, expectedStatus: number, pattern: RegExp): Promise<void> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.equal(status(error), expectedStatus, `status for ${message(error)}`);
-    assert.match(message(error), pattern);
-    return;
-  }
-  assert.fail(`expected HTTP ${expectedStatus}`);
-}
-
 before(async () => {
-  engine = await startTestEngine();
-  const { data } = await engine.api.createProject({ project: { name: 'shop', pg_version: 17 } });
-  projectId = data.project.id;
-  await engine.settle(projectId);
-  mainUri = data.connection_uris![0].connection_uri;
+  ({ engine, projectId, mainUri } = await startTestProject({ name: 'shop', pg_version: 17 }));
 });
 
 after(async () => {

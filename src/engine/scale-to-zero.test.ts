@@ -6,40 +6,18 @@
  * The engine runs with `minSuspendSeconds: 1` (Neon's minimum is 60).
  */
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type pg from 'pg';
-import { connect, startTestEngine, type TestEngine } from './test-support.ts';
+import { connect, sleep, startTestEngine, waitFor, type TestEngine } from './test-support.ts';
+import { postmastersUnder } from './test-process.ts';
 
 let engine: TestEngine;
 let projectId: string;
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-async function waitFor(what: string, predicate: () => Promise<boolean> | boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
-
 /** Postmasters running on the branch's data directory (scanning /proc, as a user would with ps). */
 function postmastersOf(branchId: string): number[] {
   const dir = engine.engine.computes.dataDir(branchId);
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (cmd[0].endsWith('/postgres') && cmd[cmd.indexOf('-D') + 1] === dir) pids.push(Number(entry));
-    } catch {
-      // gone
-    }
-  }
-  return pids;
+  return postmastersUnder(dir).filter((p) => p.dataDir === dir).map((p) => p.pid);
 }
 
 async function state(endpointId: string) {

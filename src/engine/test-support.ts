@@ -1,11 +1,13 @@
 /**
  * @module Test fixture: a real engine on a fresh home and a random port, driven through the
- * official `@neondatabase/api-client`. Whoever starts it stops it (`close`).
+ * official `@neondatabase/api-client`. Whoever starts it stops it (`close`). Also the helpers
+ * that tests (and benchmarks) share around that client: waiting on operations, reading its errors.
  */
+import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApiClient, type Api } from '@neondatabase/api-client';
+import { createApiClient, type Api, type Operation } from '@neondatabase/api-client';
 import pg from 'pg';
 import { validateNeonResponse } from './neon-spec.ts';
 import type { EngineOptions } from './engine.ts';
@@ -52,23 +54,32 @@ export async function startTestEngine(options: EngineOptions = {}): Promise<Test
     home,
     api,
     specProblems,
-    async settle(projectId: string) {
-      const deadline = Date.now() + 60_000;
-      for (;;) {
-        const { data } = await api.listProjectOperations({ projectId, limit: 1000 });
-        const failed = data.operations.find((o) => o.status === 'failed');
-        if (failed) throw new Error(`operation ${failed.action} failed: ${failed.error}`);
-        if (data.operations.every((o) => o.status === 'finished' || o.status === 'skipped')) return;
-        if (Date.now() > deadline) throw new Error('operations did not finish within 60 s');
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    },
+    settle: (projectId: string) => settle(api, projectId),
     async close() {
       await server.close();
       rmSync(home, { recursive: true, force: true });
     },
   };
 }
+
+export interface TestProject {
+  engine: TestEngine;
+  projectId: string;
+  /** The default branch. */
+  mainId: string;
+  /** Its connection URI. */
+  mainUri: string;
+}
+
+/** A test engine with one project created through the client, its operations finished. */
+export async function startTestProject(project: CreateProject, options: EngineOptions = {}): Promise<TestProject> {
+  const engine = await startTestEngine(options);
+  const { data } = await engine.api.createProject({ project });
+  await engine.settle(data.project.id);
+  return { engine, projectId: data.project.id, mainId: data.branch.id, mainUri: data.connection_uris![0].connection_uri };
+}
+
+type CreateProject = Parameters<Api<unknown>['createProject']>[0]['project'];
 
 /** The parts of an axios response the spec check reads. */
 type SeenResponse = {
@@ -82,4 +93,65 @@ export async function connect(uri: string): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: uri });
   await client.connect();
   return client;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `predicate` every 20 ms until it holds; fails after `ms` naming `what` it waited for. */
+export async function waitFor(what: string, predicate: () => Promise<boolean> | boolean, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(20);
+  }
+}
+
+/**
+ * Waits until every operation of the project is finished; fails at once on a failed one, and
+ * after `timeoutMs`. Benchmarks poll every 2 ms, since they time through this wait.
+ */
+export async function settle(api: Api<unknown>, projectId: string, { pollMs = 20, timeoutMs = 60_000 } = {}): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { data } = await api.listProjectOperations({ projectId, limit: 1000 });
+    const failed = data.operations.find((o) => o.status === 'failed');
+    if (failed) throw new Error(`operation ${failed.action} failed: ${failed.error}`);
+    if (data.operations.every((o) => o.status === 'finished' || o.status === 'skipped')) return;
+    if (Date.now() > deadline) throw new Error(`operations did not finish within ${timeoutMs / 1000} s`);
+    await sleep(pollMs);
+  }
+}
+
+/**
+ * Waits until no operation of the project is scheduled or running and returns them all, failed
+ * ones included: after a crash some are meant to have failed.
+ */
+export async function operationsAtRest(api: Api<unknown>, projectId: string): Promise<Operation[]> {
+  for (;;) {
+    const ops = (await api.listProjectOperations({ projectId, limit: 1000 })).data.operations;
+    if (ops.every((o) => o.status !== 'running' && o.status !== 'scheduling')) return ops;
+    await sleep(20);
+  }
+}
+
+/** The HTTP status of an api-client error (undefined when there was no response). */
+export function status(error: unknown): number | undefined {
+  return (error as { response?: { status: number } }).response?.status;
+}
+
+/** The engine's `message` in an api-client error, or the error itself as text. */
+export function message(error: unknown): string {
+  return (error as { response?: { data: { message: string } } }).response?.data.message ?? String(error);
+}
+
+/** Asserts that `promise` fails with HTTP `expectedStatus` and a message matching `pattern`. */
+export async function rejects(promise: Promise<unknown>, expectedStatus: number, pattern: RegExp): Promise<void> {
+  try {
+    await promise;
+  } catch (error) {
+    assert.equal(status(error), expectedStatus, `status for ${message(error)}`);
+    assert.match(message(error), pattern);
+    return;
+  }
+  assert.fail(`expected HTTP ${expectedStatus}`);
 }

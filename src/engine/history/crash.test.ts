@@ -5,59 +5,16 @@
  * and the parent is untouched; an expiry that passed while the engine was down still deletes.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { createApiClient } from '@neondatabase/api-client';
-import { connect } from '../test-support.ts';
+import { connect, operationsAtRest } from '../test-support.ts';
+import { engineProcesses, exited, postmastersUnder } from '../test-process.ts';
 
-const home = mkdtempSync(join(tmpdir(), 'arbor-history-crash-'));
-const apiKey = 'history-crash-key';
-let engine: ChildProcess | undefined;
-
-function startEngine(failpoints = ''): Promise<{ api: ReturnType<typeof createApiClient>; process: ChildProcess }> {
-  const child = spawn(process.execPath, ['bin/arbor.js', 'engine', 'serve', '--home', home, '--port', '0', '--api-key', apiKey], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ARBOR_FAILPOINTS: failpoints },
-  });
-  engine = child;
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (chunk) => {
-      out += chunk;
-      const match = /listening: (\S+)/.exec(out);
-      if (match) resolve({ api: createApiClient({ apiKey, baseURL: match[1] }), process: child });
-    });
-    child.stderr!.resume();
-    child.once('exit', (code) => reject(new Error(`engine exited with ${code}: ${out}`)));
-  });
-}
-
-const exited = (child: ChildProcess) => new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r)));
-
-function postmastersUnder(dir: string): string[] {
-  const dirs: string[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (cmd[0].endsWith('/postgres') && cmd.includes('-D') && cmd[cmd.indexOf('-D') + 1].startsWith(dir)) dirs.push(cmd[cmd.indexOf('-D') + 1]);
-    } catch {
-      // gone
-    }
-  }
-  return dirs;
-}
-
-async function settle(api: ReturnType<typeof createApiClient>, projectId: string) {
-  for (;;) {
-    const ops = (await api.listProjectOperations({ projectId, limit: 1000 })).data.operations;
-    if (ops.every((o) => o.status !== 'running' && o.status !== 'scheduling')) return ops;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const engines = engineProcesses('arbor-history-crash-', 'history-crash-key');
+const home = engines.home;
+const startEngine = (failpoints = '') => engines.start({ ARBOR_FAILPOINTS: failpoints });
+const postmasterDirs = () => postmastersUnder(home).map((p) => p.dataDir);
 
 async function ids(uri: string): Promise<number[]> {
   const client = await connect(uri);
@@ -77,15 +34,7 @@ async function run(uri: string, sql: string): Promise<string> {
   }
 }
 
-after(async () => {
-  engine?.kill('SIGTERM');
-  await new Promise((r) => setTimeout(r, 1500));
-  for (const dir of postmastersUnder(home)) {
-    const pid = Number(readFileSync(join(dir, 'postmaster.pid'), 'utf8').split('\n')[0]);
-    process.kill(pid, 'SIGQUIT');
-  }
-  rmSync(home, { recursive: true, force: true });
-});
+after(() => engines.cleanUp());
 
 test('kill -9 during a point-in-time branch and a restore: before or after, never mixed', async () => {
   // 1. A point-in-time branch killed after its recovery promoted, before it was moved into place.
@@ -94,7 +43,7 @@ test('kill -9 during a point-in-time branch and a restore: before or after, neve
   const projectId = data.project.id;
   const mainId = data.branch.id;
   const mainUri = data.connection_uris![0].connection_uri;
-  await settle(api, projectId);
+  await operationsAtRest(api, projectId);
   const history = join(home, 'history', mainId);
   while (!existsSync(history) || !readdirSync(history).some((n) => /^base-[0-9A-F]+$/.test(n))) await new Promise((r) => setTimeout(r, 50));
   await run(mainUri, 'CREATE TABLE items (id int PRIMARY KEY)');
@@ -105,16 +54,16 @@ test('kill -9 during a point-in-time branch and a restore: before or after, neve
   await exited(current);
 
   ({ api, process: current } = await startEngine('restore-mid-swap'));
-  let ops = await settle(api, projectId);
+  let ops = await operationsAtRest(api, projectId);
   assert.equal(ops.find((o) => o.action === 'create_branch' && o.branch_id === pitr.id)!.status, 'failed');
   await assert.rejects(api.getProjectBranch(projectId, pitr.id), (e: { response: { status: number } }) => e.response.status === 404);
   assert.deepEqual(readdirSync(join(home, 'clusters')).filter((n) => n.startsWith(pitr.id)), [], 'no half-made copy is left');
-  assert.deepEqual(postmastersUnder(home), [join(home, 'clusters', mainId)], 'the recovering postmaster was stopped');
+  assert.deepEqual(postmasterDirs(), [join(home, 'clusters', mainId)], 'the recovering postmaster was stopped');
   assert.deepEqual(await ids(mainUri), [1, 2, 3, 4], 'the parent is untouched');
 
   // 2. A restore killed in the middle of its swap (past its commit point): finished on restart.
   const preview = (await api.createProjectBranch(projectId, { branch: { name: 'preview' }, endpoints: [{ type: 'read_write' as never }] })).data;
-  await settle(api, projectId);
+  await operationsAtRest(api, projectId);
   const previewUri = preview.connection_uris![0].connection_uri;
   await run(previewUri, 'INSERT INTO items VALUES (100)');
   await run(mainUri, 'INSERT INTO items VALUES (5)');
@@ -122,7 +71,7 @@ test('kill -9 during a point-in-time branch and a restore: before or after, neve
   await exited(current);
 
   ({ api, process: current } = await startEngine('restore-before-commit'));
-  ops = await settle(api, projectId);
+  ops = await operationsAtRest(api, projectId);
   assert.equal(ops.find((o) => o.action === 'create_timeline' && o.branch_id === preview.branch.id)!.status, 'finished');
   assert.deepEqual(await ids(previewUri), [1, 2, 3, 4, 5], 'the restore is complete: the parent head, through the same connection string');
   assert.ok((await api.getProjectBranch(projectId, preview.branch.id)).data.branch.last_reset_at);
@@ -135,7 +84,7 @@ test('kill -9 during a point-in-time branch and a restore: before or after, neve
   await exited(current);
 
   ({ api, process: current } = await startEngine());
-  ops = await settle(api, projectId);
+  ops = await operationsAtRest(api, projectId);
   assert.equal(ops.find((o) => o.id === second.id)!.status, 'failed');
   assert.deepEqual(await ids(previewUri), [1, 2, 3, 4, 5, 200], 'the branch is as before the restore');
   assert.deepEqual(await ids(mainUri), [1, 2, 3, 4, 5, 6], 'the parent is untouched');
@@ -156,6 +105,6 @@ test('kill -9 during a point-in-time branch and a restore: before or after, neve
     assert.ok(Date.now() < deadline, 'the expired branch was deleted after the restart');
     await new Promise((r) => setTimeout(r, 100));
   }
-  await settle(api, projectId);
-  assert.deepEqual(postmastersUnder(home), [join(home, 'clusters', mainId)]);
+  await operationsAtRest(api, projectId);
+  assert.deepEqual(postmasterDirs(), [join(home, 'clusters', mainId)]);
 });

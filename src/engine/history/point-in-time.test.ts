@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type pg from 'pg';
-import { connect, startTestEngine, type TestEngine } from '../test-support.ts';
+import { connect, rejects, startTestProject, type TestEngine } from '../test-support.ts';
 
 let engine: TestEngine;
 let projectId: string;
@@ -31,32 +31,8 @@ async function mark(client: pg.Client): Promise<Mark> {
   return { lsn: rows[0].lsn, timestamp: rows[0].timestamp, ...summary };
 }
 
-function status(error: unknown): number | undefined {
-  return (error as { response?: { status: number } }).response?.status;
-}
-
-function message(error: unknown): string {
-  return (error as { response?: { data: { message: string } } }).response?.data.message ?? String(error);
-}
-
-async function rejects(promise: Promise<unknown>, expectedStatus: number, pattern: RegExp): Promise<void> {
-  try {
-    await promise;
-  } catch (error) {
-    assert.equal(status(error), expectedStatus, `status for ${message(error)}`);
-    assert.match(message(error), pattern);
-    return;
-  }
-  assert.fail(`expected HTTP ${expectedStatus}`);
-}
-
 before(async () => {
-  engine = await startTestEngine({ history: { tickMs: 60_000, expiryCheckMs: 60_000 } });
-  const { data } = await engine.api.createProject({ project: { name: 'history' } });
-  projectId = data.project.id;
-  mainId = data.branch.id;
-  mainUri = data.connection_uris![0].connection_uri;
-  await engine.settle(projectId);
+  ({ engine, projectId, mainId, mainUri } = await startTestProject({ name: 'history' }, { history: { tickMs: 60_000, expiryCheckMs: 60_000 } }));
   await engine.engine.history.settled();
 });
 

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, test } from 'node:test';
-import { connect, startTestEngine, type TestEngine } from '../test-support.ts';
+import { connect, sleep, startTestProject, status, type TestEngine } from '../test-support.ts';
 import { archivedSegments, branchHistoryDir, listBases } from './store.ts';
 import { segmentOrder } from './lsn.ts';
 
@@ -15,8 +15,6 @@ let engine: TestEngine;
 let projectId: string;
 let mainId: string;
 let mainUri: string;
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 20_000): Promise<T> {
   const deadline = Date.now() + ms;
@@ -28,17 +26,8 @@ async function until<T>(what: string, fn: () => Promise<T | undefined | false>, 
   }
 }
 
-function status(error: unknown): number | undefined {
-  return (error as { response?: { status: number } }).response?.status;
-}
-
 before(async () => {
-  engine = await startTestEngine({ history: { tickMs: 500, expiryCheckMs: 200, baseCopyWalBytes: 48 * 1024 * 1024 } });
-  const { data } = await engine.api.createProject({ project: { name: 'retention' } });
-  projectId = data.project.id;
-  mainId = data.branch.id;
-  mainUri = data.connection_uris![0].connection_uri;
-  await engine.settle(projectId);
+  ({ engine, projectId, mainId, mainUri } = await startTestProject({ name: 'retention' }, { history: { tickMs: 500, expiryCheckMs: 200, baseCopyWalBytes: 48 * 1024 * 1024 } }));
   await engine.engine.history.settled();
 });
 

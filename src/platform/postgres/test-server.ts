@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { createApiClient } from '@neondatabase/api-client';
 import { SUPERUSER } from '../../engine/clusters/cluster.ts';
 import { startEngineServer } from '../../engine/server.ts';
+import { settle as settleOperations } from '../../engine/test-support.ts';
 
 export const PLATFORM_ROLE = 'encore_platform';
 
@@ -29,15 +30,7 @@ export async function startNeonLikeServer(): Promise<NeonLikeServer> {
   const engine = await startEngineServer({ home });
   try {
     const api = createApiClient({ apiKey: engine.apiKey, baseURL: engine.url });
-    const settle = async (projectId: string) => {
-      for (;;) {
-        const ops = (await api.listProjectOperations({ projectId, limit: 1000 })).data.operations;
-        const failed = ops.find((o) => o.status === 'failed');
-        if (failed) throw new Error(`engine operation ${failed.action} failed: ${failed.error}`);
-        if (ops.every((o) => o.status === 'finished')) return;
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    };
+    const settle = (projectId: string) => settleOperations(api, projectId, { pollMs: 10 });
     // Never suspended during a test: the fixture's sessions come and go.
     const { data } = await api.createProject({ project: { name: 'roles-test', default_endpoint_settings: { suspend_timeout_seconds: -1 } } });
     await settle(data.project.id);
