@@ -33,6 +33,9 @@ async function mark(client: pg.Client): Promise<Mark> {
 
 before(async () => {
   ({ engine, projectId, mainId, mainUri } = await startTestProject({ name: 'history' }, { history: { tickMs: 60_000, expiryCheckMs: 60_000 } }));
+  // History starts at the first base copy, queued in the background at creation; under load it can
+  // start after the test's first commit, so take it now: the first point tested must be inside.
+  await engine.engine.history.baseCopy(engine.engine.branch(projectId, mainId));
   await engine.engine.history.settled();
 });
 
