@@ -57,12 +57,25 @@ export async function storedPassword(ctx: Context, environmentId: number, role: 
  * A connection URI for the branch as `role` on `database`. Built from the URI Neon gives for the
  * platform role, so host, port and TLS parameters are Neon's (or the engine's).
  */
-export async function branchUri(api: NeonApi, env: Environment, platformRole: string, role: string, password: string, database: string): Promise<string> {
-  const { data } = await api.listProjectBranchDatabases(env.neon.projectId!, env.neon.branchId!);
-  const known = data.databases[0]?.name;
-  if (!known) throw new Error(`branch ${env.neon.branchId} has no database Neon knows to build a connection string from`);
-  const uri = (await api.getConnectionUri({ projectId: env.neon.projectId!, branch_id: env.neon.branchId, endpoint_id: env.neon.endpointId, database_name: known, role_name: platformRole })).data.uri;
-  const url = new URL(uri);
+export async function branchUri(
+  api: NeonApi,
+  env: Environment,
+  platformRole: string,
+  role: string,
+  password: string,
+  database: string,
+  /** Reuse the base URI within one reconcile run (it costs two Neon calls). */
+  cache?: { base?: string },
+): Promise<string> {
+  let base = cache?.base;
+  if (!base) {
+    const { data } = await api.listProjectBranchDatabases(env.neon.projectId!, env.neon.branchId!);
+    const known = data.databases[0]?.name;
+    if (!known) throw new Error(`branch ${env.neon.branchId} has no database Neon knows to build a connection string from`);
+    base = (await api.getConnectionUri({ projectId: env.neon.projectId!, branch_id: env.neon.branchId, endpoint_id: env.neon.endpointId, database_name: known, role_name: platformRole })).data.uri;
+    if (cache) cache.base = base;
+  }
+  const url = new URL(base);
   url.username = role;
   url.password = password;
   url.pathname = `/${database}`;

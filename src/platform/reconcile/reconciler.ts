@@ -140,6 +140,7 @@ export class Reconciler {
       app,
       model: modelOf(app),
       env,
+      uriCache: {},
       saveNeon: async (neon: EnvironmentNeon) => {
         [env] = await ctx.db.update(environments).set({ neon, updatedAt: new Date() }).where(eq(environments.id, env.id)).returning();
         step.env = env;

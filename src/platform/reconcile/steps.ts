@@ -30,6 +30,8 @@ export interface StepContext {
   env: Environment;
   /** Persists what was learned about the Neon resources (before the next step can crash). */
   saveNeon(neon: EnvironmentNeon): Promise<void>;
+  /** The branch's connection URI, looked up once per run. */
+  uriCache: { base?: string };
 }
 
 /** The branch is not there yet (e.g. the parent environment is still provisioning): try later. */
@@ -141,7 +143,7 @@ async function platformUri(s: StepContext, database = 'postgres'): Promise<strin
   const name = roleNames(s.model.prefix).platform;
   const password = await storedPassword(s.ctx, s.env.id, name);
   if (!password) throw new Error(`no password known for ${name}`);
-  return branchUri(s.api, s.env, name, name, password, database);
+  return branchUri(s.api, s.env, name, name, password, database, s.uriCache);
 }
 
 /**
@@ -242,7 +244,7 @@ export async function runMigrations(s: StepContext): Promise<string> {
     try {
       await mkdir(dir, { recursive: true });
       for (const f of files) await writeFile(join(dir, f.file), f.sql);
-      const uri = await branchUri(s.api, env, names.platform, role, password, database.name);
+      const uri = await branchUri(s.api, env, names.platform, role, password, database.name, s.uriCache);
       const result = await migrate(uri, dir);
       if (result.applied.length) applied.push(`${database.name}: ${result.applied.map((a) => a.file).join(', ')}`);
     } finally {
