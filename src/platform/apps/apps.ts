@@ -2,13 +2,13 @@
  * @module Apps: an app model (arbor.yaml as data) plus its migration files. Changing the model
  * re-reconciles every environment of the app.
  */
-import { eq, sql } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import { parse as parseYaml } from 'yaml';
 import { audit } from '../audit.ts';
 import type { Actor, Context } from '../context.ts';
 import { PlatformError, conflict, invalid, notFound } from '../errors.ts';
 import { AppModelError, validateAppModel, type AppModel } from '../postgres/app-model.ts';
-import { apps, environments, type App, type StoredMigration } from '../store/schema.ts';
+import { apps, changed, environments, type App, type StoredMigration } from '../store/schema.ts';
 
 export interface AppInput {
   /** The model as data, or arbor.yaml's text. */
@@ -82,7 +82,7 @@ export async function updateApp(ctx: Context, actor: Actor, name: string, input:
   const [updated] = await ctx.db.update(apps).set({ model, migrations, updatedAt: new Date() }).where(eq(apps.id, app.id)).returning();
   await ctx.db
     .update(environments)
-    .set({ generation: sql`${environments.generation} + 1`, updatedAt: new Date() })
+    .set(changed())
     .where(eq(environments.appId, app.id));
   await audit(ctx, actor, 'app.update', name);
   return updated;

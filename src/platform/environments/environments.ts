@@ -3,7 +3,7 @@
  * environment, branch from a Neon branch, import), with Neon settings checked against the plan.
  * These functions record the desired spec; the reconciler makes it so.
  */
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, eq } from 'drizzle-orm';
 import { audit } from '../audit.ts';
 import { requireAdmin } from '../auth/auth.ts';
 import { clientFor, findAccount } from '../accounts/accounts.ts';
@@ -14,6 +14,7 @@ import { PlatformError, conflict, invalid, notFound, unprocessable } from '../er
 import { neonStatus } from '../neon/client.ts';
 import {
   accounts,
+  changed,
   environments,
   environmentSteps,
   type App,
@@ -156,7 +157,7 @@ export async function updateSettings(ctx: Context, actor: Actor, appName: string
   checkSettings(account.plan, settings);
   const [updated] = await ctx.db
     .update(environments)
-    .set({ spec: { ...env.spec, settings }, generation: sql`${environments.generation} + 1`, updatedAt: new Date() })
+    .set({ spec: { ...env.spec, settings }, ...changed() })
     .where(eq(environments.id, env.id))
     .returning();
   await audit(ctx, actor, 'environment.settings', `${app.name}/${env.name}`, { ...patch });
@@ -169,7 +170,7 @@ export async function fixRoles(ctx: Context, actor: Actor, appName: string, envN
   const env = await findEnvironment(ctx, app, envName);
   const [updated] = await ctx.db
     .update(environments)
-    .set({ spec: { ...env.spec, fixRoles: true }, generation: sql`${environments.generation} + 1`, updatedAt: new Date() })
+    .set({ spec: { ...env.spec, fixRoles: true }, ...changed() })
     .where(eq(environments.id, env.id))
     .returning();
   await audit(ctx, actor, 'environment.fix-roles', `${app.name}/${env.name}`);
@@ -186,7 +187,7 @@ export async function deleteEnvironment(ctx: Context, actor: Actor, appName: str
   if (children.length) throw conflict(`environments ${children.map((c) => c.name).join(', ')} branch from ${env.name}; delete them first`);
   const [updated] = await ctx.db
     .update(environments)
-    .set({ status: 'deleting', generation: sql`${environments.generation} + 1`, updatedAt: new Date() })
+    .set({ status: 'deleting', ...changed() })
     .where(eq(environments.id, env.id))
     .returning();
   await audit(ctx, actor, 'environment.delete', `${app.name}/${env.name}`);

@@ -19,6 +19,7 @@ import { applyHierarchy, applySettings, awaitNeon, deleteNeonResources, ensureNe
 
 const LEASE_MS = 15_000;
 const POLL_MS = 500;
+const MAX_BACKOFF_MS = 5 * 60_000;
 
 type Step = { name: string; run: (s: StepContext) => Promise<string | void> };
 
@@ -159,8 +160,10 @@ export class Reconciler {
       }
       const message = (error as Error).message;
       ctx.log.warn(`environment ${app.name}/${env.name}: ${message}`);
-      await ctx.db.update(environments).set({ status: keepDeleting('failed'), error: message }).where(eq(environments.id, env.id));
-      await this.release(env.id, 5000);
+      // Transient or not, retry with exponential backoff; a change to the environment retries at once.
+      const failures = env.failures + 1;
+      await ctx.db.update(environments).set({ status: keepDeleting('failed'), error: message, failures }).where(eq(environments.id, env.id));
+      await this.release(env.id, Math.min(MAX_BACKOFF_MS, 1000 * 2 ** failures));
       return;
     }
     if (env.status === 'deleting') {
@@ -174,6 +177,7 @@ export class Reconciler {
         status: sql`CASE WHEN ${environments.status} = 'deleting' THEN 'deleting' WHEN ${environments.generation} = ${generation} THEN 'ready' ELSE 'provisioning' END`,
         observedGeneration: generation,
         error: null,
+        failures: 0,
         updatedAt: new Date(),
       })
       .where(eq(environments.id, env.id));

@@ -125,6 +125,8 @@ export const environments = pgTable(
     /** Bumped on every change the reconciler must act on; `observedGeneration` catches up. */
     generation: integer('generation').notNull().default(1),
     observedGeneration: integer('observed_generation').notNull().default(0),
+    /** Failed runs in a row: the retry waits 2^failures s (at most 5 minutes); reset by success or a change. */
+    failures: integer('failures').notNull().default(0),
     /** Which platform process works on it, until when (claimed with a row lock). */
     leaseOwner: text('lease_owner'),
     leaseUntil: timestamp('lease_until', { withTimezone: true }),
@@ -172,6 +174,17 @@ export const auditLog = pgTable('audit_log', {
   action: text('action').notNull(),
   target: text('target').notNull(),
   detail: jsonb('detail').$type<Record<string, unknown>>().notNull().default({}),
+});
+
+/**
+ * What every change to an environment's desired state sets: a new generation for the reconciler,
+ * and no waiting out the backoff of earlier failures (unless a process is working on it now).
+ */
+export const changed = () => ({
+  generation: sql`${environments.generation} + 1`,
+  failures: 0,
+  leaseUntil: sql`CASE WHEN ${environments.leaseOwner} IS NULL THEN NULL ELSE ${environments.leaseUntil} END`,
+  updatedAt: new Date(),
 });
 
 export type User = typeof users.$inferSelect;

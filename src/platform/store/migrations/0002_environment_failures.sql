@@ -1,0 +1,1 @@
+ALTER TABLE "environments" ADD COLUMN "failures" integer DEFAULT 0 NOT NULL;
