@@ -38,7 +38,7 @@ function readModel(input: unknown): AppModel {
   }
 }
 
-function checkMigrations(model: AppModel, migrations: Record<string, StoredMigration[]>): void {
+export function checkMigrations(model: AppModel, migrations: Record<string, StoredMigration[]>): void {
   for (const [database, files] of Object.entries(migrations)) {
     if (!model.databases.some((d) => d.name === database)) throw invalid(`migrations.${database}`, `migrations are given for database ${database}, which the model does not declare`);
     for (const [i, f] of files.entries()) {
@@ -53,7 +53,7 @@ export function modelOf(app: App): AppModel {
 }
 
 export function appView(app: App) {
-  return { name: app.name, model: app.model, migrations: Object.fromEntries(Object.entries(app.migrations).map(([db, files]) => [db, files.map((f) => f.file)])), createdAt: app.createdAt.toISOString(), updatedAt: app.updatedAt.toISOString() };
+  return { name: app.name, previews: { parentEnvironment: app.previewParent ?? undefined, ttlSeconds: app.previewTtlSeconds }, model: app.model, migrations: Object.fromEntries(Object.entries(app.migrations).map(([db, files]) => [db, files.map((f) => f.file)])), createdAt: app.createdAt.toISOString(), updatedAt: app.updatedAt.toISOString() };
 }
 
 export async function findApp(ctx: Context, name: string): Promise<App> {

@@ -38,6 +38,9 @@ export interface EnvironmentInput {
   neonProjectId?: string;
   neonBranchId?: string;
   settings?: NeonSettings;
+  /** Previews only (set by previews.ts, not through the environments API). */
+  migrations?: EnvironmentSpec['migrations'];
+  expiresAt?: string;
 }
 
 const NAME = /^[a-z][a-z0-9-]{0,39}$|^pr:[0-9]{1,9}$/;
@@ -142,6 +145,8 @@ export async function createEnvironment(ctx: Context, actor: Actor, appName: str
     checkSettings(account.plan, settings);
     spec.settings = settings;
   }
+  if (input.migrations) spec.migrations = input.migrations;
+  if (input.expiresAt) spec.expiresAt = input.expiresAt;
   const [env] = await ctx.db.insert(environments).values({ appId: app.id, name: input.name, type, accountId: account.id, spec }).returning();
   await audit(ctx, actor, 'environment.create', `${app.name}/${env.name}`, { mode: spec.mode, account: account.name });
   return env;
@@ -178,11 +183,12 @@ export async function fixRoles(ctx: Context, actor: Actor, appName: string, envN
 }
 
 /** Deletion is admin-only and confirmed by typing the environment's name. */
-export async function deleteEnvironment(ctx: Context, actor: Actor, appName: string, envName: string, confirm: string | undefined): Promise<Environment> {
-  requireAdmin(actor, 'deleting an environment');
+export async function deleteEnvironment(ctx: Context, actor: Actor, appName: string, envName: string, confirm: string | undefined, options: { preview?: boolean } = {}): Promise<Environment> {
+  // A preview is closed by its pull request (any CI token), so it needs neither admin nor confirmation.
+  if (!options.preview) requireAdmin(actor, 'deleting an environment');
   const app = await findApp(ctx, appName);
   const env = await findEnvironment(ctx, app, envName);
-  if (confirm !== env.name) throw new PlatformError(400, 'confirmation_required', `to delete environment ${env.name}, confirm with its name (?confirm=${env.name})`, 'confirm');
+  if (!options.preview && confirm !== env.name) throw new PlatformError(400, 'confirmation_required', `to delete environment ${env.name}, confirm with its name (?confirm=${env.name})`, 'confirm');
   const children = (await ctx.db.select().from(environments).where(eq(environments.appId, app.id))).filter((e) => e.spec.parentEnvironment === env.name);
   if (children.length) throw conflict(`environments ${children.map((c) => c.name).join(', ')} branch from ${env.name}; delete them first`);
   const [updated] = await ctx.db

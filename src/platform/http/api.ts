@@ -22,7 +22,7 @@ export interface Call<B, Q> {
 }
 
 export interface RouteDef<B extends z.ZodType, Q extends z.ZodType> {
-  method: 'get' | 'post' | 'patch' | 'delete';
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
   /** OpenAPI style: `/apps/{app}`. */
   path: string;
   summary: string;
@@ -97,7 +97,7 @@ export class Api {
       const params = Object.fromEntries(Object.entries(c.req.param() as Record<string, string>).map(([k, v]) => [k, decodeURIComponent(v)]));
       const result = await def.handler({ actor, body: body as z.infer<B>, query: query as z.infer<Q>, params, c });
       if (def.status === 204) return c.body(null, 204);
-      return c.json(result as object, def.status ?? 200);
+      return def.status ? c.json(result as object, def.status) : c.json(result as object);
     });
   }
 

@@ -11,6 +11,7 @@ import { createToken, createUser, listUsers, login, logout } from '../auth/auth.
 import type { Context } from '../context.ts';
 import { listCredentials, revealCredential, rotateCredentials } from '../credentials/credentials.ts';
 import { createEnvironment, deleteEnvironment, environmentView, findEnvironment, fixRoles, listEnvironments, updateSettings } from '../environments/environments.ts';
+import { closePreview, listPreviews, openPreview, setPreviewSettings } from '../previews/previews.ts';
 import { Api, SESSION_COOKIE } from './api.ts';
 
 const role = z.enum(['admin', 'member']);
@@ -136,6 +137,34 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
     method: 'post', path: '/apps/{app}/environments/{env}/users/rotate', summary: 'Rotate the password of one user (body.role) or all', access: 'admin',
     body: z.strictObject({ role: z.string().optional() }),
     handler: async ({ params, body, actor }) => ({ rotated: await rotateCredentials(ctx, actor, params.app, params.env, body.role) }),
+  });
+
+  const prNumber = (raw: string) => (/^[0-9]{1,9}$/.test(raw) ? Number(raw) : Number.NaN);
+  api.route({
+    method: 'patch', path: '/apps/{app}/previews', summary: 'Choose the environment previews branch from (null turns previews off) and their time to live', access: 'member',
+    body: z.strictObject({ parentEnvironment: z.string().nullable(), ttlSeconds: z.number().int().optional() }),
+    handler: async ({ params, body, actor }) => {
+      await setPreviewSettings(ctx, actor, params.app, body);
+      return { app: appView(await findApp(ctx, params.app)) };
+    },
+  });
+  api.route({
+    method: 'get', path: '/apps/{app}/previews', summary: "List the app's preview environments", access: 'member',
+    handler: async ({ params }) => ({ previews: await Promise.all((await listPreviews(ctx, params.app)).map((e) => environmentView(ctx, e))) }),
+  });
+  api.route({
+    method: 'put', path: '/apps/{app}/previews/{number}', summary: "A pull request opened or pushed: create or update its preview with the pull request's migrations", access: 'member',
+    body: z.strictObject({ migrations: migrations.optional() }),
+    async handler({ params, body, actor, c }) {
+      const { environment, created } = await openPreview(ctx, actor, params.app, prNumber(params.number), body);
+      onChange();
+      c.status(created ? 201 : 200);
+      return { environment: await environmentView(ctx, environment) };
+    },
+  });
+  api.route({
+    method: 'delete', path: '/apps/{app}/previews/{number}', summary: 'A pull request closed: delete its preview and branch (absent is fine)', access: 'member', status: 202,
+    handler: async ({ params, actor }) => changed({ deleted: await closePreview(ctx, actor, params.app, prNumber(params.number)) }),
   });
 
   api.route({

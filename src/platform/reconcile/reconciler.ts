@@ -15,11 +15,13 @@ import { modelOf } from '../apps/apps.ts';
 import type { Context } from '../context.ts';
 import { accounts, apps, environments, environmentSteps, type Environment, type EnvironmentNeon } from '../store/schema.ts';
 import type { CallCounter } from '../neon/client.ts';
+import { expirePreviews } from '../previews/previews.ts';
 import { applyHierarchy, applySettings, awaitNeon, deleteNeonResources, ensureNeonResources, ensureSuperuser, NotYet, runMigrations, type StepContext } from './steps.ts';
 
 const LEASE_MS = 15_000;
 const POLL_MS = 500;
 const MAX_BACKOFF_MS = 5 * 60_000;
+const EXPIRY_CHECK_MS = 2000;
 
 type Step = { name: string; run: (s: StepContext) => Promise<string | void> };
 
@@ -60,7 +62,12 @@ export class Reconciler {
   async start(): Promise<void> {
     if (this.options.exclusive) await this.ctx.db.update(environments).set({ leaseOwner: null, leaseUntil: null });
     const loop = async () => {
+      let expiredAt = 0;
       while (!this.stopped) {
+        if (Date.now() - expiredAt > EXPIRY_CHECK_MS) {
+          expiredAt = Date.now();
+          await expirePreviews(this.ctx).catch((error) => this.ctx.log.warn(`preview expiry: ${(error as Error).message}`));
+        }
         const worked = await this.runOnce().catch((error) => {
           this.ctx.log.warn(`reconciler: ${(error as Error).message}`);
           return false;

@@ -97,8 +97,11 @@ export async function ensureNeonResources(s: StepContext): Promise<void> {
       const found = await findBranchByName(api, parentProject!, spec.branchName!);
       if (found) neon = { ...neon, branchId: found.id, createdBranch: true };
       else {
+        // A preview's branch also expires on Neon a day after Arbor's own expiry: nothing lingers
+        // even if the platform is gone.
+        const neonExpiry = spec.expiresAt ? new Date(Math.min(Date.parse(spec.expiresAt) + 86_400_000, Date.now() + 29 * 86_400_000)).toISOString() : undefined;
         const { data } = await api.createProjectBranch(parentProject!, {
-          branch: { parent_id: parentBranch, name: spec.branchName },
+          branch: { parent_id: parentBranch, name: spec.branchName, ...(neonExpiry ? { expires_at: neonExpiry } : {}) },
           endpoints: [{ type: 'read_write' as never, ...endpointSettings(env) }],
         });
         neon = { ...neon, branchId: data.branch.id, endpointId: data.endpoints[0]?.id, createdBranch: true };
@@ -235,7 +238,8 @@ export async function runMigrations(s: StepContext): Promise<string> {
   const names = roleNames(model.prefix);
   const applied: string[] = [];
   for (const database of model.databases) {
-    const files = app.migrations[database.name] ?? [];
+    // A preview runs its pull request's migrations; every other environment the app's.
+    const files = (env.spec.migrations ?? app.migrations)[database.name] ?? [];
     if (!files.length) continue;
     const role = names.dbAdmin(database.name);
     const password = await storedPassword(ctx, env.id, role);

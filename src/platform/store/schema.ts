@@ -61,6 +61,10 @@ export const apps = pgTable('apps', {
   model: jsonb('model').notNull(),
   /** Migration files per database name. */
   migrations: jsonb('migrations').$type<Record<string, StoredMigration[]>>().notNull().default({}),
+  /** Preview environments (one per pull request) branch from this environment; none when unset. */
+  previewParent: text('preview_parent'),
+  /** How long a preview lives after its last update. */
+  previewTtlSeconds: integer('preview_ttl_seconds').notNull().default(7 * 86400),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
 });
@@ -84,6 +88,9 @@ export interface EnvironmentSpec {
   settings: NeonSettings;
   /** import: apply the role hierarchy (the one-click fix for what `check` found). */
   fixRoles?: boolean;
+  /** preview: the pull request's migrations (instead of the app's), and when it is deleted. */
+  migrations?: Record<string, StoredMigration[]>;
+  expiresAt?: string;
 }
 
 export interface NeonSettings {
