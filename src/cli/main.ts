@@ -7,6 +7,9 @@ import { registerMigrate } from './migrate.ts';
 import { registerRoles } from './roles.ts';
 import { registerUp } from './up.ts';
 import { registerTokens } from './tokens.ts';
+import { registerApps } from './apps.ts';
+import { registerPreviews } from './previews.ts';
+import { registerDb } from './db.ts';
 
 const program = new Command('arbor')
   .description('Postgres environments on Neon: branches per environment and pull request, least-privilege roles, an offline engine')
@@ -15,6 +18,9 @@ const program = new Command('arbor')
 
 registerUp(program);
 registerTokens(program);
+registerApps(program);
+registerPreviews(program);
+registerDb(program);
 registerEngine(program);
 registerRoles(program);
 registerMigrate(program);
