@@ -19,29 +19,21 @@ import {
   environmentSteps,
   type App,
   type Environment,
-  type EnvironmentMode,
   type EnvironmentSpec,
   type EnvironmentType,
   type NeonSettings,
 } from '../store/schema.ts';
 
-export interface EnvironmentInput {
+/**
+ * A request for a new environment: the spec's fields (`migrations` and `expiresAt` are set by
+ * previews.ts only; the environments API does not accept them) plus name, type and account.
+ */
+export type EnvironmentInput = Omit<EnvironmentSpec, 'settings' | 'fixRoles'> & {
   name: string;
   type?: EnvironmentType;
   account?: string;
-  mode: EnvironmentMode;
-  regionId?: string;
-  pgVersion?: number;
-  projectName?: string;
-  branchName?: string;
-  parentEnvironment?: string;
-  neonProjectId?: string;
-  neonBranchId?: string;
   settings?: NeonSettings;
-  /** Previews only (set by previews.ts, not through the environments API). */
-  migrations?: EnvironmentSpec['migrations'];
-  expiresAt?: string;
-}
+};
 
 const NAME = /^[a-z][a-z0-9-]{0,39}$|^pr:[0-9]{1,9}$/;
 
