@@ -1,12 +1,13 @@
 /**
  * @module The platform process: store, secrets, first admin, reconciler, and the HTTP server
- * (API under /api/v1), bound to 127.0.0.1 unless told otherwise.
+ * (API under /api/v1, the dashboard at /), bound to 127.0.0.1 unless told otherwise.
  */
 import { serve, type ServerType } from '@hono/node-server';
 import { Hono } from 'hono';
 import { mkdirSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { ensureFirstAdmin } from './auth/auth.ts';
+import { dashboardRoutes } from './http/dashboard.ts';
 import type { Context, PlatformLog } from './context.ts';
 import { platformApi } from './http/routes.ts';
 import type { CallCounter } from './neon/client.ts';
@@ -48,7 +49,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
   const api = platformApi(ctx, () => reconciler.kick());
   const app = new Hono();
   app.route('/api/v1', api.hono);
-  app.get('/', (c) => c.text('Arbor platform. API: /api/v1 (OpenAPI: /api/v1/openapi.json)\n'));
+  app.route('/', dashboardRoutes());
   const host = options.host ?? '127.0.0.1';
   const server: ServerType = await new Promise((resolve) => {
     const s = serve({ fetch: app.fetch, port: options.port ?? 0, hostname: host }, () => resolve(s));

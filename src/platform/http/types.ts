@@ -1,0 +1,133 @@
+/**
+ * @module The shapes the REST API under /api/v1 answers with, as plain types: what the dashboard
+ * (web/) and other clients import. Self-contained on purpose — no imports — so a client can use
+ * it without pulling in server code; `types.test.ts` checks the handlers' results against it.
+ */
+
+export type UserRole = 'admin' | 'member';
+export type Plan = 'free' | 'launch' | 'scale';
+export type EnvironmentType = 'production' | 'development' | 'preview';
+export type EnvironmentMode = 'new-project' | 'branch-environment' | 'branch-neon' | 'import';
+export type EnvironmentStatus = 'pending' | 'provisioning' | 'ready' | 'failed' | 'deleting';
+export type StepStatus = 'running' | 'done' | 'failed';
+
+/** Every error: `{error: {code, message, field?}}`; `field` names the input at fault. */
+export interface ApiErrorBody {
+  error: { code: string; message: string; field?: string };
+}
+
+export interface UserView {
+  name: string;
+  role: UserRole;
+}
+
+export interface AccountView {
+  name: string;
+  apiUrl: string;
+  keyLast4: string;
+  plan: Plan;
+  createdAt: string;
+}
+
+export interface AccountInput {
+  name: string;
+  apiKey: string;
+  apiUrl?: string;
+  plan?: Plan;
+}
+
+export interface RegionView {
+  id: string;
+  name: string;
+  default: boolean;
+}
+
+export interface NeonProjectView {
+  id: string;
+  name: string;
+  regionId: string;
+  pgVersion: number;
+  branches: { id: string; name: string; default: boolean }[];
+}
+
+export interface AppView {
+  name: string;
+  previews: { parentEnvironment?: string; ttlSeconds: number };
+  model: unknown;
+  /** Migration file names per database. */
+  migrations: Record<string, string[]>;
+  createdAt: string;
+  updatedAt: string;
+}
+
+export interface NeonSettings {
+  historyRetentionSeconds?: number;
+  minCu?: number;
+  maxCu?: number;
+  /** -1: never suspend. */
+  suspendTimeoutSeconds?: number;
+}
+
+export interface StepView {
+  generation: number;
+  step: string;
+  status: StepStatus;
+  detail?: string;
+  startedAt: string;
+  finishedAt?: string;
+}
+
+export interface EnvironmentView {
+  name: string;
+  type: EnvironmentType;
+  mode: EnvironmentMode;
+  account?: string;
+  status: EnvironmentStatus;
+  error?: string;
+  imported: boolean;
+  neon: { projectId?: string; branchId?: string; endpointId?: string; host?: string };
+  settings: NeonSettings;
+  deviations: { kind: string; message: string }[];
+  warnings: string[];
+  generation: number;
+  observedGeneration: number;
+  steps: StepView[];
+}
+
+export interface EnvironmentInput {
+  name: string;
+  type?: EnvironmentType;
+  account?: string;
+  mode: EnvironmentMode;
+  regionId?: string;
+  pgVersion?: number;
+  projectName?: string;
+  branchName?: string;
+  parentEnvironment?: string;
+  neonProjectId?: string;
+  neonBranchId?: string;
+  settings?: NeonSettings;
+}
+
+export interface CredentialView {
+  username: string;
+  host?: string;
+  port?: number;
+  databases: string[];
+  purpose: string;
+  hasPassword: boolean;
+}
+
+export interface RevealedCredential {
+  username: string;
+  password: string;
+  connectionUri: string;
+}
+
+export interface AuditEntryView {
+  at: string;
+  actor: string;
+  action: string;
+  target: string;
+  detail: unknown;
+}

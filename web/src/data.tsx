@@ -1,0 +1,112 @@
+/**
+ * @module Loading state and form helpers shared by the pages: `useData` (load, reload, poll while
+ * the caller says so), `Field` (a labelled input with the API's error for that field under it),
+ * `FormError` (errors no field on the form claims) and `Status`.
+ */
+import { useEffect, useRef, useState, type ReactNode } from 'react';
+import { ApiError, messageOf, type EnvironmentStatus } from './api.ts';
+
+export interface Data<T> {
+  data?: T;
+  error?: unknown;
+  reload(): void;
+}
+
+/**
+ * Loads on mount and whenever `deps` change (earlier data is dropped then); `pollMs(data)` returning
+ * a number loads again after that many ms. Polling goes on after a failed load unless the answer was
+ * 401/403/404.
+ */
+export function useData<T>(load: () => Promise<T>, deps: unknown[], pollMs?: (data: T) => number | undefined): Data<T> {
+  const key = JSON.stringify(deps);
+  const [state, setState] = useState<{ key: string; data?: T; error?: unknown }>({ key });
+  const [tick, setTick] = useState(0);
+  const loadRef = useRef(load);
+  loadRef.current = load;
+  const pollRef = useRef(pollMs);
+  pollRef.current = pollMs;
+  useEffect(() => {
+    let live = true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let last: T | undefined;
+    const run = async () => {
+      try {
+        const data = await loadRef.current();
+        if (!live) return;
+        last = data;
+        setState({ key, data });
+        const ms = pollRef.current?.(data);
+        if (ms) timer = setTimeout(run, ms);
+      } catch (error) {
+        if (!live) return;
+        setState((s) => ({ key, data: s.key === key ? s.data : undefined, error }));
+        const final = error instanceof ApiError && [401, 403, 404].includes(error.status);
+        const ms = last !== undefined && !final ? pollRef.current?.(last) : undefined;
+        if (ms) timer = setTimeout(run, Math.max(ms, 2000));
+      }
+    };
+    void run();
+    return () => {
+      live = false;
+      clearTimeout(timer);
+    };
+  }, [key, tick]);
+  const current = state.key === key ? state : { key };
+  return { data: current.data, error: current.error, reload: () => setTick((t) => t + 1) };
+}
+
+function claims(field: string | undefined, name: string): boolean {
+  return !!field && (field === name || field.endsWith(`.${name}`));
+}
+
+/** A labelled control; shows the API's message when the error names this field. */
+export function Field({ label, name, error, hint, children }: { label: string; name: string; error?: unknown; hint?: ReactNode; children: ReactNode }) {
+  const message = error instanceof ApiError && claims(error.field, name) ? error.message : undefined;
+  return (
+    <div className={message ? 'field invalid' : 'field'}>
+      <label>
+        <span className="label">{label}</span>
+        {children}
+      </label>
+      {hint && <div className="hint">{hint}</div>}
+      {message && (
+        <div className="field-error" role="alert" data-field={name}>
+          {message}
+        </div>
+      )}
+    </div>
+  );
+}
+
+/** An error no field of the form shows (no field, or one the form does not have). */
+export function FormError({ error, fields = [] }: { error?: unknown; fields?: string[] }) {
+  if (!error) return null;
+  if (error instanceof ApiError && fields.some((f) => claims(error.field, f))) return null;
+  return (
+    <div className="error" role="alert">
+      {messageOf(error)}
+    </div>
+  );
+}
+
+export function Status({ status }: { status: EnvironmentStatus | string }) {
+  return <span className={`status status-${status}`}>{status}</span>;
+}
+
+export function Loading({ what }: { what: string }) {
+  return <p className="muted">Loading {what}…</p>;
+}
+
+/** `604800` → `7 days`; `-1` → `never`. */
+export function duration(seconds: number | undefined): string {
+  if (seconds === undefined) return '';
+  if (seconds === -1) return 'never';
+  if (seconds % 86400 === 0 && seconds >= 86400) return `${seconds / 86400} day${seconds === 86400 ? '' : 's'}`;
+  if (seconds % 3600 === 0 && seconds >= 3600) return `${seconds / 3600} h`;
+  if (seconds % 60 === 0 && seconds >= 60) return `${seconds / 60} min`;
+  return `${seconds} s`;
+}
+
+export function time(iso: string | undefined): string {
+  return iso ? new Date(iso).toLocaleString() : '';
+}
