@@ -17,7 +17,7 @@ function port(value: string, flag: string): number {
 }
 
 function printLogin(platform: Platform): void {
-  const lines = [`  API:             ${platform.url}/api/v1   (OpenAPI: ${platform.url}/api/v1/openapi.json)`];
+  const lines = [`  Dashboard:       ${platform.url}/`, `  API:             ${platform.url}/api/v1   (OpenAPI: ${platform.url}/api/v1/openapi.json)`];
   if (platform.firstAdmin) {
     lines.push(`  Log in as:       ${platform.firstAdmin.name} / ${platform.firstAdmin.password}   (shown once; first start only)`);
   } else {
