@@ -3,7 +3,7 @@
  * the caller says so), `Field` (a labelled input with the API's error for that field under it),
  * `FormError` (errors no field on the form claims) and `Status`.
  */
-import { useEffect, useRef, useState, type ReactNode } from 'react';
+import { cloneElement, useEffect, useId, useRef, useState, type ReactElement, type ReactNode } from 'react';
 import { ApiError, messageOf, type EnvironmentStatus } from './api.ts';
 
 export interface Data<T> {
@@ -59,18 +59,17 @@ function claims(field: string | undefined, name: string): boolean {
   return !!field && (field === name || field.endsWith(`.${name}`));
 }
 
-/** A labelled control; shows the API's message when the error names this field. */
-export function Field({ label, name, error, hint, children }: { label: string; name: string; error?: unknown; hint?: ReactNode; children: ReactNode }) {
+/** A labelled control; shows the API's message under it when the error names this field. */
+export function Field({ label, name, error, hint, children }: { label: string; name: string; error?: unknown; hint?: ReactNode; children: ReactElement<{ id?: string; 'aria-invalid'?: boolean; 'aria-describedby'?: string }> }) {
+  const id = useId();
   const message = error instanceof ApiError && claims(error.field, name) ? error.message : undefined;
   return (
     <div className={message ? 'field invalid' : 'field'}>
-      <label>
-        <span className="label">{label}</span>
-        {children}
-      </label>
+      <label htmlFor={id}>{label}</label>
+      {cloneElement(children, { id, 'aria-invalid': message ? true : undefined, 'aria-describedby': message ? `${id}-error` : undefined })}
       {hint && <div className="hint">{hint}</div>}
       {message && (
-        <div className="field-error" role="alert" data-field={name}>
+        <div className="field-error" role="alert" id={`${id}-error`} data-field={name}>
           {message}
         </div>
       )}

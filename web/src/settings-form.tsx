@@ -59,12 +59,19 @@ export function SettingsForm({ app, env, onChange }: { app: string; env: Environ
             <Field label="Max compute (CU)" name="maxCu" error={error}>
               <input inputMode="decimal" value={maxCu} onChange={(e) => setMaxCu(e.target.value)} placeholder="0.25" />
             </Field>
-            <Field label="Suspend after (seconds)" name="suspendTimeoutSeconds" error={error} hint={never ? 'never suspends' : suspend ? duration(Number(suspend)) : 'default (300 s)'}>
+            <Field
+              label="Suspend after (seconds)"
+              name="suspendTimeoutSeconds"
+              error={error}
+              hint={
+                <label className="check">
+                  <input type="checkbox" checked={never} onChange={(e) => setNever(e.target.checked)} /> never suspend
+                  {!never && <span> · {suspend ? duration(Number(suspend)) : 'default (300 s)'}</span>}
+                </label>
+              }
+            >
               <input inputMode="numeric" value={never ? '' : suspend} disabled={never} onChange={(e) => setSuspend(e.target.value)} placeholder={never ? 'never' : '300'} />
             </Field>
-            <label className="check">
-              <input type="checkbox" checked={never} onChange={(e) => setNever(e.target.checked)} /> never suspend
-            </label>
           </div>
           <FormError error={error} fields={FIELDS} />
           <button type="submit">Save settings</button>
