@@ -24,16 +24,18 @@ export function dashboardRoutes(dir: string = DASHBOARD_DIR): Hono {
   app.get('*', async function dashboard(c, next) {
     if (c.req.path === '/api' || c.req.path.startsWith('/api/')) return next();
     if (!existsSync(join(dir, 'index.html'))) return c.text(MISSING, 503);
-    files ??= serveStatic({
-      root: dir,
-      // Vite names assets by content hash: cache them for good, never index.html.
-      onFound: (path, c) => c.header('Cache-Control', path.includes('/assets/') ? 'public, max-age=31536000, immutable' : 'no-cache'),
-    });
-    index ??= serveStatic({ root: dir, path: 'index.html', onFound: (_path, c) => c.header('Cache-Control', 'no-cache') });
+    files ??= serveStatic({ root: dir });
+    index ??= serveStatic({ root: dir, path: 'index.html' });
+    // Vite names assets by content hash: cache them for good, never index.html.
+    const asset = c.req.path.startsWith('/assets/');
+    c.header('Cache-Control', asset ? 'public, max-age=31536000, immutable' : 'no-cache');
     const found = await files(c, async () => {});
     if (found) return found;
-    // A missing file under /assets/ is a stale page asking for an old build: say so instead of HTML.
-    if (c.req.path.startsWith('/assets/')) return c.text('not found (the dashboard was rebuilt: reload the page)\n', 404);
+    if (asset) {
+      // A stale page asking for an old build's file: say so instead of answering with HTML.
+      c.header('Cache-Control', 'no-cache');
+      return c.text('not found (the dashboard was rebuilt: reload the page)\n', 404);
+    }
     return (await index(c, next)) ?? next();
   });
   return app;
