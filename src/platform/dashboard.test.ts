@@ -1,8 +1,8 @@
 /**
  * The dashboard in a real Chromium against a real engine and platform: log in, connect the engine
  * as a Neon account, create an environment through the form and watch its steps reach ready, see
- * an over-limit setting refused at its field, reveal a credential as admin, and check that a member
- * gets no Reveal button.
+ * an over-limit setting refused at its field, reveal and rotate a credential as admin, see an
+ * account removal refused, and check that a member gets no Reveal button.
  *
  * Needs the built dashboard (`npm run build:web`; `npm test` runs it first) and Debian's Chromium at
  * /usr/bin/chromium (`apt-get install chromium`; .ci/run installs it). Run alone with
@@ -132,6 +132,23 @@ describe('dashboard', () => {
     assert.ok(text.includes(connectionUri), 'the connection URI is shown');
     const audit = (await t.call('GET', '/audit')).body.entries.filter((e: { action: string }) => e.action === 'credentials.reveal');
     assert.equal(audit.length, 2, 'the dashboard reveal and ours are both audited');
+  });
+
+  test('an admin rotates a password after confirming', async () => {
+    const before = (await t.call('POST', '/apps/shop/environments/staging/users/svc_invoices/reveal')).body.user.password;
+    const row = page.locator('tr[data-user="svc_invoices"]');
+    await row.getByRole('button', { name: 'Rotate' }).click();
+    await row.getByRole('button', { name: 'Yes, rotate' }).click();
+    await row.getByText('password rotated').waitFor();
+    const after = (await t.call('POST', '/apps/shop/environments/staging/users/svc_invoices/reveal')).body.user.password;
+    assert.notEqual(after, before);
+  });
+
+  test("removing an account in use shows the API's refusal", async () => {
+    await page.getByRole('link', { name: 'Accounts' }).click();
+    const row = page.locator('tr[data-account="engine"]');
+    await row.getByRole('button', { name: 'Remove' }).click();
+    assert.match(await row.getByRole('alert').innerText(), /used by shop\/staging; delete those environments first/);
   });
 
   test('a member sees the credentials but no Reveal or Rotate button, and no admin pages', async () => {
