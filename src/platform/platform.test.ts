@@ -43,6 +43,12 @@ describe('auth', () => {
     assert.equal(bad.status, 401);
   });
 
+  test('an unknown API path is a JSON 404', async () => {
+    const r = await t.call('GET', '/no-such-thing');
+    assert.equal(r.status, 404);
+    assert.equal(r.body.error.code, 'not_found');
+  });
+
   test('admin-only actions are refused to members', async () => {
     const r = await t.call('POST', '/accounts', { name: 'x', apiKey: 'k' }, { token: memberToken });
     assert.equal(r.status, 403);

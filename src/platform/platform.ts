@@ -49,6 +49,8 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
   const api = platformApi(ctx, () => reconciler.kick());
   const app = new Hono();
   app.route('/api/v1', api.hono);
+  // A sub-app's notFound does not apply once mounted: unknown API paths answer here, as JSON.
+  app.all('/api/*', (c) => c.json({ error: { code: 'not_found', message: `no API route ${c.req.method} ${c.req.path}; see /api/v1/openapi.json` } }, 404));
   app.route('/', dashboardRoutes());
   const host = options.host ?? '127.0.0.1';
   const server: ServerType = await new Promise((resolve) => {
