@@ -9,12 +9,16 @@
  * - bind() on 127.0.0.1:ARBOR_LISTEN_PORT does not bind: the shim puts the read end of a pipe on
  *   the socket fd postgres made, and listen() on it succeeds without doing anything. The
  *   postmaster waits on that fd as on any listening socket.
- * - A thread waits until postmaster.pid says "ready" (never "starting" or "standby"), then accepts
- *   on L and hands each client fd over through a lock-free queue plus one byte in the pipe; the
- *   shim's accept()/accept4() on the pipe fd take one byte and return the queued client.
- * - While <datadir>/arbor.noaccept exists the thread accepts nothing (connections wait in L's
- *   backlog); once everything it accepted has been taken by the postmaster it creates
- *   <datadir>/arbor.noaccept.ack. The engine uses this to drain before a clean stop.
+ * - A thread waits until postmaster.pid says "ready" (never "starting" or "standby"), then watches
+ *   L: when a client waits, it writes one byte to the pipe, and waits until the postmaster took
+ *   it. The shim's accept()/accept4() on the pipe fd take the byte and accept on L right there, in
+ *   the postmaster's own thread, which forks the backend at once. The thread never holds a client
+ *   fd: an accepted fd lying in the postmaster while it forks some other child (a walsender, an
+ *   autovacuum worker, another backend) would be inherited by that child and keep the client's
+ *   connection open after its own backend ended.
+ * - While <datadir>/arbor.noaccept exists the thread signals nothing (connections wait in L's
+ *   backlog); once no signal is pending it creates <datadir>/arbor.noaccept.ack. The engine uses
+ *   this to drain before a clean stop.
  *
  * The thread only makes system calls (no malloc, no stdio): the postmaster forks while it runs.
  */
@@ -33,7 +37,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#define QUEUE_SIZE 4096
 #define PATH_MAX_LEN 4096
 
 static int listen_fd = -1;
@@ -44,9 +47,8 @@ static char pid_path[PATH_MAX_LEN];
 static char flag_path[PATH_MAX_LEN];
 static char ack_path[PATH_MAX_LEN];
 
-static int queue[QUEUE_SIZE];
-static atomic_uint q_head;  /* next to take (postmaster) */
-static atomic_uint q_tail;  /* next to fill (thread) */
+/* 1 while a byte is in the pipe that the postmaster has not taken yet. */
+static atomic_int signaled;
 
 static int (*real_bind)(int, const struct sockaddr *, socklen_t);
 static int (*real_listen)(int, int);
@@ -111,14 +113,24 @@ static int exists(const char *path) {
   return access(path, F_OK) == 0;
 }
 
+static void nap_us(long us) {
+  struct timespec ts = {0, us * 1000L};
+  nanosleep(&ts, NULL);
+}
+
 static void *accept_loop(void *arg) {
   (void)arg;
   while (!postmaster_ready()) nap_ms(1);
   int acked = 0;
   for (;;) {
+    if (atomic_load(&signaled)) {
+      /* The postmaster has not taken the last signal yet. */
+      nap_us(100);
+      continue;
+    }
     if (exists(flag_path)) {
-      if (!acked && atomic_load(&q_head) == atomic_load(&q_tail)) {
-        /* Every client handed over was taken; give the postmaster a moment to fork it. */
+      if (!acked) {
+        /* No signal pending: give the postmaster a moment to fork what it accepted. */
         nap_ms(10);
         int f = open(ack_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
         if (f >= 0) close(f);
@@ -130,16 +142,7 @@ static void *accept_loop(void *arg) {
     acked = 0;
     struct pollfd p = {listen_fd, POLLIN, 0};
     if (poll(&p, 1, 10) <= 0) continue;
-    /* L is shared with the engine (non-blocking); another holder may win the race. */
-    int client = real_accept4(listen_fd, NULL, NULL, 0);
-    if (client < 0) {
-      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED) nap_ms(10);
-      continue;
-    }
-    while (atomic_load(&q_tail) - atomic_load(&q_head) >= QUEUE_SIZE) nap_ms(1);
-    unsigned tail = atomic_load(&q_tail);
-    queue[tail % QUEUE_SIZE] = client;
-    atomic_store(&q_tail, tail + 1);
+    atomic_store(&signaled, 1);
     char byte = 1;
     while (write(pipe_w, &byte, 1) < 0 && errno == EINTR) {}
   }
@@ -176,20 +179,13 @@ int listen(int fd, int backlog) {
   return real_listen(fd, backlog);
 }
 
+/* In the postmaster's thread: take the signal and accept the waiting client on L. */
 static int take_client(int fd, struct sockaddr *addr, socklen_t *len, int flags) {
   char byte;
-  ssize_t n = read(fd, &byte, 1);
-  if (n != 1) {
-    errno = EAGAIN;
-    return -1;
-  }
-  unsigned head = atomic_load(&q_head);
-  int client = queue[head % QUEUE_SIZE];
-  atomic_store(&q_head, head + 1);
-  if (flags & SOCK_NONBLOCK) fcntl(client, F_SETFL, fcntl(client, F_GETFL) | O_NONBLOCK);
-  if (flags & SOCK_CLOEXEC) fcntl(client, F_SETFD, FD_CLOEXEC);
-  if (addr && len) getpeername(client, addr, len);
-  return client;
+  while (read(fd, &byte, 1) == 1) {}
+  atomic_store(&signaled, 0);
+  /* L is non-blocking (shared with the engine): EAGAIN if someone else took the client. */
+  return real_accept4(listen_fd, addr, len, flags);
 }
 
 int accept(int fd, struct sockaddr *addr, socklen_t *len) {
