@@ -1,15 +1,11 @@
 /**
  * @module The shapes the REST API under /api/v1 answers with, as plain types: what the dashboard
- * (web/) and other clients import. Self-contained on purpose — no imports — so a client can use
- * it without pulling in server code; `types.test.ts` checks the handlers' results against it.
+ * (web/) and other clients import. It imports types only (erased when bundled), and only from the
+ * schema, their one home; `types.test.ts` checks the handlers' results against these shapes.
  */
+import type { EnvironmentMode, EnvironmentStatus, EnvironmentType, NeonSettings, Plan, StepStatus, UserRole } from '../store/schema.ts';
 
-export type UserRole = 'admin' | 'member';
-export type Plan = 'free' | 'launch' | 'scale';
-export type EnvironmentType = 'production' | 'development' | 'preview';
-export type EnvironmentMode = 'new-project' | 'branch-environment' | 'branch-neon' | 'import';
-export type EnvironmentStatus = 'pending' | 'provisioning' | 'ready' | 'failed' | 'deleting';
-export type StepStatus = 'running' | 'done' | 'failed';
+export type { EnvironmentMode, EnvironmentStatus, EnvironmentType, NeonSettings, Plan, StepStatus, UserRole };
 
 /** Every error: `{error: {code, message, field?}}`; `field` names the input at fault. */
 export interface ApiErrorBody {
@@ -58,14 +54,6 @@ export interface AppView {
   migrations: Record<string, string[]>;
   createdAt: string;
   updatedAt: string;
-}
-
-export interface NeonSettings {
-  historyRetentionSeconds?: number;
-  minCu?: number;
-  maxCu?: number;
-  /** -1: never suspend. */
-  suspendTimeoutSeconds?: number;
 }
 
 export interface StepView {
