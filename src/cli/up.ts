@@ -27,6 +27,11 @@ function printLogin(platform: Platform): void {
   process.stdout.write(lines.join('\n') + '\n');
 }
 
+/** The platform as `up` and `serve` start it: metadata in DATABASE_URL or under `<home>/platform`. */
+function platformOptions(home: string, portValue: string, host?: string) {
+  return { home: join(resolve(home), 'platform'), databaseUrl: process.env.DATABASE_URL, port: port(portValue, '--port'), host, log, failpoint: process.env.ARBOR_FAILPOINT };
+}
+
 function stopOn(close: () => Promise<void>): void {
   const stop = async () => {
     process.stderr.write('INFO: stopping…\n');
@@ -47,7 +52,7 @@ export function registerUp(program: Command): void {
     .action(async (opts: { home: string; port: string; enginePort: string }) => {
       const home = resolve(opts.home);
       const engine = await startEngineServer({ home: join(home, 'engine'), port: port(opts.enginePort, '--engine-port'), log });
-      const platform = await startPlatform({ home: join(home, 'platform'), databaseUrl: process.env.DATABASE_URL, port: port(opts.port, '--port'), log, failpoint: process.env.ARBOR_FAILPOINT });
+      const platform = await startPlatform(platformOptions(home, opts.port));
       await ensureLocalAccount(platform.ctx, engine.url, engine.apiKey);
       process.stdout.write(`Arbor is up (state in ${home}).\n`);
       printLogin(platform);
@@ -66,7 +71,7 @@ export function registerUp(program: Command): void {
     .option('--port <n>', 'HTTP port', '4400')
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
     .action(async (opts: { home: string; port: string; host: string }) => {
-      const platform = await startPlatform({ home: join(resolve(opts.home), 'platform'), databaseUrl: process.env.DATABASE_URL, port: port(opts.port, '--port'), host: opts.host, log, failpoint: process.env.ARBOR_FAILPOINT });
+      const platform = await startPlatform(platformOptions(opts.home, opts.port, opts.host));
       process.stdout.write(`Arbor platform listening: ${platform.url}\n`);
       printLogin(platform);
       stopOn(() => platform.close());

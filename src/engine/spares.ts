@@ -20,6 +20,7 @@ import { copyRunningCluster, removeCluster, SUPERUSER } from './clusters/cluster
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { Engine } from './engine.ts';
+import { lsnValue } from './history/lsn.ts';
 
 export interface Spare {
   id: string;
@@ -28,11 +29,6 @@ export interface Spare {
 }
 
 const CATCH_UP_DEADLINE_MS = 10_000;
-
-function lsnValue(lsn: string): bigint {
-  const [hi, lo] = lsn.split('/');
-  return (BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`);
-}
 
 export class Spares {
   private ready = new Map<string, Spare>();

@@ -4,7 +4,7 @@
  */
 import { useState, type FormEvent } from 'react';
 import { api, seg, type AccountInput, type AccountView, type Plan, type UserView } from './api.ts';
-import { Field, FormError, Loading, time, useData } from './data.tsx';
+import { Field, FormError, Loading, time, useAction, useData } from './data.tsx';
 
 const FIELDS = ['name', 'apiKey', 'apiUrl', 'plan'];
 
@@ -13,25 +13,18 @@ function ConnectForm({ onConnected }: { onConnected: () => void }) {
   const [apiKey, setApiKey] = useState('');
   const [apiUrl, setApiUrl] = useState('');
   const [plan, setPlan] = useState<Plan>('free');
-  const [error, setError] = useState<unknown>();
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
 
   async function submit(event: FormEvent) {
     event.preventDefault();
     const body: AccountInput = { name, apiKey, plan, apiUrl: apiUrl.trim() || undefined };
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       await api('POST', '/accounts', body);
       setName('');
       setApiKey('');
       setApiUrl('');
       onConnected();
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   return (
@@ -66,15 +59,12 @@ function ConnectForm({ onConnected }: { onConnected: () => void }) {
 }
 
 function RemoveButton({ name, onRemoved }: { name: string; onRemoved: () => void }) {
-  const [error, setError] = useState<unknown>();
+  const { error, run } = useAction();
   async function remove() {
-    setError(undefined);
-    try {
+    await run(async () => {
       await api('DELETE', `/accounts/${seg(name)}`);
       onRemoved();
-    } catch (e) {
-      setError(e);
-    }
+    });
   }
   return (
     <>

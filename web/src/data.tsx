@@ -1,10 +1,39 @@
 /**
  * @module Loading state and form helpers shared by the pages: `useData` (load, reload, poll while
  * the caller says so), `Field` (a labelled input with the API's error for that field under it),
- * `FormError` (errors no field on the form claims) and `Status`.
+ * `FormError` (errors no field on the form claims), `useAction` (a submit's busy and error state)
+ * and `Status`.
  */
 import { cloneElement, useEffect, useId, useRef, useState, type ReactElement, type ReactNode } from 'react';
 import { ApiError, messageOf, type EnvironmentStatus } from './api.ts';
+
+export interface Action {
+  busy: boolean;
+  error?: unknown;
+  /** Runs `work` with busy set and the last error cleared; a failure is kept in `error`. */
+  run(work: () => Promise<void>): Promise<void>;
+}
+
+/**
+ * The busy flag and the API error of one form or button. `stayBusy`: stay busy after success, for
+ * actions that leave the page (the form must not be sent twice while it goes).
+ */
+export function useAction(options: { stayBusy?: boolean } = {}): Action {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>();
+  async function run(work: () => Promise<void>): Promise<void> {
+    setBusy(true);
+    setError(undefined);
+    try {
+      await work();
+      if (!options.stayBusy) setBusy(false);
+    } catch (e) {
+      setError(e);
+      setBusy(false);
+    }
+  }
+  return { busy, error, run };
+}
 
 export interface Data<T> {
   data?: T;

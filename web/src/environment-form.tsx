@@ -15,7 +15,7 @@ import {
   type NeonProjectView,
   type RegionView,
 } from './api.ts';
-import { Field, FormError, useData } from './data.tsx';
+import { Field, FormError, useAction, useData } from './data.tsx';
 import { navigate } from './router.tsx';
 
 const MODES: { mode: EnvironmentMode; title: string; text: string }[] = [
@@ -40,8 +40,7 @@ export function CreateEnvironmentForm({ app, environments }: { app: string; envi
   const [chosenParent, setParent] = useState('');
   const [chosenProject, setProject] = useState('');
   const [chosenBranch, setBranch] = useState('');
-  const [error, setError] = useState<unknown>();
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction({ stayBusy: true });
 
   const accounts = useData(() => api<{ accounts: AccountView[] }>('GET', '/accounts').then((r) => r.accounts), []);
   const account = chosenAccount || accounts.data?.[0]?.name || '';
@@ -67,15 +66,10 @@ export function CreateEnvironmentForm({ app, environments }: { app: string; envi
     if (mode === 'new-project') Object.assign(body, { account, regionId: regionId || undefined, pgVersion, projectName: (projectName ?? suggestedProject) || undefined, branchName: branchName || undefined });
     if (mode === 'branch-environment') body.parentEnvironment = parent;
     if (mode === 'branch-neon' || mode === 'import') Object.assign(body, { account, neonProjectId: project?.id, neonBranchId: branch?.id });
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       await api('POST', `/apps/${seg(app)}/environments`, body);
       navigate(`/apps/${seg(app)}/environments/${seg(name)}`);
-    } catch (e) {
-      setError(e);
-      setBusy(false);
-    }
+    });
   }
 
   const accountSelect = (

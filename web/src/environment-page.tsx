@@ -3,11 +3,10 @@
  * every second until ready), errors, an import's warnings and deviations with "Fix roles", the
  * Neon settings and the credentials.
  */
-import { useState } from 'react';
 import { api, seg, type EnvironmentView, type StepView, type UserView } from './api.ts';
 import { settled } from './app-page.tsx';
 import { CredentialsSection } from './credentials-section.tsx';
-import { FormError, Loading, Status, useData } from './data.tsx';
+import { FormError, Loading, Status, useAction, useData } from './data.tsx';
 import { Link } from './router.tsx';
 import { SettingsForm } from './settings-form.tsx';
 
@@ -65,19 +64,12 @@ function Steps({ env }: { env: EnvironmentView }) {
 }
 
 function Imported({ env, app, onChange }: { env: EnvironmentView; app: string; onChange: () => void }) {
-  const [error, setError] = useState<unknown>();
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
   async function fix() {
-    setBusy(true);
-    setError(undefined);
-    try {
+    await run(async () => {
       await api('POST', `/apps/${seg(app)}/environments/${seg(env.name)}/fix-roles`);
       onChange();
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
   return (
     <>

@@ -3,24 +3,16 @@
  */
 import { useState, type FormEvent } from 'react';
 import { api, type UserView } from './api.ts';
-import { Field, FormError } from './data.tsx';
+import { Field, FormError, useAction } from './data.tsx';
 
 export function LoginPage({ onLogin, problem }: { onLogin: (user: UserView) => void; problem?: string }) {
   const [name, setName] = useState('');
   const [password, setPassword] = useState('');
-  const [error, setError] = useState<unknown>();
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction({ stayBusy: true });
 
   async function submit(event: FormEvent) {
     event.preventDefault();
-    setBusy(true);
-    setError(undefined);
-    try {
-      onLogin((await api<{ user: UserView }>('POST', '/auth/login', { name, password })).user);
-    } catch (e) {
-      setError(e);
-      setBusy(false);
-    }
+    await run(async () => onLogin((await api<{ user: UserView }>('POST', '/auth/login', { name, password })).user));
   }
 
   return (

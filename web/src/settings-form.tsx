@@ -4,7 +4,7 @@
  */
 import { useState, type FormEvent } from 'react';
 import { api, seg, type EnvironmentView, type NeonSettings } from './api.ts';
-import { duration, Field, FormError } from './data.tsx';
+import { duration, Field, FormError, useAction } from './data.tsx';
 
 const FIELDS = ['historyRetentionSeconds', 'minCu', 'maxCu', 'suspendTimeoutSeconds'];
 const text = (n: number | undefined) => (n === undefined ? '' : String(n));
@@ -16,9 +16,8 @@ export function SettingsForm({ app, env, onChange }: { app: string; env: Environ
   const [maxCu, setMaxCu] = useState(text(s.maxCu));
   const [never, setNever] = useState(s.suspendTimeoutSeconds === -1);
   const [suspend, setSuspend] = useState(s.suspendTimeoutSeconds === -1 ? '' : text(s.suspendTimeoutSeconds));
-  const [error, setError] = useState<unknown>();
   const [saved, setSaved] = useState(false);
-  const [busy, setBusy] = useState(false);
+  const { busy, error, run } = useAction();
   const readOnly = env.imported;
 
   async function submit(event: FormEvent) {
@@ -29,18 +28,12 @@ export function SettingsForm({ app, env, onChange }: { app: string; env: Environ
     if (maxCu.trim()) patch.maxCu = Number(maxCu);
     if (never) patch.suspendTimeoutSeconds = -1;
     else if (suspend.trim()) patch.suspendTimeoutSeconds = Number(suspend);
-    setBusy(true);
-    setError(undefined);
     setSaved(false);
-    try {
+    await run(async () => {
       await api('PATCH', `/apps/${seg(app)}/environments/${seg(env.name)}/neon`, patch);
       setSaved(true);
       onChange();
-    } catch (e) {
-      setError(e);
-    } finally {
-      setBusy(false);
-    }
+    });
   }
 
   return (

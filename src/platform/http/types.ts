@@ -3,7 +3,7 @@
  * (web/) and other clients import. It imports types only (erased when bundled), and only from the
  * schema, their one home; `types.test.ts` checks the handlers' results against these shapes.
  */
-import type { EnvironmentMode, EnvironmentStatus, EnvironmentType, NeonSettings, Plan, StepStatus, UserRole } from '../store/schema.ts';
+import type { EnvironmentMode, EnvironmentSpec, EnvironmentStatus, EnvironmentType, NeonSettings, Plan, StepStatus, UserRole } from '../store/schema.ts';
 
 export type { EnvironmentMode, EnvironmentStatus, EnvironmentType, NeonSettings, Plan, StepStatus, UserRole };
 
@@ -82,20 +82,13 @@ export interface EnvironmentView {
   steps: StepView[];
 }
 
-export interface EnvironmentInput {
+/** POST /apps/{app}/environments: the spec's fields (those the API accepts) plus name, type, account. */
+export type EnvironmentInput = Omit<EnvironmentSpec, 'settings' | 'fixRoles' | 'migrations' | 'expiresAt'> & {
   name: string;
   type?: EnvironmentType;
   account?: string;
-  mode: EnvironmentMode;
-  regionId?: string;
-  pgVersion?: number;
-  projectName?: string;
-  branchName?: string;
-  parentEnvironment?: string;
-  neonProjectId?: string;
-  neonBranchId?: string;
   settings?: NeonSettings;
-}
+};
 
 export interface CredentialView {
   username: string;
