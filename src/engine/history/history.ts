@@ -36,6 +36,8 @@ export class History {
   readonly options: Required<HistoryOptions>;
   private timers: NodeJS.Timeout[] = [];
   private pendingBases = new Map<string, Promise<void>>();
+  private pendingTracks = new Set<Promise<void>>();
+  private runningPrunes = new Set<string>();
   private copying: Promise<unknown> = Promise.resolve();
   private pendingPrunes = new Map<string, Promise<void>>();
   private ticking: Promise<void> | undefined;
@@ -75,6 +77,7 @@ export class History {
   /** Waits for the base copies and pruning queued so far (tests). */
   async settled(): Promise<void> {
     await this.ticking;
+    await Promise.allSettled([...this.pendingTracks]);
     await Promise.allSettled([...this.pendingBases.values(), ...this.pendingPrunes.values()]);
   }
 
@@ -92,9 +95,12 @@ export class History {
   track(branch: BranchRecord): void {
     if (this.closed || this.pendingBases.has(branch.id)) return;
     if (this.engine.project(branch.project_id).history_retention_seconds === 0) return;
-    void listBases(this.engine.home, branch.id).then((bases) => {
-      if (!bases.length) void this.baseCopy(branch);
-    });
+    // Tracked until the copy is queued, so `settled()` waits for a first copy decided just now.
+    const check: Promise<void> = listBases(this.engine.home, branch.id)
+      .then((bases) => (bases.length ? undefined : this.baseCopy(branch)))
+      .catch(() => {})
+      .finally(() => this.pendingTracks.delete(check));
+    this.pendingTracks.add(check);
   }
 
   /** Queues a base copy of the branch (one copy at a time engine-wide); resolves when it is taken. */
@@ -116,20 +122,26 @@ export class History {
 
   /** Queues pruning of the project's history (after its retention changed); resolves when done. */
   prune(projectId: string): Promise<void> {
+    // A queued prune will read the retention when it runs; one already running may have read the
+    // old value, so a new one is queued behind it.
     const existing = this.pendingPrunes.get(projectId);
-    if (existing) return existing;
+    if (existing && !this.runningPrunes.has(projectId)) return existing;
     const done = new Promise<void>((resolve) => {
       this.engine.schedule(projectId, [], async () => {
+        this.runningPrunes.add(projectId);
         try {
           const project = this.engine.data.projects.find((p) => p.id === projectId);
           if (project) for (const branch of this.engine.branchesOf(projectId)) await this.pruneBranch(project, branch);
           if (project) await this.measure(project);
         } finally {
+          this.runningPrunes.delete(projectId);
           resolve();
         }
       });
     });
-    const tracked = done.finally(() => this.pendingPrunes.delete(projectId));
+    const tracked: Promise<void> = done.finally(() => {
+      if (this.pendingPrunes.get(projectId) === tracked) this.pendingPrunes.delete(projectId);
+    });
     this.pendingPrunes.set(projectId, tracked);
     return tracked;
   }
