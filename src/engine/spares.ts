@@ -109,7 +109,7 @@ export class Spares {
             if (Date.now() > deadline) throw new Error('the spare did not start streaming');
             await new Promise((r) => setTimeout(r, 5));
           }
-        }),
+        }, id),
       );
     } catch (error) {
       await this.discardSpare(spare);

@@ -3,6 +3,7 @@
  * one from a parent (running or stopped) as a consistent copy.
  */
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -35,6 +36,21 @@ export interface ClusterSettings {
   archiveDir?: string;
 }
 
+let nameCounter = 0;
+
+/**
+ * A name no other call returns, in this process or another, at any timing: this process's pid,
+ * a per-process counter and random bits (never the clock). Lower-case letters, digits and `_`
+ * only, at most 63 bytes: valid as a replication slot name (NAMEDATALEN) and as a file name.
+ */
+export function uniqueName(prefix: string, tag = ''): string {
+  nameCounter += 1;
+  const cleanTag = tag.toLowerCase().replace(/[^a-z0-9]+/g, '_').replace(/^_+|_+$/g, '');
+  const tail = `${process.pid.toString(36)}_${nameCounter.toString(36)}_${randomBytes(5).toString('hex')}`;
+  const head = cleanTag ? `${prefix}_${cleanTag}` : prefix;
+  return `${head.slice(0, 62 - tail.length)}_${tail}`;
+}
+
 export function binEnv(bins: PgBinaries): NodeJS.ProcessEnv {
   return { PATH: `${bins.bin}:/usr/bin:/bin`, LD_LIBRARY_PATH: bins.lib, LANG: 'C', LC_ALL: 'C' };
 }
@@ -42,7 +58,7 @@ export function binEnv(bins: PgBinaries): NodeJS.ProcessEnv {
 /** Runs initdb into `dataDir` with `cloud_admin` as superuser and SCRAM authentication. */
 export async function initCluster(bins: PgBinaries, dataDir: string, superuserPassword: string, runDir: string): Promise<void> {
   ownedDir(dataDir);
-  const pwfile = join(runDir, `pw-${process.pid}-${Date.now()}`);
+  const pwfile = join(runDir, uniqueName('pw'));
   await fs.writeFile(pwfile, superuserPassword + '\n', { mode: 0o600 });
   ownFile(pwfile, 0o600);
   const user = postgresUser();
@@ -92,7 +108,7 @@ export async function writeSettings(dataDir: string, s: ClusterSettings): Promis
     `max_connections = ${s.maxConnections}`,
     `wal_level = replica`,
     `max_wal_senders = 4`,
-    `max_replication_slots = 8`,
+    `max_replication_slots = 16`,
     // Small WAL footprint: a branch copies the segments it needs, recycled ones only cost disk.
     `min_wal_size = '32MB'`,
     `max_wal_size = '256MB'`,
@@ -169,13 +185,18 @@ export async function copyRunningCluster(
   pgVersion: number,
   /** Runs with the WAL still reserved, e.g. to start a standby that streams from the backup start. */
   beforeRelease?: () => Promise<void>,
+  /** Goes into the slot's name (e.g. the id of the branch being made), for pg_replication_slots readers. */
+  tag = '',
 ): Promise<BranchPoint> {
-  const slot = `arbor_branch_${process.pid}_${Date.now()}`;
+  // Temporary: PostgreSQL drops it when this session ends, so a crashed engine leaves none behind.
+  const slot = uniqueName('arbor_branch', tag);
   await client.query('SELECT pg_create_physical_replication_slot($1, true, true)', [slot]);
   const start = pgVersion >= 15 ? 'pg_backup_start($1, true)' : 'pg_start_backup($1, true, false)';
-  await client.query(`SELECT ${start}`, [`arbor ${childDir}`]);
+  let started = false;
   let stopped = false;
   try {
+    await client.query(`SELECT ${start}`, [`arbor ${childDir}`]);
+    started = true;
     const copied = await copyTree(parentDir, childDir, hotFilter);
     const stop = pgVersion >= 15 ? 'pg_backup_stop(false)' : 'pg_stop_backup(false, false)';
     const { rows } = await client.query(`SELECT lsn::text, labelfile, spcmapfile, pg_walfile_name(lsn) AS stop_file FROM ${stop}`);
@@ -190,7 +211,7 @@ export async function copyRunningCluster(
     if (beforeRelease) await beforeRelease();
     return { lsn, ...copied };
   } finally {
-    if (!stopped) await client.query(pgVersion >= 15 ? 'SELECT pg_backup_stop(false)' : 'SELECT pg_stop_backup(false, false)').catch(() => {});
+    if (started && !stopped) await client.query(pgVersion >= 15 ? 'SELECT pg_backup_stop(false)' : 'SELECT pg_stop_backup(false, false)').catch(() => {});
     await client.query('SELECT pg_drop_replication_slot($1)', [slot]).catch(() => {});
   }
 }

@@ -7,7 +7,7 @@
 import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { BranchRecord } from '../catalog/types.ts';
-import { copyRunningCluster } from '../clusters/cluster.ts';
+import { copyRunningCluster, uniqueName } from '../clusters/cluster.ts';
 import type { Engine } from '../engine.ts';
 import { lsnKey } from './lsn.ts';
 import { BASE_FILE, branchHistoryDir, ensureArchiveDir, type BaseCopy } from './store.ts';
@@ -16,10 +16,10 @@ export async function takeBaseCopy(engine: Engine, branch: BranchRecord): Promis
   const project = engine.project(branch.project_id);
   ensureArchiveDir(engine.home, branch.id);
   const root = branchHistoryDir(engine.home, branch.id);
-  const partial = join(root, `base-${Date.now()}.partial`);
+  const partial = join(root, `${uniqueName('base')}.partial`);
   try {
     const generation = branch.last_reset_at;
-    const point = await engine.withAdmin(branch, (admin) => copyRunningCluster(admin, engine.computes.dataDir(branch.id), partial, project.pg_version));
+    const point = await engine.withAdmin(branch, (admin) => copyRunningCluster(admin, engine.computes.dataDir(branch.id), partial, project.pg_version, undefined, `base_${branch.id}`));
     // A restore (or delete) that ran meanwhile makes this a copy of a state the branch no longer has.
     if (branch.last_reset_at !== generation || branch.current_state !== 'ready' || !engine.data.branches.includes(branch)) {
       throw new Error(`branch ${branch.id} changed during its base copy; the copy is dropped`);

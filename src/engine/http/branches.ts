@@ -180,11 +180,11 @@ export function branchRoutes(engine: Engine): Hono {
           else
             await engine.computes.rewriteSettings({ branchId: id, bins: engine.binaries(project.pg_version), port: rw.port, minCu: rw.autoscaling_limit_min_cu, maxCu: rw.autoscaling_limit_max_cu });
         } else if (engine.computes.isRunning(parent.id)) {
-          const point = await engine.withAdmin(parent, (admin) => copyRunningCluster(admin, parentDir, partial, project.pg_version));
+          const point = await engine.withAdmin(parent, (admin) => copyRunningCluster(admin, parentDir, partial, project.pg_version, undefined, id));
           branch.parent_lsn = point.lsn;
         } else if (!(await engine.computes.whileStopped(parent.id, () => copyStoppedCluster(parentDir, partial)))) {
           // The parent woke in between: copy it running.
-          branch.parent_lsn = (await engine.withAdmin(parent, (admin) => copyRunningCluster(admin, parentDir, partial, project.pg_version))).lsn;
+          branch.parent_lsn = (await engine.withAdmin(parent, (admin) => copyRunningCluster(admin, parentDir, partial, project.pg_version, undefined, id))).lsn;
         }
         if (!promoted) await fs.rename(partial, dataDir);
         engine.finish(ops[0]);
