@@ -4,6 +4,7 @@
  */
 import pg from 'pg';
 import { parseIntoClientConfig } from 'pg-connection-string';
+import { explicitSslMode } from './ssl-mode.ts';
 
 /** What a run cost on the wire. */
 export interface RoundTrips {
@@ -52,7 +53,7 @@ export function redactUrl(url: string): string {
 
 /** The user and database a URL names (database defaults to the user, as libpq does). */
 export function urlTarget(url: string): { user: string; database: string } {
-  const config = parseIntoClientConfig(url);
+  const config = parseIntoClientConfig(explicitSslMode(url));
   const user = config.user ?? '';
   return { user, database: config.database ?? user };
 }
@@ -64,7 +65,7 @@ export function urlTarget(url: string): { user: string; database: string } {
 export async function openSession(url: string, stats: RoundTrips, database?: string): Promise<Session> {
   let config: pg.ClientConfig;
   try {
-    config = parseIntoClientConfig(url);
+    config = parseIntoClientConfig(explicitSslMode(url));
   } catch (error) {
     throw new Error(`the connection URL ${redactUrl(url)} cannot be parsed: ${(error as Error).message}`, { cause: error });
   }

@@ -12,6 +12,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
+import { explicitSslMode } from '../postgres/ssl-mode.ts';
 import * as schema from './schema.ts';
 
 export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
@@ -48,7 +49,7 @@ function lockEmbedded(dir: string): () => void {
 
 export async function openStore(options: { home: string; databaseUrl?: string }): Promise<Store> {
   if (options.databaseUrl) {
-    const pool = new pg.Pool({ connectionString: options.databaseUrl, max: 8 });
+    const pool = new pg.Pool({ connectionString: explicitSslMode(options.databaseUrl), max: 8 });
     const db = drizzlePg(pool, { schema }) as unknown as Db;
     // Processes starting together on one server migrate one at a time.
     const lock = await pool.connect();
