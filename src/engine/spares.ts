@@ -100,6 +100,8 @@ export class Spares {
             minCu: project.default_endpoint_settings.autoscaling_limit_min_cu,
             maxCu: project.default_endpoint_settings.autoscaling_limit_max_cu,
             standbyOf: { port: parentPort, user: SUPERUSER, password, name: id },
+            // A hot standby's postmaster.pid says `ready`: clients wait until the promotion.
+            holdClients: true,
           });
           // Keep the backup's WAL reserved until the standby streams on its own.
           const deadline = Date.now() + CATCH_UP_DEADLINE_MS;
@@ -144,6 +146,8 @@ export class Spares {
       }
       const { rows } = await standby.query('SELECT pg_promote(true, 30) AS promoted');
       if (!rows[0].promoted) throw new Error('the spare did not promote');
+      // Promoted: the clients that connected since the 201 are served now, read-write.
+      await engine.computes.resumeAccepting(spare.id);
       return replayed;
     } finally {
       await standby.end();

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { writeSettings, SUPERUSER, type ClusterSettings } from '../clusters/cluster.ts';
 import type { PgBinaries } from '../clusters/binaries.ts';
-import { resumeAccepting, runningPid, servesThroughShim, startPostmaster, stopAccepting, stopPostmaster, type PostmasterListen } from './postmaster.ts';
+import { holdAccepting, resumeAccepting, runningPid, servesThroughShim, startPostmaster, stopAccepting, stopPostmaster, type PostmasterListen } from './postmaster.ts';
 import { clientBackends } from './activity.ts';
 import type { Listeners } from './listeners.ts';
 import { ownedDir } from '../clusters/os-user.ts';
@@ -33,6 +33,11 @@ export interface ComputeSpec {
   standbyOf?: ClusterSettings['standbyOf'];
   /** `endpoint` (default): serve clients on `port` through its engine-owned socket; `none`: only the engine's unix socket (a maintenance start). */
   listen?: 'endpoint' | 'none';
+  /**
+   * Clients connecting to `port` wait in its backlog until `resumeAccepting` (a spare: a hot
+   * standby says `ready` too, and must serve no client before its promotion).
+   */
+  holdClients?: boolean;
 }
 
 interface Running {
@@ -170,6 +175,7 @@ export class Computes {
       const orphan = runningPid(dataDir);
       if (orphan) await stopPostmaster(orphan);
       await resumeAccepting(dataDir);
+      if (spec.holdClients) await holdAccepting(dataDir);
       const serves = spec.listen !== 'none';
       const size = computeSize(spec.minCu, spec.maxCu);
       await writeSettings(dataDir, {
@@ -202,6 +208,11 @@ export class Computes {
       }
       this.running.set(spec.branchId, { pid, port: spec.port, serves });
     });
+  }
+
+  /** Lets the postmaster of a branch started with `holdClients` take the clients waiting on its port. */
+  resumeAccepting(branchId: string): Promise<void> {
+    return resumeAccepting(this.dataDir(branchId));
   }
 
   /** Rewrites the settings of a running postmaster (after a spare's promotion, to drop its standby settings). */

@@ -189,6 +189,11 @@ export async function stopAccepting(dataDir: string, pid: number): Promise<void>
   }
 }
 
+/** Makes the listen shim of a postmaster about to start on `dataDir` accept nothing until `resumeAccepting`. */
+export async function holdAccepting(dataDir: string): Promise<void> {
+  await fs.writeFile(join(dataDir, NO_ACCEPT), '');
+}
+
 /** Lets the listen shim accept again (or clears what a stopped postmaster left). */
 export async function resumeAccepting(dataDir: string): Promise<void> {
   await fs.rm(join(dataDir, NO_ACCEPT_ACK), { force: true });

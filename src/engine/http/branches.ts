@@ -149,6 +149,9 @@ export function branchRoutes(engine: Engine): Hono {
     const ops = [engine.operation(project.id, 'create_branch', { branch_id: id })];
     for (const e of endpoints) ops.push(engine.operation(project.id, 'start_compute', { branch_id: id, endpoint_id: e.id }));
     await engine.save();
+    // From the 201 on, the endpoint's port accepts: a client connecting before the compute serves
+    // waits for it (Engine.wake) instead of being refused. A spare's postmaster holds its own port (clients wait until its promotion).
+    for (const e of endpoints) if (!spare || e.port !== spare.port) await engine.listeners.listen(e.port);
 
     const parentDir = engine.computes.dataDir(parent.id);
     const dataDir = engine.computes.dataDir(id);
@@ -201,6 +204,7 @@ export function branchRoutes(engine: Engine): Hono {
         await removeCluster(dataDir);
         engine.data.endpoints = engine.data.endpoints.filter((e) => e.branch_id !== id);
         engine.data.branches = engine.data.branches.filter((b) => b.id !== id);
+        for (const e of endpoints) await engine.listeners.release(e.port);
       },
     );
 
