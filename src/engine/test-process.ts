@@ -4,11 +4,13 @@
  * children, the listener keeper.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApiClient, type Api } from '@neondatabase/api-client';
-import { sleep } from './test-support.ts';
+import { postmastersUnder, removeTree } from '../../scripts/reaper.ts';
+
+export { postmastersUnder };
 
 export interface EngineProcess {
   url: string;
@@ -20,7 +22,10 @@ export interface EngineProcesses {
   home: string;
   /** Spawns `arbor engine serve` on `home` and port 0, with `env` added; resolves once it listens. */
   start(env?: NodeJS.ProcessEnv): Promise<EngineProcess>;
-  /** Stops the last engine started, SIGQUITs any postmaster left under `home`, removes `home`. */
+  /**
+   * Stops the last engine started and waits for it to exit (it saves its catalog on the way out),
+   * stops any postmaster left under `home` and waits for those too, then removes `home`.
+   */
   cleanUp(): Promise<void>;
 }
 
@@ -48,33 +53,24 @@ export function engineProcesses(prefix: string, apiKey: string): EngineProcesses
       });
     },
     async cleanUp() {
-      last?.kill('SIGTERM');
-      await sleep(1500);
-      for (const { pid } of postmastersUnder(home)) process.kill(pid, 'SIGQUIT');
-      rmSync(home, { recursive: true, force: true });
+      if (last) await stop(last);
+      await removeTree(home);
     },
   };
+}
+
+/** SIGTERM, then SIGKILL if `child` has not exited within `graceMs`; resolves once it has. */
+async function stop(child: ChildProcess, graceMs = 30_000): Promise<void> {
+  const gone = exited(child);
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+  await gone;
+  clearTimeout(timer);
 }
 
 /** Resolves once `child` has exited (at once if it already has). */
 export function exited(child: ChildProcess): Promise<unknown> {
   return new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r)));
-}
-
-/** Postmasters whose data directory (`-D`) lies under `dir`, scanning /proc as `ps` would. */
-export function postmastersUnder(dir: string): { pid: number; dataDir: string }[] {
-  const found: { pid: number; dataDir: string }[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      const dataDir = cmd.includes('-D') ? cmd[cmd.indexOf('-D') + 1] : undefined;
-      if (cmd[0].endsWith('/postgres') && dataDir?.startsWith(dir)) found.push({ pid: Number(entry), dataDir });
-    } catch {
-      // gone
-    }
-  }
-  return found;
 }
 
 export function childrenOf(pid: number): number[] {

@@ -4,11 +4,12 @@
  * that tests (and benchmarks) share around that client: waiting on operations, reading its errors.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApiClient, type Api, type Operation } from '@neondatabase/api-client';
 import pg from 'pg';
+import { removeTree } from '../../scripts/reaper.ts';
 import { validateNeonResponse } from './neon-spec.ts';
 import type { EngineOptions } from './engine.ts';
 import { startEngineServer, type EngineServer } from './server.ts';
@@ -57,7 +58,7 @@ export async function startTestEngine(options: EngineOptions = {}): Promise<Test
     settle: (projectId: string) => settle(api, projectId),
     async close() {
       await server.close();
-      rmSync(home, { recursive: true, force: true });
+      await removeTree(home);
     },
   };
 }

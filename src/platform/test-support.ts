@@ -2,9 +2,10 @@
  * @module Test fixture: a real engine (as Neon) and a real platform on fresh homes and random
  * ports, driven over HTTP like any client. Whoever starts them stops them (`close`).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { removeTree } from '../../scripts/reaper.ts';
 import { startEngineServer, type EngineServer } from '../engine/server.ts';
 import { startPlatform, type Platform } from './platform.ts';
 
@@ -69,7 +70,7 @@ export async function startTestPlatform(options: { databaseUrl?: string; engine?
     async close() {
       await platform.close();
       if (!options.engine) await engine.close();
-      rmSync(home, { recursive: true, force: true });
+      await removeTree(home);
     },
   };
 }

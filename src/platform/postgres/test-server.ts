@@ -3,10 +3,11 @@
  * engine's Neon API — so it is an API role with Neon's `neon_superuser` semantics, not a
  * superuser, exactly as on Neon. One engine per test file.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createApiClient } from '@neondatabase/api-client';
+import { removeTree } from '../../../scripts/reaper.ts';
 import { SUPERUSER } from '../../engine/clusters/cluster.ts';
 import { startEngineServer } from '../../engine/server.ts';
 import { settle as settleOperations } from '../../engine/test-support.ts';
@@ -48,12 +49,12 @@ export async function startNeonLikeServer(): Promise<NeonLikeServer> {
       platformPassword: role.password!,
       async stop() {
         await engine.close();
-        rmSync(home, { recursive: true, force: true });
+        await removeTree(home);
       },
     };
   } catch (error) {
     await engine.close();
-    rmSync(home, { recursive: true, force: true });
+    await removeTree(home);
     throw error;
   }
 }

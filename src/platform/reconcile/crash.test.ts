@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
+import { removeTree } from '../../../scripts/reaper.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -82,7 +83,7 @@ before(async () => {
 
 after(async () => {
   await engine.close();
-  rmSync(home, { recursive: true, force: true });
+  await removeTree(home);
 });
 
 async function checkEnvironment(url: string, env: { name: string; neon: { projectId: string; branchId: string } }, projectName?: string) {

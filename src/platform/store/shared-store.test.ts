@@ -5,7 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
+import { removeTree } from '../../../scripts/reaper.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -45,7 +46,7 @@ after(async () => {
   await a?.close();
   await b?.close();
   await engine.close();
-  rmSync(home, { recursive: true, force: true });
+  await removeTree(home);
 });
 
 test('one first admin between two processes starting together', () => {
