@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import type pg from 'pg';
-import { connect, startTestEngine, type TestEngine } from './test-support.ts';
+import { connect, startTestEngine, waitFor, type TestEngine } from './test-support.ts';
 
 let engine: TestEngine;
 let projectId: string;
@@ -71,12 +71,13 @@ for (const path of ['promoting a spare', 'copying the running parent'] as const)
     assert.equal(data.branch.id === undefined, false);
     await engine.settle(projectId);
     const afterBranch = acknowledged;
-    await new Promise((r) => setTimeout(r, 100));
+    // The writers were not blocked by the branching: they go on (how many writes fit inside the
+    // branching itself depends on the machine's load, so that count is not asserted).
+    await waitFor('the parent to take writes after the branch', () => acknowledged > afterBranch);
     running = false;
     await Promise.all(work);
     for (const w of writers) await w.end();
     assert.deepEqual(errors, [], 'the parent kept serving writes');
-    assert.ok(afterBranch > before, 'writes continued while the branch was made');
 
     const child = await connect(data.connection_uris![0].connection_uri);
     const { rows } = await child.query('SELECT count(*)::int AS n, coalesce(max(seq), 0) AS max FROM log');
