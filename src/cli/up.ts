@@ -7,8 +7,9 @@ import { join, resolve } from 'node:path';
 import { startEngineServer } from '../engine/server.ts';
 import { ensureLocalAccount } from '../platform/accounts/accounts.ts';
 import { startPlatform, type Platform } from '../platform/platform.ts';
+import { checkHome, checkMachine, checkPort, checkShim, info, warn } from './preflight.ts';
 
-const log = { info: (m: string) => process.stderr.write(`INFO: ${m}\n`), warn: (m: string) => process.stderr.write(`WARNING: ${m}\n`) };
+const log = { info, warn };
 
 function port(value: string, flag: string): number {
   const n = Number(value);
@@ -51,12 +52,29 @@ export function registerUp(program: Command): void {
     .option('--engine-port <n>', 'engine HTTP port', '4599')
     .action(async (opts: { home: string; port: string; enginePort: string }) => {
       const home = resolve(opts.home);
-      const engine = await startEngineServer({ home: join(home, 'engine'), port: port(opts.enginePort, '--engine-port'), log });
-      const platform = await startPlatform(platformOptions(home, opts.port));
-      await ensureLocalAccount(platform.ctx, engine.url, engine.apiKey);
+      const enginePort = port(opts.enginePort, '--engine-port');
+      checkMachine();
+      checkHome(home);
+      await checkPort('127.0.0.1', port(opts.port, '--port'), '--port', true);
+      await checkPort('127.0.0.1', enginePort, '--engine-port', true);
+      await checkShim(join(home, 'engine'));
+      info('starting the engine (offline Neon)…');
+      const engine = await startEngineServer({ home: join(home, 'engine'), port: enginePort, log });
+      info('starting the platform…');
+      let platform: Platform;
+      try {
+        platform = await startPlatform(platformOptions(home, opts.port));
+        await ensureLocalAccount(platform.ctx, engine.url, engine.apiKey);
+      } catch (error) {
+        await engine.close();
+        throw error;
+      }
       process.stdout.write(`Arbor is up (state in ${home}).\n`);
       printLogin(platform);
-      process.stdout.write(`  Neon engine:     ${engine.url}  (account "local"; neonctl: NEON_API_HOST=${engine.url} NEON_API_KEY=${engine.apiKey})\n`);
+      // The engine key is shown on the start that created it only (then: arbor engine key).
+      const engineKey = engine.keyCreated ? engine.apiKey : `"$(arbor engine key --home ${join(home, 'engine')})"`;
+      process.stdout.write(`  Neon engine:     ${engine.url}  (account "local"; neonctl: NEON_API_HOST=${engine.url} NEON_API_KEY=${engineKey})\n`);
+      if (engine.keyCreated) process.stdout.write(`  Engine key:      shown once, on this first start; later: arbor engine key --home ${join(home, 'engine')}\n`);
       process.stdout.write('Press Ctrl-C to stop.\n');
       stopOn(async () => {
         await platform.close();
@@ -71,6 +89,9 @@ export function registerUp(program: Command): void {
     .option('--port <n>', 'HTTP port', '4400')
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
     .action(async (opts: { home: string; port: string; host: string }) => {
+      checkHome(resolve(opts.home));
+      await checkPort(opts.host, port(opts.port, '--port'), '--port');
+      info('starting the platform…');
       const platform = await startPlatform(platformOptions(opts.home, opts.port, opts.host));
       process.stdout.write(`Arbor platform listening: ${platform.url}\n`);
       printLogin(platform);

@@ -53,9 +53,16 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
   app.all('/api/*', (c) => c.json({ error: { code: 'not_found', message: `no API route ${c.req.method} ${c.req.path}; see /api/v1/openapi.json` } }, 404));
   app.route('/', dashboardRoutes());
   const host = options.host ?? '127.0.0.1';
-  const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: app.fetch, port: options.port ?? 0, hostname: host }, () => resolve(s));
-  });
+  let server: ServerType;
+  try {
+    server = await new Promise((resolve, reject) => {
+      const s = serve({ fetch: app.fetch, port: options.port ?? 0, hostname: host }, () => resolve(s));
+      s.once('error', reject); // e.g. the port is in use: a rejection, not an unhandled 'error' event
+    });
+  } catch (error) {
+    await store.close();
+    throw error;
+  }
   await reconciler.start();
   const inbox = setInterval(() => void drainTokenInbox(ctx, options.home).catch((e) => ctx.log.warn(`token inbox: ${(e as Error).message}`)), 500);
   await drainTokenInbox(ctx, options.home);

@@ -13,8 +13,11 @@ import { promisify } from 'node:util';
 const execFileAsync = promisify(execFile);
 const SOURCE = join(dirname(fileURLToPath(import.meta.url)), 'listen-shim.c');
 
-/** The path of the compiled shim, building it if needed; null (with the reason) when it cannot be built. */
-export async function buildShim(home: string): Promise<{ path: string | null; reason?: string }> {
+/**
+ * The path of the compiled shim, building it if needed (`onBuild` is told first: it takes about a
+ * second); null (with the reason) when it cannot be built.
+ */
+export async function buildShim(home: string, onBuild?: () => void): Promise<{ path: string | null; reason?: string; noCompiler?: boolean }> {
   if (process.env.ARBOR_ENGINE_NO_SHIM === '1') return { path: null, reason: 'ARBOR_ENGINE_NO_SHIM=1' };
   const source = readFileSync(SOURCE);
   const hash = createHash('sha256').update(source).digest('hex').slice(0, 12);
@@ -25,9 +28,11 @@ export async function buildShim(home: string): Promise<{ path: string | null; re
   chmodSync(dir, 0o755);
   const partial = `${path}.${process.pid}.tmp`;
   const compiler = process.env.CC ?? 'cc';
+  onBuild?.();
   try {
     await execFileAsync(compiler, ['-shared', '-fPIC', '-O2', '-Wall', '-o', partial, SOURCE, '-ldl', '-lpthread']);
   } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { path: null, reason: `there is no C compiler: ${compiler} was not found (install gcc and libc6-dev)`, noCompiler: true };
     const stderr = (error as { stderr?: string }).stderr ?? (error as Error).message;
     return { path: null, reason: `${compiler} failed: ${stderr.trim().split('\n').slice(-3).join(' ')} (install gcc and libc6-dev)` };
   }
