@@ -14,6 +14,7 @@ import { PlatformError, conflict, invalid, notFound, unprocessable } from '../er
 import { neonStatus } from '../neon/client.ts';
 import {
   accounts,
+  apps,
   changed,
   environments,
   environmentSteps,
@@ -76,9 +77,15 @@ export async function listEnvironments(ctx: Context, appName: string): Promise<E
   return ctx.db.select().from(environments).where(eq(environments.appId, app.id)).orderBy(asc(environments.id));
 }
 
-export async function createEnvironment(ctx: Context, actor: Actor, appName: string, input: EnvironmentInput): Promise<Environment> {
+/** Created by previews.ts as a pull request's preview (only those may be `pr:<n>`, only those do the previews routes touch). */
+export function isPreview(env: Environment): boolean {
+  return env.type === 'preview' && /^pr:[0-9]+$/.test(env.name) && !!env.spec.expiresAt;
+}
+
+export async function createEnvironment(ctx: Context, actor: Actor, appName: string, input: EnvironmentInput, options: { preview?: boolean } = {}): Promise<Environment> {
   const app = await findApp(ctx, appName);
   if (!NAME.test(input.name ?? '')) throw invalid('name', `environment name "${input.name}" must start with a letter and use a-z, 0-9 and - (at most 40), or be pr:<number>`);
+  if (input.name.startsWith('pr:') && !options.preview) throw invalid('name', `pr:<number> names are reserved for preview environments (PUT /apps/${app.name}/previews/{number}); choose another name`);
   const [existing] = await ctx.db.select().from(environments).where(and(eq(environments.appId, app.id), eq(environments.name, input.name)));
   if (existing) throw conflict(`app ${app.name} already has an environment ${input.name}`, 'name');
   const type = input.type ?? 'development';
@@ -122,6 +129,7 @@ export async function createEnvironment(ctx: Context, actor: Actor, appName: str
         if (neonStatus(error) === 404) throw invalid('neonBranchId', `Neon has no branch ${input.neonBranchId} in project ${input.neonProjectId} for account ${accountName}`);
         throw error;
       }
+      if (input.mode === 'import') await refuseClaimed(ctx, actor, input.neonProjectId, input.neonBranchId);
       Object.assign(spec, { neonProjectId: input.neonProjectId, neonBranchId: input.neonBranchId });
       if (input.mode === 'branch-neon') spec.branchName = input.branchName ?? `${app.name}-${input.name}`;
       break;
@@ -140,8 +148,58 @@ export async function createEnvironment(ctx: Context, actor: Actor, appName: str
   if (input.migrations) spec.migrations = input.migrations;
   if (input.expiresAt) spec.expiresAt = input.expiresAt;
   const [env] = await ctx.db.insert(environments).values({ appId: app.id, name: input.name, type, accountId: account.id, spec }).returning();
+  if (spec.mode === 'import') {
+    // Two imports of one branch at once: the earlier row holds it, the later one goes.
+    const holder = (await holdersOf(ctx, spec.neonProjectId!, spec.neonBranchId!)).find((h) => h.id < env.id);
+    if (holder) {
+      await ctx.db.delete(environments).where(eq(environments.id, env.id));
+      await refuseClaimed(ctx, actor, spec.neonProjectId!, spec.neonBranchId!);
+    }
+  }
   await audit(ctx, actor, 'environment.create', `${app.name}/${env.name}`, { mode: spec.mode, account: account.name });
   return env;
+}
+
+/** Environments (of any app) that use Neon branch `branchId` of `projectId`: imported, created or found. */
+async function holdersOf(ctx: Context, projectId: string, branchId: string) {
+  const rows = await ctx.db
+    .select({ id: environments.id, name: environments.name, app: apps.name, spec: environments.spec, neon: environments.neon })
+    .from(environments)
+    .innerJoin(apps, eq(apps.id, environments.appId));
+  return rows.filter((r) => (r.neon.projectId === projectId && r.neon.branchId === branchId) || (r.spec.mode === 'import' && r.spec.neonProjectId === projectId && r.spec.neonBranchId === branchId));
+}
+
+/**
+ * Import is a claim: a branch another environment already uses (any app's) cannot be imported
+ * again, or its passwords would be Arbor's twice. Only an instance admin learns which one holds it.
+ */
+async function refuseClaimed(ctx: Context, actor: Actor, projectId: string, branchId: string): Promise<void> {
+  const [holder] = await holdersOf(ctx, projectId, branchId);
+  if (!holder) return;
+  if (actor.role === 'admin') throw conflict(`Neon branch ${branchId} is already used by environment ${holder.app}/${holder.name}; a branch can belong to one environment only (branch from it with mode branch-neon instead)`, 'neonBranchId');
+  throw conflict(`Neon branch ${branchId} is already used by an environment; a branch can belong to one environment only (branch from it with mode branch-neon instead)`, 'neonBranchId');
+}
+
+/**
+ * The full text of the environment's last failure (PostgreSQL's DETAIL, RAISE text, constraint
+ * details: it may carry row data), for app admins only (the route authorizes); every read is audited.
+ */
+export async function errorDetail(ctx: Context, actor: Actor, appName: string, envName: string) {
+  const app = await findApp(ctx, appName);
+  const env = await findEnvironment(ctx, app, envName);
+  const failure = (env.neon as { failure?: { sealed: string; step: string; at: string } }).failure;
+  await audit(ctx, actor, 'environment.error-detail', `${app.name}/${env.name}`);
+  if (!failure) return { status: env.status, failure: null };
+  return { status: env.status, failure: { step: failure.step, at: failure.at, message: ctx.secrets.open(failure.sealed) } };
+}
+
+/** Runs the environment's reconciliation again now (after a permanent failure, or to stop waiting out a backoff). */
+export async function retryEnvironment(ctx: Context, actor: Actor, appName: string, envName: string): Promise<Environment> {
+  const app = await findApp(ctx, appName);
+  const env = await findEnvironment(ctx, app, envName);
+  const [updated] = await ctx.db.update(environments).set(changed()).where(eq(environments.id, env.id)).returning();
+  await audit(ctx, actor, 'environment.retry', `${app.name}/${env.name}`);
+  return updated;
 }
 
 /** New Neon settings: checked against the plan here, applied to Neon by the reconciler. */
@@ -180,6 +238,7 @@ export async function deleteEnvironment(ctx: Context, actor: Actor, appName: str
   if (!options.preview) requireAdmin(actor, 'deleting an environment');
   const app = await findApp(ctx, appName);
   const env = await findEnvironment(ctx, app, envName);
+  if (options.preview && !isPreview(env)) throw conflict(`environment ${app.name}/${env.name} was not created as a preview`);
   if (!options.preview && confirm !== env.name) throw new PlatformError(400, 'confirmation_required', `to delete environment ${env.name}, confirm with its name (?confirm=${env.name})`, 'confirm');
   const children = (await ctx.db.select().from(environments).where(eq(environments.appId, app.id))).filter((e) => e.spec.parentEnvironment === env.name);
   if (children.length) throw conflict(`environments ${children.map((c) => c.name).join(', ')} branch from ${env.name}; delete them first`);

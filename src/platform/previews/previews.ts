@@ -8,7 +8,7 @@ import { and, eq, lt, sql } from 'drizzle-orm';
 import { audit } from '../audit.ts';
 import { checkMigrations, findApp, modelOf } from '../apps/apps.ts';
 import type { Actor, Context } from '../context.ts';
-import { createEnvironment, deleteEnvironment } from '../environments/environments.ts';
+import { createEnvironment, deleteEnvironment, isPreview } from '../environments/environments.ts';
 import { PlatformError, invalid } from '../errors.ts';
 import { apps, changed, environments, type Environment, type StoredMigration } from '../store/schema.ts';
 
@@ -43,6 +43,7 @@ export async function openPreview(ctx: Context, actor: Actor, appName: string, n
   if (input.migrations) checkMigrations(modelOf(app), input.migrations);
   const expiresAt = new Date(Date.now() + app.previewTtlSeconds * 1000).toISOString();
   const [existing] = await ctx.db.select().from(environments).where(and(eq(environments.appId, app.id), eq(environments.name, name)));
+  if (existing && !isPreview(existing)) throw notPreview(app.name, existing);
   if (existing && existing.status !== 'deleting') {
     const [environment] = await ctx.db
       .update(environments)
@@ -61,7 +62,7 @@ export async function openPreview(ctx: Context, actor: Actor, appName: string, n
     branchName: `preview/${app.name}/pr-${number}`,
     migrations: input.migrations,
     expiresAt,
-  });
+  }, { preview: true });
   return { environment, created: true };
 }
 
@@ -71,13 +72,18 @@ export async function closePreview(ctx: Context, actor: Actor, appName: string, 
   const name = previewName(number);
   const [existing] = await ctx.db.select().from(environments).where(and(eq(environments.appId, app.id), eq(environments.name, name)));
   if (!existing) return false;
+  if (!isPreview(existing)) throw notPreview(app.name, existing);
   await deleteEnvironment(ctx, actor, app.name, name, undefined, { preview: true });
   return true;
 }
 
+/** The previews routes act on previews only: an environment named like one but made otherwise is refused. */
+const notPreview = (app: string, env: Environment) =>
+  new PlatformError(409, 'not_a_preview', `environment ${app}/${env.name} was not created as a preview; the previews routes only open, update and close previews (delete it with DELETE /apps/${app}/environments/${env.name})`);
+
 export async function listPreviews(ctx: Context, appName: string): Promise<Environment[]> {
   const app = await findApp(ctx, appName);
-  return ctx.db.select().from(environments).where(and(eq(environments.appId, app.id), eq(environments.type, 'preview')));
+  return (await ctx.db.select().from(environments).where(and(eq(environments.appId, app.id), eq(environments.type, 'preview')))).filter(isPreview);
 }
 
 /** Marks every preview past its expiry for deletion (the reconciler then deletes it). */

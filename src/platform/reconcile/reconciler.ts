@@ -16,6 +16,7 @@ import type { Context } from '../context.ts';
 import { accounts, apps, environments, environmentSteps, type Environment, type EnvironmentNeon } from '../store/schema.ts';
 import type { CallCounter } from '../neon/client.ts';
 import { expirePreviews } from '../previews/previews.ts';
+import { describeFailure } from './failure.ts';
 import { applyHierarchy, applySettings, awaitNeon, deleteNeonResources, ensureNeonResources, ensureSuperuser, NotYet, runMigrations, type StepContext } from './steps.ts';
 
 const LEASE_MS = 15_000;
@@ -158,18 +159,28 @@ export class Reconciler {
     // A deletion requested meanwhile wins over whatever this run writes (status is never moved off 'deleting').
     const keepDeleting = (next: string) => sql`CASE WHEN ${environments.status} = 'deleting' THEN 'deleting' ELSE ${next} END`;
     if (env.status !== 'deleting') await ctx.db.update(environments).set({ status: keepDeleting('provisioning'), error: null }).where(eq(environments.id, env.id));
+    let failedStep = '';
     try {
-      for (const s of steps) await this.runStep(step, generation, s);
+      for (const s of steps) {
+        failedStep = s.name;
+        await this.runStep(step, generation, s);
+      }
     } catch (error) {
       if (error instanceof NotYet) {
         await this.release(env.id, 1000);
         return;
       }
-      const message = (error as Error).message;
-      ctx.log.warn(`environment ${app.name}/${env.name}: ${message}`);
-      // Transient or not, retry with exponential backoff; a change to the environment retries at once.
+      const failure = describeFailure(error);
+      ctx.log.warn(`environment ${app.name}/${env.name}: ${failure.shown}`);
+      // The full text (it may carry row data) only sealed, for app admins (error-detail).
+      const neon = { ...env.neon, failure: { sealed: ctx.secrets.seal(failure.full), step: failedStep, at: new Date().toISOString() } } as EnvironmentNeon;
+      // Transient: retry with exponential backoff. Permanent (Neon refused the request as such): not
+      // retried until something changes (a change to the environment, or POST …/retry).
       const failures = env.failures + 1;
-      await ctx.db.update(environments).set({ status: keepDeleting('failed'), error: message, failures }).where(eq(environments.id, env.id));
+      await ctx.db
+        .update(environments)
+        .set({ status: keepDeleting('failed'), error: failure.shown, failures, neon, ...(failure.permanent ? { observedGeneration: generation } : {}) })
+        .where(eq(environments.id, env.id));
       await this.release(env.id, Math.min(MAX_BACKOFF_MS, 1000 * 2 ** failures));
       return;
     }
@@ -185,6 +196,7 @@ export class Reconciler {
         observedGeneration: generation,
         error: null,
         failures: 0,
+        neon: sql`${environments.neon} - 'failure'`,
         updatedAt: new Date(),
       })
       .where(eq(environments.id, env.id));
@@ -200,7 +212,7 @@ export class Reconciler {
       const retry = error instanceof NotYet;
       await this.ctx.db
         .update(environmentSteps)
-        .set({ status: retry ? 'done' : 'failed', detail: retry ? `waiting: ${(error as Error).message}` : (error as Error).message, finishedAt: new Date() })
+        .set({ status: retry ? 'done' : 'failed', detail: retry ? `waiting: ${(error as Error).message}` : describeFailure(error).shown, finishedAt: new Date() })
         .where(eq(environmentSteps.id, row.id));
       throw error;
     }

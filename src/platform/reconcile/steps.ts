@@ -14,7 +14,8 @@ import { eq } from 'drizzle-orm';
 import type { Context } from '../context.ts';
 import { awaitOperations, ignoreNotFound, type NeonApi } from '../neon/client.ts';
 import type { AppModel } from '../postgres/app-model.ts';
-import { migrate } from '../postgres/migrate.ts';
+import { MigrationError, migrate } from '../postgres/migrate.ts';
+import { Permanent, withSource } from './failure.ts';
 import { roleNames } from '../postgres/names.ts';
 import { applyRoles, RolesApplyError } from '../postgres/roles-apply.ts';
 import { newRoundTrips, openSession } from '../postgres/connection.ts';
@@ -135,6 +136,13 @@ export async function ensureSuperuser(s: StepContext): Promise<void> {
   let password: string | undefined;
   if (!roles.some((r) => r.name === name)) {
     password = (await api.createProjectBranchRole(projectId!, branchId!, { role: { name } })).data.role.password;
+  } else if (env.spec.mode === 'import' && !(await storedPassword(ctx, env.id, name))) {
+    // Someone else's role (another platform, or an environment this branch belonged to): its
+    // password is not Arbor's to reset.
+    throw new Permanent(
+      `the imported branch already has a role ${name}, which Arbor did not create for this environment; Arbor does not reset passwords it did not create. ` +
+        `If nothing uses ${name} any more, delete that role in Neon (console, or neonctl roles delete ${name} --project-id ${projectId} --branch ${branchId}) and retry; otherwise import a branch of it instead (mode branch-neon).`,
+    );
   } else if (!(await storedPassword(ctx, env.id, name)) || env.type === 'preview') {
     password = (await api.resetProjectBranchRolePassword(projectId!, branchId!, name)).data.role.password;
   }
@@ -182,8 +190,15 @@ export async function applyHierarchy(s: StepContext): Promise<string> {
     if (r.role === platform || fresh.has(r.role)) continue;
     if (!(await storedPassword(ctx, env.id, r.role))) unknown.push(r.role);
   }
-  if (unknown.length) await rotateOnBranch(ctx, s.api, env, platform, unknown);
-  if (env.spec.mode === 'import') await s.saveNeon({ ...env.neon, deviations: [] });
+  if (env.spec.mode === 'import') {
+    // Login roles that were on the branch before Arbor: their passwords are someone else's.
+    // Left as they are, and listed; an admin takes one over by rotating it explicitly.
+    const kept = unknown.map((role) => ({
+      kind: 'existing-login-role',
+      message: `login role ${role} existed on the branch before the import; Arbor left its password as it is and knows none for it. Once nothing else uses it, take it over with POST …/users/rotate {"role": "${role}"}`,
+    }));
+    await s.saveNeon({ ...s.env.neon, deviations: kept });
+  } else if (unknown.length) await rotateOnBranch(ctx, s.api, env, platform, unknown);
   return result.changed ? `${result.operations.length} change(s)` : 'nothing to change';
 }
 
@@ -249,7 +264,9 @@ export async function runMigrations(s: StepContext): Promise<string> {
       await mkdir(dir, { recursive: true });
       for (const f of files) await writeFile(join(dir, f.file), f.sql);
       const uri = await branchUri(s.api, env, names.platform, role, password, database.name, s.uriCache);
-      const result = await migrate(uri, dir);
+      const result = await migrate(uri, dir).catch((error) => {
+        throw error instanceof MigrationError ? withSource(error, files.find((f) => f.file === error.file)?.sql ?? '') : error;
+      });
       if (result.applied.length) applied.push(`${database.name}: ${result.applied.map((a) => a.file).join(', ')}`);
     } finally {
       await rm(dir, { recursive: true, force: true });
