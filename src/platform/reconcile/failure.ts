@@ -16,7 +16,7 @@
  * SQLSTATE X".
  */
 import { MigrationError } from '../postgres/migrate.ts';
-import { describeNeonFailure, neonStatus } from '../neon/client.ts';
+import { neonMessage, neonStatus } from '../neon/client.ts';
 
 /**
  * Raised while the statement's text was parsed and analysed (the error has a cursor position):
@@ -90,12 +90,13 @@ export function withSource<E>(error: E, sql: string): E {
 }
 
 export function describeFailure(error: unknown): Failure {
-  const neon = describeNeonFailure(error);
-  if (neon) {
-    const status = neon.status;
+  const status = neonStatus(error);
+  if ((error as { isAxiosError?: boolean } | undefined)?.isAxiosError) {
+    const text = neonMessage(error);
+    const said = !status || /^(Neon|the Neon API|the API URL)/.test(text) ? text : `Neon answered ${status}: ${text}`;
     const permanent = status === 400 || status === 422;
-    const shown = permanent ? `${neon.message}. Retrying does not help: change the environment's settings (or the account) and retry.` : neon.message;
-    return { shown, full: shown, permanent, neonStatus: neonStatus(error) };
+    const shown = permanent ? `${said}. Retrying does not help: change the environment (or the account) and retry.` : said;
+    return { shown, full: shown, permanent, neonStatus: status };
   }
   const message = (error as Error)?.message ?? String(error);
   if (error instanceof Permanent) return { shown: message, full: message, permanent: true };
