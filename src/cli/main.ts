@@ -10,6 +10,7 @@ import { registerTokens } from './tokens.ts';
 import { registerApps } from './apps.ts';
 import { registerPreviews } from './previews.ts';
 import { registerDb } from './db.ts';
+import { addExamples } from './examples.ts';
 
 const program = new Command('arbor')
   .description('Postgres environments on Neon: branches per environment and pull request, least-privilege roles, an offline engine')
@@ -24,6 +25,7 @@ registerDb(program);
 registerEngine(program);
 registerRoles(program);
 registerMigrate(program);
+addExamples(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -34,7 +34,7 @@ function printSecrets(secrets: Secret[]): void {
 }
 
 export function registerRoles(program: Command): void {
-  const roles = program.command('roles').alias('role').description('the least-privilege role hierarchy of a branch (DESIGN.md §2)');
+  const roles = program.command('roles').alias('role').description('the least-privilege role hierarchy of a branch (docs/roles.md)');
 
   scopeOptions(roles.command('apply').description('create what is missing and repair deviations; new passwords are printed once')).action(async (options: RolesOptions) => {
     const model = await loadAppModel(options.app);

@@ -1,0 +1,61 @@
+/**
+ * @module An example for every command's `--help`, keyed by the command's path ('' is `arbor`
+ * itself). main.ts adds them after the commands are registered; src/cli/newcomer.test.ts checks
+ * that every command shown in a help has one.
+ */
+import type { Command } from 'commander';
+
+export const EXAMPLES: Record<string, string[]> = {
+  '': [
+    'npx arbor up                                   # engine + platform + dashboard on http://127.0.0.1:4400',
+    'npx arbor up --port 4500 --engine-port 4699    # other ports (through npm: npm start -- --port 4500 --engine-port 4699)',
+    'ARBOR_TOKEN=$(npx arbor tokens create --role admin) npx arbor apps apply --file arbor.yaml',
+    'npx arbor <command> --help                     # each command has its own example',
+  ],
+  up: ['npx arbor up', 'npx arbor up --home /srv/arbor --port 4500 --engine-port 4699', 'npm start -- --port 4500 --engine-port 4699   # the same through npm'],
+  serve: ['DATABASE_URL=postgres://arbor@db.internal/arbor ARBOR_MASTER_KEY=... npx arbor serve --host 0.0.0.0 --port 4400'],
+  tokens: ['npx arbor tokens create --role admin   # run where the platform keeps its state (same ARBOR_HOME / --home)'],
+  'tokens create': [
+    'export ARBOR_TOKEN=$(npx arbor tokens create --role admin --name ci)',
+    'npx arbor tokens create --role admin --home /srv/arbor   # --home (or ARBOR_HOME) as the running `arbor up` has it',
+  ],
+  'tokens list': ['ARBOR_TOKEN=arbor_pat_... npx arbor tokens list'],
+  'tokens revoke': ['ARBOR_TOKEN=arbor_pat_... npx arbor tokens revoke <id>'],
+  apps: ['npx arbor apps apply --file arbor.yaml', 'npx arbor apps list --json'],
+  'apps list': ['ARBOR_TOKEN=arbor_pat_... npx arbor apps list'],
+  'apps apply': ['ARBOR_TOKEN=arbor_pat_... npx arbor apps apply --file arbor.yaml   # also sends the migration folders arbor.yaml names'],
+  previews: ['npx arbor previews open --pr 42 --file arbor.yaml', 'npx arbor previews close --app shop --pr 42'],
+  'previews open': ['ARBOR_URL=https://arbor.example.com ARBOR_TOKEN=$ARBOR_TOKEN npx arbor previews open --pr 42 --file arbor.yaml'],
+  'previews close': ['ARBOR_TOKEN=$ARBOR_TOKEN npx arbor previews close --app shop --pr 42'],
+  db: ['npx arbor db shell --app shop --env staging'],
+  'db shell': [
+    'npx arbor db shell --app shop --env staging                       # psql as encore_reader',
+    "npx arbor db shell --app shop --env pr:42 --write -- -c 'select 1'  # as encore_writer, arguments after -- go to psql",
+  ],
+  engine: ['npx arbor engine serve --port 4599'],
+  'engine serve': [
+    'npx arbor engine serve --home /tmp/neon --port 4599',
+    'NEON_API_HOST=http://127.0.0.1:4599/api/v2 NEON_API_KEY=<key> npx neonctl projects list --no-analytics',
+  ],
+  'engine key': ['NEON_API_HOST=http://127.0.0.1:4599/api/v2 NEON_API_KEY=$(npx arbor engine key) npx neonctl projects list --no-analytics'],
+  roles: ['npx arbor roles check --url "$PLATFORM_URL" --app arbor.yaml'],
+  'roles apply': ['npx arbor roles apply --url "postgresql://encore_platform:$PW@127.0.0.1:5432/neondb" --app arbor.yaml'],
+  'roles check': ['ARBOR_DATABASE_URL="$PLATFORM_URL" npx arbor roles check --app arbor.yaml --json   # exit 2 when the branch deviates'],
+  migrate: ['npx arbor migrate --url "postgresql://db_main_admin:$PW@127.0.0.1:5432/main" --dir migrations/main'],
+};
+
+function path(command: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = command; c?.parent; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
+/** Adds "Example(s):" after the help of `program` and of every command below it that has one. */
+export function addExamples(program: Command): void {
+  const visit = (command: Command) => {
+    const lines = EXAMPLES[path(command)];
+    if (lines) command.addHelpText('after', `\n${lines.length > 1 ? 'Examples' : 'Example'}:\n${lines.map((l) => `  $ ${l}`).join('\n')}\n`);
+    command.commands.forEach(visit);
+  };
+  visit(program);
+}
