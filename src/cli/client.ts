@@ -16,7 +16,7 @@ export class PlatformClient {
     private readonly url: string,
     private readonly token = process.env.ARBOR_TOKEN,
   ) {
-    if (!token) throw new Error('set ARBOR_TOKEN to a platform API token (an admin makes one with `arbor tokens create --role member`)');
+    if (!token) throw new Error('ARBOR_TOKEN is not set: make a platform API token where `arbor up` keeps its state (`npx arbor tokens create --role admin`, with the same ARBOR_HOME or --home) and export ARBOR_TOKEN=<it>');
   }
 
   async call<T = any>(method: string, path: string, body?: unknown): Promise<T> {
