@@ -12,6 +12,7 @@ import { copyTree } from './copy.ts';
 import { ownedDir, ownFile, postgresUser } from './os-user.ts';
 import type { PgBinaries } from './binaries.ts';
 import { archiveCommand, ensureArchivePath } from '../history/store.ts';
+import { allowedPgSettings } from '../compute/pg-settings.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -130,7 +131,8 @@ export async function writeSettings(dataDir: string, s: ClusterSettings): Promis
           `wal_receiver_status_interval = 1s`,
         ]
       : []),
-    ...Object.entries(s.extra ?? {}).map(([name, value]) => `${name} = ${settingLiteral(value)}`),
+    // Only allowlisted settings with checked values, also from a catalog written before that check.
+    ...allowedPgSettings(s.extra).map(([name, value]) => `${name} = ${settingLiteral(value)}`),
     '',
   ];
   if (s.archiveDir) ensureArchivePath(s.archiveDir);

@@ -8,7 +8,8 @@ import { z } from 'zod';
 import type { Engine } from '../engine.ts';
 import { nowIso } from '../engine.ts';
 import type { EndpointRecord } from '../catalog/types.ts';
-import { notFound, unprocessable } from '../errors.ts';
+import { badRequest, notFound, unprocessable } from '../errors.ts';
+import { pgSettingsVersionProblem } from '../compute/pg-settings.ts';
 import { endpointCreateFields, newEndpoint } from './branches.ts';
 import { checkCuRange, checkSuspendTimeout, computeUnit, pgSettings, readBody, suspendTimeout } from './validate.ts';
 import { endpointView, operationView } from './views.ts';
@@ -81,6 +82,8 @@ export function endpointRoutes(engine: Engine): Hono {
   app.patch(`${base}/:endpoint_id`, async (c) => {
     const endpoint = find(c.req.param('project_id'), c.req.param('endpoint_id'));
     const { endpoint: body } = await readBody(c, endpointUpdate);
+    const versionProblem = pgSettingsVersionProblem(body.settings?.pg_settings, engine.project(endpoint.project_id).pg_version);
+    if (versionProblem) throw badRequest(`endpoint.settings.pg_settings: ${versionProblem}`);
     if (body.branch_id && body.branch_id !== endpoint.branch_id) throw unprocessable('moving an endpoint to another branch is not supported by the Arbor engine');
     const minCu = body.autoscaling_limit_min_cu ?? endpoint.autoscaling_limit_min_cu;
     const maxCu = body.autoscaling_limit_max_cu ?? Math.max(minCu, endpoint.autoscaling_limit_max_cu);

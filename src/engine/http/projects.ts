@@ -14,6 +14,7 @@ import { initCluster, removeCluster } from '../clusters/cluster.ts';
 import { createApiRole, createDatabase, createNeonSuperuser, isReservedRoleName, setPublicSchemaOwner } from '../clusters/neon-roles.ts';
 import { badRequest, notFound } from '../errors.ts';
 import { DEFAULT_REGION, REGIONS } from './regions.ts';
+import { pgSettingsVersionProblem } from '../compute/pg-settings.ts';
 import { checkCuRange, checkSuspendTimeout, computeUnit, nameBytes, pgSettings, queryInt, readBody, suspendTimeout } from './validate.ts';
 import { branchView, connectionUri, connectionUris, databaseView, endpointView, operationView, projectListItemView, projectView, roleView } from './views.ts';
 
@@ -72,6 +73,8 @@ export function projectRoutes(engine: Engine): Hono {
       throw badRequest(`region_id ${regionId} is not a Neon region; use one of ${REGIONS.map((r) => r.region_id).join(', ')}`);
     }
     const settings = body.default_endpoint_settings ?? {};
+    const versionProblem = pgSettingsVersionProblem(settings.pg_settings, pgVersion);
+    if (versionProblem) throw badRequest(`project.default_endpoint_settings.pg_settings: ${versionProblem}`);
     const minCu = settings.autoscaling_limit_min_cu ?? body.autoscaling_limit_min_cu ?? 0.25;
     const maxCu = settings.autoscaling_limit_max_cu ?? body.autoscaling_limit_max_cu ?? Math.max(minCu, 0.25);
     checkCuRange(minCu, maxCu, 'default_endpoint_settings.');
@@ -222,6 +225,8 @@ export function projectRoutes(engine: Engine): Hono {
     const { project: body } = await readBody(c, projectUpdate);
     engine.assertUnlocked(project.id);
     if (body.default_endpoint_settings) {
+      const versionProblem = pgSettingsVersionProblem(body.default_endpoint_settings.pg_settings, project.pg_version);
+      if (versionProblem) throw badRequest(`project.default_endpoint_settings.pg_settings: ${versionProblem}`);
       const next = { ...project.default_endpoint_settings, ...body.default_endpoint_settings };
       checkCuRange(next.autoscaling_limit_min_cu, next.autoscaling_limit_max_cu, 'default_endpoint_settings.');
       checkSuspendTimeout(body.default_endpoint_settings.suspend_timeout_seconds, engine.minSuspendSeconds, 'default_endpoint_settings.suspend_timeout_seconds');

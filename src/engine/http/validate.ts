@@ -51,10 +51,8 @@ export function checkSuspendTimeout(value: number | undefined, min: number, fiel
   if (value < min || value > 604800) throw badRequest(`${field} must be -1 (never), 0 (default) or between ${min} and 604800`);
 }
 
-export const pgSettings = z.record(
-  z.string().regex(/^[a-z_][a-z0-9_.]*$/i, { error: 'pg_settings keys must be setting names' }),
-  z.string().refine((v) => !/[\n\r]/.test(v), { error: 'pg_settings values must be one line' }),
-);
+/** `pg_settings`: only the settings Neon accepts, with checked values (one allowlist: compute/pg-settings.ts). */
+export { pgSettingsSchema as pgSettings } from '../compute/pg-settings.ts';
 
 /** Neon's rules for an autoscaling range: both ≥ 0.25, max ≥ min, max − min ≤ 8. */
 export function checkCuRange(min: number, max: number, where = ''): void {
