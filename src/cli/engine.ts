@@ -3,7 +3,7 @@
  */
 import type { Command } from 'commander';
 import { resolve, join } from 'node:path';
-import { startEngineServer } from '../engine/server.ts';
+import { readEngineKey, startEngineServer } from '../engine/server.ts';
 
 export function registerEngine(program: Command): void {
   const engine = program.command('engine').description('the offline Neon-compatible engine');
@@ -13,7 +13,7 @@ export function registerEngine(program: Command): void {
     .option('--home <dir>', 'state directory (default: $ARBOR_HOME/engine or ./.arbor/engine)')
     .option('--port <n>', 'HTTP port', '4599')
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
-    .option('--api-key <key>', 'accept this API key (otherwise one is generated and printed)')
+    .option('--api-key <key>', 'accept this API key (otherwise the engine makes its own on the first start, prints it once; later: arbor engine key)')
     .action(async (opts: { home?: string; port: string; host: string; apiKey?: string }) => {
       const home = resolve(opts.home ?? join(process.env.ARBOR_HOME ?? '.arbor', 'engine'));
       const port = Number(opts.port);
@@ -21,9 +21,13 @@ export function registerEngine(program: Command): void {
       const log = { info: (m: string) => process.stderr.write(`INFO: ${m}\n`), warn: (m: string) => process.stderr.write(`WARNING: ${m}\n`) };
       const server = await startEngineServer({ home, port, host: opts.host, apiKey: opts.apiKey, log });
       process.stdout.write(`Arbor engine listening: ${server.url}\n`);
-      process.stdout.write(`API key: ${server.apiKey}\n`);
+      // The key is shown once, when this start created it; never in the log (stderr).
+      if (server.keyCreated) process.stdout.write(`API key: ${server.apiKey}   (shown once, on this first start; later: arbor engine key --home ${home})\n`);
+      else if (opts.apiKey) process.stdout.write('API key: the one given with --api-key\n');
+      else process.stdout.write(`API key: not shown again; print it with: arbor engine key --home ${home}\n`);
       process.stdout.write(`State: ${home}\n`);
-      process.stdout.write(`Try: NEON_API_HOST=${server.url} NEON_API_KEY=<key> npx neonctl projects list --no-analytics\n`);
+      const key = opts.apiKey ? '<key>' : `"$(arbor engine key --home ${home})"`;
+      process.stdout.write(`Try: NEON_API_HOST=${server.url} NEON_API_KEY=${key} npx neonctl projects list --no-analytics\n`);
       const stop = async () => {
         process.stderr.write('INFO: stopping endpoints…\n');
         await server.close();
@@ -31,5 +35,14 @@ export function registerEngine(program: Command): void {
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
+    });
+
+  engine
+    .command('key')
+    .description("print the engine's API key (made on its first start; whoever has it controls every project of the engine)")
+    .option('--home <dir>', 'state directory (default: $ARBOR_HOME/engine or ./.arbor/engine)')
+    .action((opts: { home?: string }) => {
+      const home = resolve(opts.home ?? join(process.env.ARBOR_HOME ?? '.arbor', 'engine'));
+      process.stdout.write(`${readEngineKey(home)}\n`);
     });
 }
