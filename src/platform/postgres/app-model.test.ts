@@ -1,7 +1,7 @@
 // Unit tests of arbor.yaml parsing and validation (no server).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { AppModelError, parseAppModel, validateAppModel } from './app-model.ts';
+import { AppModelError, migrationsOf, parseAppModel, validateAppModel } from './app-model.ts';
 
 function problems(fn: () => unknown): string[] {
   try {
@@ -75,5 +75,57 @@ describe('validateAppModel', () => {
   test('accepts hostile but valid names as data: quotes, semicolons, unicode', () => {
     const model = validateAppModel({ app: 'a', databases: [{ name: `x"; DROP DATABASE postgres; --` }], services: [{ name: "o'rders ünï", databases: [`x"; DROP DATABASE postgres; --`] }] });
     assert.equal(model.services[0].name, "o'rders ünï");
+  });
+});
+
+describe('migrations: { path, source }', () => {
+  test('takes a plain folder, or { path, source, naming } as Encore declares it; the model keeps the folder and the source beside it', () => {
+    const model = parseAppModel([
+      'app: shop',
+      'databases:',
+      '  - name: main',
+      '    migrations: migrations/main',
+      '  - name: users',
+      '    migrations: { path: prisma/migrations, source: prisma }',
+      '  - name: posts',
+      '    migrations:',
+      '      path: drizzle',
+      '      source: drizzle',
+      '  - name: legacy',
+      '    migrations: { path: legacy/migrations, source: sql, naming: go }',
+      '  - name: empty',
+    ].join('\n'));
+    assert.deepEqual(model.databases, [
+      { name: 'main', migrations: 'migrations/main' },
+      { name: 'users', migrations: 'prisma/migrations', migrationsSource: 'prisma' },
+      { name: 'posts', migrations: 'drizzle', migrationsSource: 'drizzle' },
+      { name: 'legacy', migrations: 'legacy/migrations', migrationsNaming: 'go' },
+      { name: 'empty' },
+    ]);
+    assert.deepEqual(model.databases.map(migrationsOf), [
+      { path: 'migrations/main', source: 'sql', naming: 'any' },
+      { path: 'prisma/migrations', source: 'prisma', naming: 'any' },
+      { path: 'drizzle', source: 'drizzle', naming: 'any' },
+      { path: 'legacy/migrations', source: 'sql', naming: 'go' },
+      null,
+    ]);
+    // The model (as the platform stores it) validates to itself.
+    assert.deepEqual(validateAppModel(JSON.parse(JSON.stringify(model))), model);
+  });
+
+  test('an unknown source, a missing path and a source without a folder are refused with their field', () => {
+    const found = problems(() =>
+      validateAppModel({
+        app: 'a',
+        databases: [
+          { name: 'x', migrations: { path: 'm', source: 'flyway' } },
+          { name: 'y', migrations: { source: 'prisma' } },
+          { name: 'z', migrationsSource: 'prisma' },
+        ],
+      }),
+    );
+    assert.ok(found.some((p) => p.startsWith('databases[0].migrations')), found.join('\n'));
+    assert.ok(found.some((p) => p.startsWith('databases[1].migrations')), found.join('\n'));
+    assert.ok(found.some((p) => /databases\[2\]\.migrations: a migrations source needs a migrations path/.test(p)), found.join('\n'));
   });
 });

@@ -7,10 +7,36 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { DEFAULT_PREFIX, identifierProblem, roleNameProblem, roleNames } from './names.ts';
 
+/** Where migration files come from, as Encore's `migrations: { path, source }` names them (`sql` is the default). */
+export type MigrationSource = 'sql' | 'prisma' | 'drizzle' | 'drizzle/v1';
+export const MIGRATION_SOURCES = ['sql', 'prisma', 'drizzle', 'drizzle/v1'] as const satisfies readonly MigrationSource[];
+
+/**
+ * Whose filename rules a `sql` folder follows: Encore's TypeScript parser (`ts`: `N_name.up.sql`,
+ * version 0 allowed), its Go parser (`go`: the description is optional, `1.up.sql`; version above
+ * 0), or either (`any`, the default for arbor.yaml).
+ */
+export type FileNaming = 'ts' | 'go' | 'any';
+export const FILE_NAMINGS = ['ts', 'go', 'any'] as const satisfies readonly FileNaming[];
+
+/**
+ * A database. In arbor.yaml `migrations` is a folder (`migrations: migrations/main`) or
+ * `{ path, source, naming }` (`migrations: { path: prisma/migrations, source: prisma }`); the model
+ * keeps the folder in `migrations` and the rest beside it, so it reads back the same way.
+ */
 export interface DatabaseModel {
   name: string;
-  /** Folder of `N_name.up.sql` files, relative to arbor.yaml's folder. */
+  /** Folder of the migrations, relative to arbor.yaml's folder (or the Encore app's root). */
   migrations?: string;
+  /** Set when not `sql`. */
+  migrationsSource?: MigrationSource;
+  /** Set when not `any`. */
+  migrationsNaming?: FileNaming;
+}
+
+/** A database's migrations, with the defaults filled in; null when it has none. */
+export function migrationsOf(db: DatabaseModel): { path: string; source: MigrationSource; naming: FileNaming } | null {
+  return db.migrations ? { path: db.migrations, source: db.migrationsSource ?? 'sql', naming: db.migrationsNaming ?? 'any' } : null;
 }
 
 export interface ServiceModel {
@@ -43,10 +69,45 @@ export class AppModelError extends Error {
   }
 }
 
+const MIGRATIONS = z.union(
+  [
+    z.string().min(1),
+    z.strictObject({ path: z.string().min(1), source: z.enum(MIGRATION_SOURCES).optional(), naming: z.enum(FILE_NAMINGS).optional() }),
+  ],
+  { error: `migrations is a folder, or { path, source, naming } with source one of ${MIGRATION_SOURCES.join(', ')} and naming one of ${FILE_NAMINGS.join(', ')}` },
+);
+
+const DATABASE = z
+  .strictObject({
+    name: z.string(),
+    migrations: MIGRATIONS.optional(),
+    // The model's own form of `migrations: { source, naming }` (see DatabaseModel).
+    migrationsSource: z.enum(MIGRATION_SOURCES).optional(),
+    migrationsNaming: z.enum(FILE_NAMINGS).optional(),
+  })
+  .superRefine((db, ctx) => {
+    if (typeof db.migrations === 'object' && (db.migrationsSource || db.migrationsNaming)) {
+      ctx.addIssue({ code: 'custom', path: ['migrations'], message: 'give source and naming inside migrations: { path, source, naming }, not beside it' });
+    }
+    if (!db.migrations && (db.migrationsSource || db.migrationsNaming)) ctx.addIssue({ code: 'custom', path: ['migrations'], message: 'a migrations source needs a migrations path' });
+  })
+  .transform((db): DatabaseModel => {
+    const m = db.migrations;
+    const path = typeof m === 'object' ? m.path : m;
+    const source = typeof m === 'object' ? m.source : db.migrationsSource;
+    const naming = typeof m === 'object' ? m.naming : db.migrationsNaming;
+    return {
+      name: db.name,
+      ...(path !== undefined && { migrations: path }),
+      ...(source && source !== 'sql' && { migrationsSource: source }),
+      ...(naming && naming !== 'any' && { migrationsNaming: naming }),
+    };
+  });
+
 const SCHEMA = z.strictObject({
   app: z.string().min(1),
   prefix: z.string().optional(),
-  databases: z.array(z.strictObject({ name: z.string(), migrations: z.string().optional() })).default([]),
+  databases: z.array(DATABASE).default([]),
   services: z.array(z.strictObject({ name: z.string(), databases: z.array(z.string()).default([]) })).default([]),
 });
 

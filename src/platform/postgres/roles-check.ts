@@ -5,11 +5,13 @@
 import type { AppModel } from './app-model.ts';
 import { newRoundTrips, openSession, type RoundTrips } from './connection.ts';
 import { observeRoles } from './roles-observe.ts';
-import { planRoles, type DeviationKind } from './roles-plan.ts';
+import { planRoles, type AppRole, type DeviationKind } from './roles-plan.ts';
 
 export interface CheckResult {
   ok: boolean;
   deviations: { kind: DeviationKind; message: string; repair: string[] }[];
+  /** Roles the app's migrations made as `db_<db>_admin` (Encore's CREATEROLE pattern): listed, not deviations. */
+  appRoles: AppRole[];
   roundTrips: RoundTrips;
 }
 
@@ -21,7 +23,7 @@ export async function checkRoles(url: string, model: AppModel): Promise<CheckRes
     // Passwords are never used by a check; a constant keeps it from drawing randomness.
     const plan = planRoles(model, observed, { generatePassword: () => 'unused' });
     const deviations = plan.deviations.map((d) => ({ kind: d.kind, message: d.message, repair: d.operations.map((o) => o.comment) }));
-    return { ok: deviations.length === 0, deviations, roundTrips };
+    return { ok: deviations.length === 0, deviations, appRoles: plan.appRoles, roundTrips };
   } finally {
     await session.end();
   }

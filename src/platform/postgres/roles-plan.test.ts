@@ -35,7 +35,7 @@ function settled(model: AppModel): ObservedState {
   const state = empty();
   state.roles.push(role(n.services, false), role(n.reader, true), role(n.writer, true), role(n.admin, true));
   for (const { name } of model.databases) {
-    state.roles.push(role(n.dbReader(name), false), role(n.dbWriter(name), false), role(n.dbAdmin(name), true));
+    state.roles.push(role(n.dbReader(name), false), role(n.dbWriter(name), false), { ...role(n.dbAdmin(name), true), createrole: true });
     state.grants.push(
       grant(n.dbReader(name), n.dbWriter(name)), grant(n.dbWriter(name), n.dbAdmin(name)), grant(n.services, n.dbAdmin(name)),
       grant(n.dbReader(name), n.reader), grant(n.dbWriter(name), n.writer), grant(n.dbAdmin(name), n.admin),
@@ -193,6 +193,44 @@ describe('planRoles on a settled branch', () => {
     state.roles.find((r) => r.name === 'svc_orders')!.login = false;
     const plan = planRoles(MODEL, state, { generatePassword: fixedPassword });
     assert.deepEqual(plan.secrets, [{ role: 'svc_orders', password: 'Pw-fixed' }]);
+  });
+});
+
+describe('db_<db>_admin has CREATEROLE, as Encore grants its migration role', () => {
+  test('a new admin role is created with CREATEROLE; every other role without it', () => {
+    const sql = sqlOf(empty(), MODEL).filter((s) => s.startsWith('CREATE ROLE'));
+    for (const statement of sql) {
+      if (/^CREATE ROLE "db_\w+_admin"/.test(statement)) assert.match(statement, / NOCREATEDB CREATEROLE /);
+      else assert.match(statement, / NOCREATEROLE /);
+    }
+  });
+
+  test('an admin role without CREATEROLE is a deviation, repaired by giving it', () => {
+    const state = settled(MODEL);
+    state.roles.find((r) => r.name === 'db_main_admin')!.createrole = false;
+    const plan = planRoles(MODEL, state);
+    assert.deepEqual(plan.deviations.map((d) => d.message), ['role db_main_admin has NOCREATEROLE']);
+    assert.match(plan.operations[0].sql, /^ALTER ROLE "db_main_admin" WITH NOCREATEDB CREATEROLE /);
+  });
+
+  test("roles the app's migrations made (CREATE ROLE matview_owner; GRANT matview_owner TO encore_services) are app-made, not deviations", () => {
+    const state = settled(MODEL);
+    // What PostgreSQL 16+ records: the creator gets ADMIN OPTION (granted by the bootstrap superuser), then its grant.
+    state.grants.push(
+      grant('matview_owner', 'db_main_admin', { grantor: 'cloud_admin', admin: true, inherit: false, set: false, roleAdministered: false }),
+      grant('matview_owner', 'encore_services', { grantor: 'db_main_admin', roleAdministered: false }),
+    );
+    const plan = planRoles(MODEL, state);
+    assert.deepEqual(plan.deviations, []);
+    assert.deepEqual(plan.appRoles, [{ role: 'matview_owner', createdBy: 'db_main_admin', members: ['encore_services'] }]);
+  });
+
+  test('a role nobody in the hierarchy administers, granted to encore_services, is still a deviation', () => {
+    const state = settled(MODEL);
+    state.grants.push(grant('stranger', 'encore_services', { grantor: 'cloud_admin', roleAdministered: false }));
+    const plan = planRoles(MODEL, state);
+    assert.deepEqual(plan.deviations.map((d) => d.kind), ['extra-membership']);
+    assert.deepEqual(plan.appRoles, []);
   });
 });
 

@@ -72,7 +72,17 @@ export interface Secret {
   password: string;
 }
 
+/** A role the app's migrations created as `db_<db>_admin` (CREATEROLE): reported, never a deviation. */
+export interface AppRole {
+  role: string;
+  createdBy: string;
+  /** Roles granted it (e.g. `encore_services`). */
+  members: string[];
+}
+
 export interface RolesPlan {
+  /** Roles made by the app's migrations; not deviations. */
+  appRoles: AppRole[];
   deviations: Deviation[];
   /** All operations, in phase order. */
   operations: Operation[];
@@ -91,6 +101,14 @@ export function generatePassword(): string {
 
 /** Attributes every role of the hierarchy has (SUPERUSER is left out: only a superuser may set it). */
 const ATTRIBUTES = 'NOCREATEDB NOCREATEROLE INHERIT NOREPLICATION NOBYPASSRLS';
+/**
+ * `db_<db>_admin`'s: CREATEROLE too, as Encore grants its migration role (encoredev/encore PR
+ * #1991), so migrations may `CREATE ROLE matview_owner; GRANT matview_owner TO encore_services`.
+ * On PostgreSQL 16+ that reaches only roles it creates itself (it gets ADMIN OPTION on them);
+ * it cannot give SUPERUSER, CREATEDB, REPLICATION or BYPASSRLS, nor membership in roles it does
+ * not administer (every role of the hierarchy), nor change their passwords.
+ */
+const ADMIN_ATTRIBUTES = 'NOCREATEDB CREATEROLE INHERIT NOREPLICATION NOBYPASSRLS';
 
 type Privilege = { objtype: 'r' | 'S' | 'n'; keyword: 'TABLES' | 'SEQUENCES' | 'SCHEMAS'; privileges: string[] };
 
@@ -111,6 +129,8 @@ const READER_DATABASE_PRIVILEGES = ['CONNECT', 'TEMPORARY'];
 interface DesiredRole {
   name: string;
   login: boolean;
+  /** `db_<db>_admin` only. */
+  createrole?: boolean;
   phase: Phase;
   what: string;
 }
@@ -139,7 +159,7 @@ export function planRoles(model: AppModel, observed: ObservedState, options: Pla
   for (const want of desiredRoles) {
     const have = roles.get(want.name);
     if (!have) {
-      let sql = `CREATE ROLE ${q(want.name)} WITH ${ATTRIBUTES} ${want.login ? 'LOGIN' : 'NOLOGIN'}`;
+      let sql = `CREATE ROLE ${q(want.name)} WITH ${want.createrole ? ADMIN_ATTRIBUTES : ATTRIBUTES} ${want.login ? 'LOGIN' : 'NOLOGIN'}`;
       if (want.login) {
         const secret = { role: want.name, password: password() };
         secrets.push(secret);
@@ -151,9 +171,9 @@ export function planRoles(model: AppModel, observed: ObservedState, options: Pla
       deviate('missing-role', `role ${want.name} (${want.what}) does not exist`, ops);
       continue;
     }
-    const wrong = wrongAttributes(have, want.login);
+    const wrong = wrongAttributes(have, want.login, want.createrole ?? false);
     if (wrong.length) {
-      let sql = `ALTER ROLE ${q(want.name)} WITH ${ATTRIBUTES} ${want.login ? 'LOGIN' : 'NOLOGIN'}`;
+      let sql = `ALTER ROLE ${q(want.name)} WITH ${want.createrole ? ADMIN_ATTRIBUTES : ATTRIBUTES} ${want.login ? 'LOGIN' : 'NOLOGIN'}`;
       let note = '';
       if (want.login && !have.login) {
         const secret = { role: want.name, password: password() };
@@ -193,11 +213,25 @@ export function planRoles(model: AppModel, observed: ObservedState, options: Pla
     }
   }
 
+  // Roles a db_<db>_admin created in its migrations (it holds ADMIN OPTION on them): the app's own.
+  const admins = new Set(model.databases.map((d) => names.dbAdmin(d.name)));
+  const appRoles = new Map<string, AppRole>();
+  for (const g of observed.grants) {
+    if (!g.admin || !admins.has(g.member) || desiredRoleNames.has(g.role) || g.role.startsWith(SERVICE_ROLE_PREFIX)) continue;
+    appRoles.set(g.role, { role: g.role, createdBy: g.member, members: [] });
+  }
+  for (const g of observed.grants) {
+    const app = appRoles.get(g.role);
+    if (app && g.member !== app.createdBy && !app.members.includes(g.member)) app.members.push(g.member);
+  }
+
   // Memberships nobody asked for: of a hierarchy role in anything, or of anyone else in a hierarchy role.
   for (const rows of grants.values()) {
     const { role, member } = rows[0];
     if (desiredKeys.has(grantKey(role, member))) continue;
     if (member === observed.currentUser) continue;
+    // Membership in a role the app's migrations made (Encore's `GRANT matview_owner TO encore_services`).
+    if (appRoles.has(role)) continue;
     const memberManaged = desiredRoleNames.has(member) || member.startsWith(SERVICE_ROLE_PREFIX) && roles.has(member);
     const roleManaged = desiredRoleNames.has(role);
     if (!memberManaged && !roleManaged) continue;
@@ -241,7 +275,7 @@ export function planRoles(model: AppModel, observed: ObservedState, options: Pla
     .map((o, i) => ({ o, i }))
     .sort((a, b) => PHASES.indexOf(a.o.phase) - PHASES.indexOf(b.o.phase) || a.i - b.i)
     .map(({ o }) => o);
-  return { deviations, operations, secrets };
+  return { deviations, operations, secrets, appRoles: [...appRoles.values()] };
 }
 
 function desiredRoleList(model: AppModel, n: RoleNames): DesiredRole[] {
@@ -253,7 +287,7 @@ function desiredRoleList(model: AppModel, n: RoleNames): DesiredRole[] {
     ...model.databases.flatMap((d): DesiredRole[] => [
       { name: n.dbReader(d.name), login: false, phase: 'create-database-roles', what: `database ${d.name}'s reader` },
       { name: n.dbWriter(d.name), login: false, phase: 'create-database-roles', what: `database ${d.name}'s writer` },
-      { name: n.dbAdmin(d.name), login: true, phase: 'create-database-roles', what: `database ${d.name}'s admin` },
+      { name: n.dbAdmin(d.name), login: true, createrole: true, phase: 'create-database-roles', what: `database ${d.name}'s admin` },
     ]),
     ...model.services.map((s): DesiredRole => ({ name: n.service(s.name), login: true, phase: 'create-service-roles', what: `service ${s.name}'s` })),
   ];
@@ -277,11 +311,11 @@ function desiredGrantList(model: AppModel, n: RoleNames): DesiredGrant[] {
   ];
 }
 
-function wrongAttributes(role: ObservedRole, login: boolean): string[] {
+function wrongAttributes(role: ObservedRole, login: boolean, createrole: boolean): string[] {
   const wrong: string[] = [];
   if (role.login !== login) wrong.push(login ? 'NOLOGIN' : 'LOGIN');
   if (role.superuser) wrong.push('SUPERUSER');
-  if (role.createrole) wrong.push('CREATEROLE');
+  if (role.createrole !== createrole) wrong.push(createrole ? 'NOCREATEROLE' : 'CREATEROLE');
   if (role.createdb) wrong.push('CREATEDB');
   if (role.replication) wrong.push('REPLICATION');
   if (role.bypassrls) wrong.push('BYPASSRLS');

@@ -7,9 +7,9 @@ describe('splitStatements', () => {
   test('splits on top-level semicolons and records each start line', () => {
     const found = splitStatements('CREATE TABLE a (id int);\n\n-- note\nINSERT INTO a VALUES (1);\nSELECT 1');
     assert.deepEqual(found, [
-      { text: 'CREATE TABLE a (id int)', line: 1 },
-      { text: '-- note\nINSERT INTO a VALUES (1)', line: 3 },
-      { text: 'SELECT 1', line: 5 },
+      { text: 'CREATE TABLE a (id int)', line: 1, start: 0, end: 23 },
+      { text: '-- note\nINSERT INTO a VALUES (1)', line: 3, start: 26, end: 58 },
+      { text: 'SELECT 1', line: 5, start: 60, end: 68 },
     ]);
   });
 
@@ -28,6 +28,13 @@ describe('splitStatements', () => {
     const found = splitStatements(sql);
     assert.equal(found.length, 2);
     assert.match(found[0].text, /END$/);
+  });
+
+  test('keeps a parenthesised rule action list together (CREATE RULE ... DO ALSO (INSERT ...; INSERT ...))', () => {
+    const sql = 'CREATE RULE r AS ON INSERT TO t DO ALSO (INSERT INTO a VALUES (1); INSERT INTO b VALUES (2));\nSELECT 1;';
+    const found = splitStatements(sql);
+    assert.equal(found.length, 2);
+    assert.match(found[0].text, /INSERT INTO b VALUES \(2\)\)$/);
   });
 
   test('drops empty statements and trailing comments', () => {

@@ -1,13 +1,19 @@
 /**
  * @module Splits a migration file into its statements, as psql does: semicolons inside quotes,
- * dollar quotes, comments and `BEGIN ATOMIC ... END` bodies do not end a statement. Used so a
- * failure can name the statement and its line.
+ * dollar quotes, comments, parentheses (`CREATE RULE ... DO ALSO (INSERT ...; INSERT ...)`) and
+ * `BEGIN ATOMIC ... END` bodies do not end a statement. The runner never sends these pieces (a
+ * file goes to PostgreSQL as one query, as golang-migrate sends it); they place a failure at its
+ * statement and line and find a file's own BEGIN/COMMIT.
  */
 
 export interface Statement {
   text: string;
   /** 1-based line of the statement's first character in the file. */
   line: number;
+  /** Offset of its first character in the file. */
+  start: number;
+  /** Offset just past its last character (its `;`, or the end of the file). */
+  end: number;
 }
 
 export function splitStatements(sql: string): Statement[] {
@@ -15,13 +21,14 @@ export function splitStatements(sql: string): Statement[] {
   let start = 0;
   let i = 0;
   let atomicDepth = 0;
+  let parenDepth = 0;
   const n = sql.length;
   const push = (end: number) => {
     const raw = sql.slice(start, end);
     const offset = raw.search(/\S/);
     if (offset >= 0 && !isOnlyComments(raw)) {
       const first = start + offset;
-      statements.push({ text: raw.trim(), line: sql.slice(0, first).split('\n').length });
+      statements.push({ text: raw.trim(), line: sql.slice(0, first).split('\n').length, start: first, end });
     }
     start = end + 1;
   };
@@ -65,7 +72,9 @@ export function splitStatements(sql: string): Statement[] {
       else if (atomicDepth > 0 && (word === 'CASE' || (word === 'BEGIN'))) atomicDepth++;
       else if (atomicDepth > 0 && word === 'END') atomicDepth--;
       i += word.length;
-    } else if (c === ';' && atomicDepth === 0) {
+    } else if (c === '(') (parenDepth++, i++);
+    else if (c === ')') (parenDepth = Math.max(0, parenDepth - 1), i++);
+    else if (c === ';' && atomicDepth === 0 && parenDepth === 0) {
       push(i);
       i++;
     } else i++;

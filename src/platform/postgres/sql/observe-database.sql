@@ -1,5 +1,7 @@
 -- Arbor: what one database holds for the role planner, in one round trip (run connected to it).
 -- $1, $2, $3: the names of db_<db>_reader, db_<db>_writer, db_<db>_admin (any may not exist yet).
+-- Objects owned by roles db_<db>_admin created itself (CREATEROLE; it holds ADMIN OPTION on them,
+-- e.g. Encore's matview_owner) are the app's own arrangement and not counted.
 WITH r AS (
   SELECT pg_catalog.to_regrole(pg_catalog.quote_ident($1)) AS reader,
          pg_catalog.to_regrole(pg_catalog.quote_ident($2)) AS writer,
@@ -22,19 +24,23 @@ SELECT pg_catalog.json_build_object(
       'name', s.nspname,
       'readerUsage', coalesce(pg_catalog.has_schema_privilege(r.reader, s.oid, 'USAGE'), false),
       'unreadableTables', (SELECT pg_catalog.count(*) FROM pg_catalog.pg_class c
-        WHERE c.relnamespace OPERATOR(pg_catalog.=) s.oid AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+        WHERE c.relnamespace OPERATOR(pg_catalog.=) s.oid
+          AND NOT coalesce(pg_catalog.pg_has_role(r.admin, c.relowner, 'MEMBER WITH ADMIN OPTION'), false) AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
           AND NOT coalesce(pg_catalog.has_table_privilege(r.reader, c.oid, 'SELECT'), false)),
       'unwritableTables', (SELECT pg_catalog.count(*) FROM pg_catalog.pg_class c
-        WHERE c.relnamespace OPERATOR(pg_catalog.=) s.oid AND c.relkind IN ('r', 'p')
+        WHERE c.relnamespace OPERATOR(pg_catalog.=) s.oid
+          AND NOT coalesce(pg_catalog.pg_has_role(r.admin, c.relowner, 'MEMBER WITH ADMIN OPTION'), false) AND c.relkind IN ('r', 'p')
           AND NOT (coalesce(pg_catalog.has_table_privilege(r.writer, c.oid, 'INSERT'), false)
                AND coalesce(pg_catalog.has_table_privilege(r.writer, c.oid, 'UPDATE'), false)
                AND coalesce(pg_catalog.has_table_privilege(r.writer, c.oid, 'DELETE'), false))),
       'unreadableSequences', (SELECT pg_catalog.count(*) FROM pg_catalog.pg_class c
-        WHERE c.relnamespace OPERATOR(pg_catalog.=) s.oid AND c.relkind OPERATOR(pg_catalog.=) 'S'
+        WHERE c.relnamespace OPERATOR(pg_catalog.=) s.oid
+          AND NOT coalesce(pg_catalog.pg_has_role(r.admin, c.relowner, 'MEMBER WITH ADMIN OPTION'), false) AND c.relkind OPERATOR(pg_catalog.=) 'S'
           -- CASE: the planner may test privileges before relkind, and only sequences have these.
           AND NOT CASE WHEN c.relkind OPERATOR(pg_catalog.=) 'S' THEN coalesce(pg_catalog.has_sequence_privilege(r.reader, c.oid, 'SELECT'), false) END),
       'unwritableSequences', (SELECT pg_catalog.count(*) FROM pg_catalog.pg_class c
-        WHERE c.relnamespace OPERATOR(pg_catalog.=) s.oid AND c.relkind OPERATOR(pg_catalog.=) 'S'
+        WHERE c.relnamespace OPERATOR(pg_catalog.=) s.oid
+          AND NOT coalesce(pg_catalog.pg_has_role(r.admin, c.relowner, 'MEMBER WITH ADMIN OPTION'), false) AND c.relkind OPERATOR(pg_catalog.=) 'S'
           AND NOT CASE WHEN c.relkind OPERATOR(pg_catalog.=) 'S' THEN
                 coalesce(pg_catalog.has_sequence_privilege(r.writer, c.oid, 'USAGE'), false)
                 AND coalesce(pg_catalog.has_sequence_privilege(r.writer, c.oid, 'UPDATE'), false) END)
