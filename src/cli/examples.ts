@@ -1,6 +1,6 @@
 /**
  * @module An example for every command's `--help`, keyed by the command's path ('' is `arbor`
- * itself). main.ts adds them after the commands are registered; src/cli/newcomer.test.ts checks
+ * itself). program.ts adds them after the commands are registered; src/cli/newcomer.test.ts checks
  * that every command shown in a help has one.
  */
 import type { Command } from 'commander';
