@@ -60,7 +60,7 @@ async function measure(create: () => Promise<unknown>, name: string): Promise<{ 
 }
 
 try {
-  await connectAccount(platform.ctx, admin, { name: 'engine', apiKey: engine.apiKey, apiUrl: engine.url, plan: 'scale' });
+  await connectAccount(platform.ctx, admin, { name: 'engine', apiKey: engine.apiKey, apiUrl: engine.url, plan: 'scale', allowInsecureUrl: true });
   await createApp(platform.ctx, admin, { model, migrations });
   const fresh: { ms: number; calls: number }[] = [];
   const branched: { ms: number; calls: number }[] = [];

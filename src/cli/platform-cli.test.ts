@@ -27,7 +27,7 @@ function arbor(args: string[], env: Record<string, string | undefined> = {}): Pr
 before(async () => {
   t = await startTestPlatform();
   token = (await t.call('POST', '/tokens', { name: 'cli', role: 'admin' })).body.token;
-  await t.call('POST', '/accounts', { name: 'engine', apiKey: t.engine.apiKey, apiUrl: t.engine.url, plan: 'scale' });
+  await t.call('POST', '/accounts', { name: 'engine', apiKey: t.engine.apiKey, apiUrl: t.engine.url, plan: 'scale', allowInsecureUrl: true });
   mkdirSync(join(dir, 'migrations', 'main'), { recursive: true });
   writeFileSync(join(dir, 'arbor.yaml'), 'app: cliapp\ndatabases:\n  - name: main\n    migrations: migrations/main\nservices:\n  - name: api\n    databases: [main]\n');
   writeFileSync(join(dir, 'migrations', 'main', '1_users.up.sql'), 'CREATE TABLE users (id serial PRIMARY KEY);\n');

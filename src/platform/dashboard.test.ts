@@ -65,6 +65,7 @@ describe('dashboard', () => {
     await form.getByLabel('Name', { exact: true }).fill('engine');
     await form.getByLabel('API key', { exact: true }).fill('not-the-key');
     await form.getByLabel('API URL', { exact: true }).fill(t.engine.url);
+    await form.getByLabel('Allow plain http', { exact: true }).check();
     await form.getByLabel('Plan', { exact: true }).selectOption('scale');
     await form.getByRole('button', { name: 'Connect' }).click();
     assert.match(await fieldError('apiKey'), /API key was refused/);

@@ -4,13 +4,24 @@
  */
 export class PlatformError extends Error {
   constructor(
-    readonly status: 400 | 401 | 403 | 404 | 409 | 422 | 502,
+    readonly status: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 422 | 429 | 502,
     readonly code: string,
     message: string,
     readonly field?: string,
   ) {
     super(message);
     this.name = 'PlatformError';
+  }
+}
+
+/** 429: too many attempts; the HTTP layer sends `Retry-After`. */
+export class RateLimited extends PlatformError {
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(429, 'rate_limited', message);
+    this.name = 'RateLimited';
   }
 }
 

@@ -79,16 +79,16 @@ describe('auth', () => {
 
 describe('accounts', () => {
   test('connect checks the key with a real call; lists show only the last 4 characters', async () => {
-    const bad = await t.call('POST', '/accounts', { name: 'broken', apiKey: 'not-a-key', apiUrl: t.engine.url, plan: 'free' });
+    const bad = await t.call('POST', '/accounts', { name: 'broken', apiKey: 'not-a-key', apiUrl: t.engine.url, plan: 'free', allowInsecureUrl: true });
     assert.equal(bad.status, 422);
     assert.equal(bad.body.error.field, 'apiKey');
     assert.match(bad.body.error.message, /API key was refused/);
-    const unreachable = await t.call('POST', '/accounts', { name: 'away', apiKey: 'k', apiUrl: 'http://127.0.0.1:1/api/v2' });
+    const unreachable = await t.call('POST', '/accounts', { name: 'away', apiKey: 'k', apiUrl: 'http://127.0.0.1:1/api/v2', allowInsecureUrl: true });
     assert.equal(unreachable.status, 422);
     assert.equal(unreachable.body.error.field, 'apiUrl');
-    const ok = await t.call('POST', '/accounts', { name: 'engine', apiKey: t.engine.apiKey, apiUrl: t.engine.url, plan: 'scale' });
+    const ok = await t.call('POST', '/accounts', { name: 'engine', apiKey: t.engine.apiKey, apiUrl: t.engine.url, plan: 'scale', allowInsecureUrl: true });
     assert.equal(ok.status, 201);
-    const free = await t.call('POST', '/accounts', { name: 'engine-free', apiKey: t.engine.apiKey, apiUrl: t.engine.url, plan: 'free' });
+    const free = await t.call('POST', '/accounts', { name: 'engine-free', apiKey: t.engine.apiKey, apiUrl: t.engine.url, plan: 'free', allowInsecureUrl: true });
     assert.equal(free.status, 201);
     const list = (await t.call('GET', '/accounts')).body.accounts;
     assert.deepEqual(list.map((a: { name: string }) => a.name), ['engine', 'engine-free']);

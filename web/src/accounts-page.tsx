@@ -6,23 +6,25 @@ import { useState, type FormEvent } from 'react';
 import { api, seg, type AccountInput, type AccountView, type Plan, type UserView } from './api.ts';
 import { Field, FormError, Loading, time, useAction, useData } from './data.tsx';
 
-const FIELDS = ['name', 'apiKey', 'apiUrl', 'plan'];
+const FIELDS = ['name', 'apiKey', 'apiUrl', 'allowInsecureUrl', 'plan'];
 
 function ConnectForm({ onConnected }: { onConnected: () => void }) {
   const [name, setName] = useState('');
   const [apiKey, setApiKey] = useState('');
   const [apiUrl, setApiUrl] = useState('');
+  const [allowInsecureUrl, setAllowInsecureUrl] = useState(false);
   const [plan, setPlan] = useState<Plan>('free');
   const { busy, error, run } = useAction();
 
   async function submit(event: FormEvent) {
     event.preventDefault();
-    const body: AccountInput = { name, apiKey, plan, apiUrl: apiUrl.trim() || undefined };
+    const body: AccountInput = { name, apiKey, plan, apiUrl: apiUrl.trim() || undefined, ...(allowInsecureUrl ? { allowInsecureUrl: true } : {}) };
     await run(async () => {
       await api('POST', '/accounts', body);
       setName('');
       setApiKey('');
       setApiUrl('');
+      setAllowInsecureUrl(false);
       onConnected();
     });
   }
@@ -40,6 +42,9 @@ function ConnectForm({ onConnected }: { onConnected: () => void }) {
           </Field>
           <Field label="API URL" name="apiUrl" error={error} hint="empty: Neon's cloud; or an Arbor engine's URL">
             <input value={apiUrl} onChange={(e) => setApiUrl(e.target.value)} placeholder="https://console.neon.tech/api/v2" />
+          </Field>
+          <Field label="Allow plain http" name="allowInsecureUrl" error={error} hint="only to an engine on this machine (127.0.0.1, localhost)">
+            <input type="checkbox" checked={allowInsecureUrl} onChange={(e) => setAllowInsecureUrl(e.target.checked)} />
           </Field>
           <Field label="Plan" name="plan" error={error}>
             <select value={plan} onChange={(e) => setPlan(e.target.value as Plan)}>

@@ -8,7 +8,7 @@ import { audit } from '../audit.ts';
 import { requireAdmin } from '../auth/auth.ts';
 import type { Actor, Context } from '../context.ts';
 import { PlatformError, conflict, invalid, notFound } from '../errors.ts';
-import { neonClient, neonMessage, neonStatus, type CallCounter, type NeonApi } from '../neon/client.ts';
+import { apiUrlProblem, describeNeonFailure, neonClient, type CallCounter, type NeonApi } from '../neon/client.ts';
 import { last4 } from '../secrets.ts';
 import { accounts, apps, environments, type Account, type Plan } from '../store/schema.ts';
 
@@ -19,6 +19,32 @@ export interface AccountInput {
   apiKey: string;
   apiUrl?: string;
   plan?: Plan;
+  /** Plain http to a loopback address (an engine on this machine) is accepted only with this. */
+  allowInsecureUrl?: boolean;
+}
+
+/** How long the key check waits for the API URL. */
+const CHECK_TIMEOUT_MS = 15_000;
+
+/** The fixed message per way the key check can fail: nothing of the upstream's answer is passed on. */
+function checkFailure(apiUrl: string, error: unknown): PlatformError {
+  const failure = describeNeonFailure(error);
+  const at = `checking the key against ${apiUrl} failed`;
+  switch (failure?.kind) {
+    case 'key_refused':
+      return new PlatformError(422, 'account_check_failed', `${at}: the API key was refused`, 'apiKey');
+    case 'timeout':
+      return new PlatformError(422, 'account_check_failed', `${at}: it did not answer within ${CHECK_TIMEOUT_MS / 1000} s`, 'apiUrl');
+    case 'unreachable':
+      return new PlatformError(422, 'account_check_failed', `${at}: could not reach it (nothing listening, name unknown, or TLS refused)`, 'apiUrl');
+    case 'insecure_url':
+      return new PlatformError(422, 'account_check_failed', `${at}: ${failure.message}`, 'apiUrl');
+    default: {
+      const status = failure?.status;
+      const how = status ? ` (it answered ${status}${status >= 300 && status < 400 ? ', a redirect, which is not followed' : ''})` : '';
+      return new PlatformError(422, 'account_check_failed', `${at}: it is not a Neon API${how}`, 'apiUrl');
+    }
+  }
 }
 
 export function accountView(a: Account) {
@@ -39,26 +65,24 @@ export async function connectAccount(ctx: Context, actor: Actor, input: AccountI
   requireAdmin(actor, 'connecting a Neon account');
   if (!/^[a-z][a-z0-9-]{0,39}$/.test(input.name)) throw invalid('name', `account name "${input.name}" must start with a letter and use a-z, 0-9 and - (at most 40)`);
   if (!input.apiKey) throw invalid('apiKey', 'apiKey is required: create one in the Neon console under Account settings → API keys');
-  const apiUrl = (input.apiUrl ?? NEON_CLOUD_URL).replace(/\/+$/, '');
-  try {
-    new URL(apiUrl);
-  } catch {
-    throw invalid('apiUrl', `apiUrl "${apiUrl}" is not a URL; Neon's is ${NEON_CLOUD_URL}`);
-  }
+  const apiUrl = (input.apiUrl ?? NEON_CLOUD_URL).trim().replace(/\/+$/, '');
+  const problem = apiUrl.length > 2000 ? 'is too long' : apiUrlProblem(apiUrl, input.allowInsecureUrl === true);
+  if (problem) throw invalid('apiUrl', `apiUrl ${JSON.stringify(apiUrl.slice(0, 200))} ${problem}; Neon's is ${NEON_CLOUD_URL}`);
   const [existing] = await ctx.db.select().from(accounts).where(eq(accounts.name, input.name));
   if (existing) throw conflict(`a Neon account named ${input.name} is already connected`, 'name');
+  let answer: unknown;
   try {
-    await neonClient(apiUrl, input.apiKey).listProjects({ limit: 1 });
+    answer = (await neonClient(apiUrl, input.apiKey, { timeoutMs: CHECK_TIMEOUT_MS }).listProjects({ limit: 1 })).data;
   } catch (error) {
-    const status = neonStatus(error);
-    const reason = status === 401 || status === 403 ? 'the API key was refused' : status ? `Neon answered ${status}: ${neonMessage(error)}` : `could not reach it: ${(error as Error).message}`;
-    throw new PlatformError(422, 'account_check_failed', `checking the key against ${apiUrl} failed: ${reason}`, status === 401 || status === 403 ? 'apiKey' : 'apiUrl');
+    throw checkFailure(apiUrl, error);
   }
+  // A 2xx that is not a project list is not a Neon API either.
+  if (!Array.isArray((answer as { projects?: unknown } | null)?.projects)) throw checkFailure(apiUrl, null);
   const [account] = await ctx.db
     .insert(accounts)
     .values({ name: input.name, apiUrl, apiKeySealed: ctx.secrets.seal(input.apiKey), keyLast4: last4(input.apiKey), plan: input.plan ?? 'free' })
     .returning();
-  await audit(ctx, actor, 'account.connect', input.name, { apiUrl, plan: account.plan });
+  await audit(ctx, actor, 'account.connect', input.name, { apiUrl, plan: account.plan, ...(apiUrl.startsWith('http:') ? { insecureUrl: true } : {}) });
   return account;
 }
 

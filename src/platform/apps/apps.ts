@@ -18,6 +18,20 @@ export interface AppInput {
 
 const MIGRATION_FILE = /^(\d+)_[A-Za-z0-9_.-]+\.up\.sql$/;
 
+/** App names follow the environment-name rules (no pr:<n>): they go into URLs, Neon project and branch names. */
+const APP_NAME = /^[a-z][a-z0-9-]{0,39}$/;
+
+function checkAppName(name: string): void {
+  if (APP_NAME.test(name)) return;
+  const shown = JSON.stringify(name.length > 80 ? `${name.slice(0, 80)}…` : name);
+  throw invalid(
+    'model.app',
+    `app name ${shown} must start with a letter and use a-z, 0-9 and - (at most 40 characters, like environment names). ` +
+      'It names Neon projects and branches (<app>-<environment>); the role names PostgreSQL limits to 63 bytes come from the database and service names ' +
+      '(db_<database>_admin, svc_<service>), checked on their own',
+  );
+}
+
 function readModel(input: unknown): AppModel {
   let data = input;
   if (typeof input === 'string') {
@@ -64,6 +78,7 @@ export async function findApp(ctx: Context, name: string): Promise<App> {
 
 export async function createApp(ctx: Context, actor: Actor, input: AppInput): Promise<App> {
   const model = readModel(input.model);
+  checkAppName(model.app);
   const migrations = input.migrations ?? {};
   checkMigrations(model, migrations);
   const [existing] = await ctx.db.select().from(apps).where(eq(apps.name, model.app));

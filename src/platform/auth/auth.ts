@@ -7,6 +7,7 @@ import { and, eq, gt, sql } from 'drizzle-orm';
 import type { Actor, Context } from '../context.ts';
 import { PlatformError, conflict, invalid } from '../errors.ts';
 import { last4, sha256 } from '../secrets.ts';
+import { passwordMatches, startLoginAttempt } from './login-guard.ts';
 import { apiTokens, sessions, users, type UserRole } from '../store/schema.ts';
 
 const SESSION_DAYS = 7;
@@ -52,9 +53,14 @@ export async function listUsers(ctx: Context) {
 }
 
 /** Checks a login; returns a new session cookie value. */
-export async function login(ctx: Context, name: string, password: string): Promise<{ session: string; actor: Actor }> {
+export async function login(ctx: Context, name: string, password: string, address = 'unknown'): Promise<{ session: string; actor: Actor }> {
+  // Rate-limited per name and per address (429 with Retry-After); see login-guard.ts.
+  const attempt = startLoginAttempt(ctx, name, address);
   const [user] = await ctx.db.select().from(users).where(eq(users.name, name));
-  if (!user || !verifyPassword(password, user.passwordHash)) throw new PlatformError(401, 'unauthorized', 'wrong user name or password');
+  // An unknown name costs the same scrypt (against a dummy hash): timing does not tell which names exist.
+  const matches = await passwordMatches(password, user?.passwordHash);
+  if (!user || !matches) throw new PlatformError(401, 'unauthorized', 'wrong user name or password');
+  attempt.succeeded();
   const session = newSecret(24);
   await ctx.db.insert(sessions).values({ id: sha256(session), userId: user.id, expiresAt: new Date(Date.now() + SESSION_DAYS * 86_400_000) });
   return { session, actor: { name: user.name, role: user.role } };

@@ -1,14 +1,26 @@
 /**
  * @module The REST API's plumbing: one `route()` declares a path, who may call it, its zod-checked
  * body and query, and its handler; the same declarations produce the OpenAPI document. Errors
- * become `{error: {code, message, field?}}`; input never causes a 500.
+ * become `{error: {code, message, field?}}`; input never causes a 500: bodies are JSON of bounded
+ * size and depth, and no path parameter, query value or body string may hold a NUL or other
+ * control character (tab, newline and carriage return allowed in bodies) or a lone surrogate.
+ *
+ * CSRF: a state-changing request (POST, PUT, PATCH, DELETE) authenticated by the session cookie
+ * must say `Content-Type: application/json` (which a cross-origin page cannot send without a
+ * CORS preflight, which is never granted) and, when it names where it comes from (`Origin`, or
+ * `Referer` without one; every browser sends `Origin` on such requests), come from the platform's
+ * own origin or one configured (`ARBOR_ALLOWED_ORIGINS`, comma-separated); a browser's
+ * `Sec-Fetch-Site` must be `same-origin`. Requests with an API token in the Authorization header
+ * are not subject to this (a page cannot make a browser send one). Login also takes JSON only.
  */
 import { Hono, type Context as HonoContext } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { getCookie } from 'hono/cookie';
 import { z } from 'zod';
 import { actorForSession, actorForToken, requireAdmin } from '../auth/auth.ts';
 import type { Actor, Context } from '../context.ts';
-import { PlatformError } from '../errors.ts';
+import { PlatformError, RateLimited } from '../errors.ts';
+import { describeNeonFailure } from '../neon/client.ts';
 
 export type Access = 'public' | 'member' | 'admin';
 export const SESSION_COOKIE = 'arbor_session';
@@ -35,6 +47,74 @@ export interface RouteDef<B extends z.ZodType, Q extends z.ZodType> {
 
 const ANONYMOUS: Actor = { name: 'anonymous', role: 'member' };
 
+/** Request bodies: app models with their migration files fit; anything larger is refused (413). */
+export const MAX_BODY_BYTES = 16 * 1024 * 1024;
+const MAX_JSON_DEPTH = 64;
+/** Longest path parameter or query value taken (no name is near this long). */
+const MAX_PARAM_LENGTH = 1024;
+
+export interface ApiOptions {
+  /** Origins besides the platform's own allowed to make cookie-authenticated changes; default `ARBOR_ALLOWED_ORIGINS`. */
+  allowedOrigins?: string[];
+}
+
+/** Another client status than PlatformError's (413, 415), raised by the plumbing itself. */
+class Refusal extends Error {
+  constructor(
+    readonly status: 403 | 413 | 415,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** Why a string cannot be taken, or null. `text` allows tab, newline and carriage return (SQL files, YAML). */
+function stringProblem(value: string, text: boolean): string | null {
+  if (value.includes('\0')) return 'contains a NUL byte';
+  if (text ? /[\u0001-\u0008\u000b\u000c\u000e-\u001f\u007f]/.test(value) : /[\u0001-\u001f\u007f]/.test(value)) return 'contains a control character';
+  if (LONE_SURROGATE.test(value)) return 'contains a lone UTF-16 surrogate (not valid Unicode)';
+  return null;
+}
+
+/** Walks a parsed JSON body without recursion limits of its own: depth is bounded, every string (and key) checked. */
+function checkJson(value: unknown): void {
+  const stack: { value: unknown; path: string; depth: number }[] = [{ value, path: '', depth: 0 }];
+  while (stack.length) {
+    const { value, path, depth } = stack.pop()!;
+    if (typeof value === 'string') {
+      const problem = stringProblem(value, true);
+      if (problem) throw new PlatformError(400, 'invalid_input', `${path || 'body'} ${problem}`, path || undefined);
+    } else if (value && typeof value === 'object') {
+      if (depth >= MAX_JSON_DEPTH) throw new PlatformError(400, 'invalid_input', `${path || 'body'} is nested more than ${MAX_JSON_DEPTH} levels deep`, path || undefined);
+      for (const [key, item] of Object.entries(value)) {
+        const problem = stringProblem(key, false);
+        if (problem) throw new PlatformError(400, 'invalid_input', `a key of ${path || 'the body'} ${problem}`, path || undefined);
+        stack.push({ value: item, path: path ? `${path}.${key}` : key, depth: depth + 1 });
+      }
+    }
+  }
+}
+
+function checkParam(kind: 'path parameter' | 'query parameter', name: string, value: string): void {
+  const problem = value.length > MAX_PARAM_LENGTH ? `is longer than ${MAX_PARAM_LENGTH} characters` : stringProblem(value, false);
+  if (problem) throw new PlatformError(400, 'invalid_input', `${kind} ${name} ${problem}`, name);
+}
+
+const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+function isJson(c: HonoContext): boolean {
+  return /^application\/json\s*(;|$)/i.test(c.req.header('content-type') ?? '');
+}
+
+/** The client's address as the socket sees it (proxies' X-Forwarded-For is not trusted). */
+export function clientAddress(c: HonoContext): string {
+  const incoming = (c.env as { incoming?: { socket?: { remoteAddress?: string } } } | undefined)?.incoming;
+  return incoming?.socket?.remoteAddress ?? 'unknown';
+}
+
 function fieldOf(issue: z.core.$ZodIssue): string {
   return issue.path.map(String).join('.');
 }
@@ -42,21 +122,38 @@ function fieldOf(issue: z.core.$ZodIssue): string {
 export class Api {
   readonly hono = new Hono();
   private readonly defs: RouteDef<z.ZodType, z.ZodType>[] = [];
+  private readonly allowedOrigins: Set<string>;
 
-  constructor(private readonly ctx: Context) {
+  constructor(
+    private readonly ctx: Context,
+    options: ApiOptions = {},
+  ) {
+    const configured = options.allowedOrigins ?? (process.env.ARBOR_ALLOWED_ORIGINS ?? '').split(',');
+    this.allowedOrigins = new Set(configured.map((o) => o.trim().replace(/\/+$/, '')).filter(Boolean));
+    this.hono.use(
+      '*',
+      bodyLimit({
+        maxSize: MAX_BODY_BYTES,
+        onError: () => {
+          throw new Refusal(413, 'too_large', `the request body is larger than ${MAX_BODY_BYTES / 1024 / 1024} MiB`);
+        },
+      }),
+    );
     this.hono.onError((error, c) => {
       if (error instanceof PlatformError) {
+        if (error instanceof RateLimited) c.header('Retry-After', String(error.retryAfterSeconds));
         return c.json({ error: { code: error.code, message: error.message, ...(error.field ? { field: error.field } : {}) } }, error.status);
       }
+      if (error instanceof Refusal) return c.json({ error: { code: error.code, message: error.message } }, error.status);
       if (error instanceof z.ZodError) {
         const first = error.issues[0];
         return c.json({ error: { code: 'invalid_input', message: error.issues.map((i) => `${fieldOf(i) || 'body'}: ${i.message}`).join('; '), field: fieldOf(first) || undefined } }, 400);
       }
-      const status = (error as { response?: { status?: number } }).response?.status;
-      if (status) {
-        // A Neon call failed: say so, with Neon's own message (never the request, which holds the key).
-        const message = (error as { response?: { data?: { message?: string } } }).response?.data?.message ?? 'no message';
-        return c.json({ error: { code: 'neon_error', message: `Neon answered ${status}: ${message}` } }, 502);
+      const failure = describeNeonFailure(error);
+      if (failure) {
+        // A Neon call failed: a fixed message per kind, or Neon's own error message; never the
+        // upstream's body otherwise, nor the request (which holds the key).
+        return c.json({ error: { code: failure.kind === 'neon_error' ? 'neon_error' : `neon_${failure.kind}`, message: failure.message } }, failure.kind === 'timeout' ? 504 : 502);
       }
       this.ctx.log.warn(`internal error on ${c.req.method} ${c.req.path}: ${(error as Error).stack ?? error}`);
       return c.json({ error: { code: 'internal', message: 'internal error; see the platform log' } }, 500);
@@ -67,9 +164,36 @@ export class Api {
   private async actorOf(c: HonoContext): Promise<Actor | null> {
     const header = c.req.header('authorization');
     const bearer = header && /^Bearer\s+(\S+)$/i.exec(header)?.[1];
-    if (bearer) return actorForToken(this.ctx, bearer);
+    if (bearer) {
+      if (bearer.length > MAX_PARAM_LENGTH || stringProblem(bearer, false)) return null;
+      return actorForToken(this.ctx, bearer);
+    }
     const session = getCookie(c, SESSION_COOKIE);
-    return session ? actorForSession(this.ctx, session) : null;
+    if (!session || session.length > MAX_PARAM_LENGTH || stringProblem(session, false)) return null;
+    if (STATE_CHANGING.has(c.req.method)) this.checkBrowserRequest(c);
+    return actorForSession(this.ctx, session);
+  }
+
+  /** The CSRF rules (see the module comment), for a state-changing request a browser may have sent. */
+  private checkBrowserRequest(c: HonoContext): void {
+    if (!isJson(c)) throw new Refusal(415, 'unsupported_media_type', 'requests that change something with the session cookie must send Content-Type: application/json');
+    const fetchSite = c.req.header('sec-fetch-site');
+    if (fetchSite && fetchSite !== 'same-origin' && fetchSite !== 'none') throw new Refusal(403, 'cross_origin', `a ${fetchSite} request may not change anything with the session cookie`);
+    const origin = c.req.header('origin');
+    const referer = origin === undefined ? c.req.header('referer') : undefined;
+    let from: string | undefined = origin;
+    if (referer !== undefined) {
+      try {
+        from = new URL(referer).origin;
+      } catch {
+        from = 'null';
+      }
+    }
+    if (from === undefined) return; // not a browser: every browser names the origin of a POST, PUT, PATCH or DELETE
+    const own = new URL(c.req.url).origin;
+    if (from !== own && !this.allowedOrigins.has(from)) {
+      throw new Refusal(403, 'cross_origin', `requests from ${from.slice(0, 200)} may not change anything with the session cookie; only ${own} (and ARBOR_ALLOWED_ORIGINS) may`);
+    }
   }
 
   route<B extends z.ZodType = z.ZodUndefined, Q extends z.ZodType = z.ZodUndefined>(def: RouteDef<B, Q>): void {
@@ -77,6 +201,20 @@ export class Api {
     const path = def.path.replace(/\{(\w+)\}/g, ':$1');
     this.hono.on(def.method.toUpperCase(), path, async (c) => {
       let actor = ANONYMOUS;
+      const params: Record<string, string> = {};
+      // Hono has decoded them once already (and left malformed %-escapes as they are).
+      for (const [name, value] of Object.entries(c.req.param() as Record<string, string>)) {
+        checkParam('path parameter', name, value);
+        params[name] = value;
+      }
+      if (def.access === 'public' && STATE_CHANGING.has(c.req.method)) {
+        // Login: JSON only, and from this origin when a browser says where it comes from.
+        if (!isJson(c)) throw new Refusal(415, 'unsupported_media_type', 'send the body as JSON with Content-Type: application/json');
+        const origin = c.req.header('origin');
+        if (origin !== undefined && origin !== new URL(c.req.url).origin && !this.allowedOrigins.has(origin)) {
+          throw new Refusal(403, 'cross_origin', `requests from ${origin.slice(0, 200)} may not log in here`);
+        }
+      }
       if (def.access !== 'public') {
         const found = await this.actorOf(c);
         if (!found) throw new PlatformError(401, 'unauthorized', 'log in (POST /api/v1/auth/login) or pass an API token as "Authorization: Bearer <token>"');
@@ -91,10 +229,15 @@ export class Api {
         } catch {
           throw new PlatformError(400, 'invalid_json', 'the request body is not valid JSON');
         }
+        checkJson(body);
         body = def.body.parse(body);
       }
-      const query = def.query ? def.query.parse(c.req.query()) : undefined;
-      const params = Object.fromEntries(Object.entries(c.req.param() as Record<string, string>).map(([k, v]) => [k, decodeURIComponent(v)]));
+      let query: unknown;
+      if (def.query) {
+        const raw = c.req.query();
+        for (const [name, value] of Object.entries(raw)) checkParam('query parameter', name, value);
+        query = def.query.parse(raw);
+      }
       const result = await def.handler({ actor, body: body as z.infer<B>, query: query as z.infer<Q>, params, c });
       if (def.status === 204) return c.body(null, 204);
       return def.status ? c.json(result as object, def.status) : c.json(result as object);

@@ -12,7 +12,7 @@ import type { Context } from '../context.ts';
 import { listCredentials, revealCredential, rotateCredentials } from '../credentials/credentials.ts';
 import { createEnvironment, deleteEnvironment, environmentView, findEnvironment, fixRoles, listEnvironments, updateSettings } from '../environments/environments.ts';
 import { closePreview, listPreviews, openPreview, setPreviewSettings } from '../previews/previews.ts';
-import { Api, SESSION_COOKIE } from './api.ts';
+import { Api, SESSION_COOKIE, clientAddress } from './api.ts';
 
 const role = z.enum(['admin', 'member']);
 const plan = z.enum(['free', 'launch', 'scale']);
@@ -32,7 +32,7 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
     method: 'post', path: '/auth/login', summary: 'Log in (sets an HttpOnly session cookie)', access: 'public',
     body: z.strictObject({ name: z.string(), password: z.string() }),
     async handler({ body, c }) {
-      const { session, actor } = await login(ctx, body.name, body.password);
+      const { session, actor } = await login(ctx, body.name, body.password, clientAddress(c));
       setCookie(c, SESSION_COOKIE, session, { httpOnly: true, sameSite: 'Strict', path: '/', maxAge: 7 * 86400 });
       return { user: actor };
     },
@@ -62,7 +62,7 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
   api.route({ method: 'get', path: '/accounts', summary: 'List Neon accounts', access: 'member', handler: async () => ({ accounts: (await listAccounts(ctx)).map(accountView) }) });
   api.route({
     method: 'post', path: '/accounts', summary: 'Connect a Neon account (the key is checked first)', access: 'admin', status: 201,
-    body: z.strictObject({ name: z.string(), apiKey: z.string(), apiUrl: z.string().optional(), plan: plan.optional() }),
+    body: z.strictObject({ name: z.string(), apiKey: z.string(), apiUrl: z.string().optional(), plan: plan.optional(), allowInsecureUrl: z.boolean().optional() }),
     handler: async ({ body, actor }) => ({ account: accountView(await connectAccount(ctx, actor, body)) }),
   });
   api.route({

@@ -30,6 +30,8 @@ export interface AccountInput {
   apiKey: string;
   apiUrl?: string;
   plan?: Plan;
+  /** Plain http to a loopback engine: accepted only when this says so. */
+  allowInsecureUrl?: boolean;
 }
 
 export interface RegionView {

@@ -28,7 +28,7 @@ const reveal = async (env: string, role = 'svc_api') => (await t.call('POST', `/
 before(async () => {
   t = await startTestPlatform();
   ci = (await t.call('POST', '/tokens', { name: 'github-actions', role: 'member' })).body.token;
-  await t.call('POST', '/accounts', { name: 'engine', apiKey: t.engine.apiKey, apiUrl: t.engine.url, plan: 'scale' });
+  await t.call('POST', '/accounts', { name: 'engine', apiKey: t.engine.apiKey, apiUrl: t.engine.url, plan: 'scale', allowInsecureUrl: true });
   await t.call('POST', '/apps', { model: MODEL, migrations: BASE });
   await t.call('POST', '/apps/web/environments', { name: 'staging', account: 'engine', mode: 'new-project' });
   await t.waitFor('web', 'staging', 'ready');

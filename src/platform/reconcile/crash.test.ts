@@ -76,7 +76,7 @@ before(async () => {
   const login = await fetch(`${first.url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'admin', password }) });
   const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0];
   token = (await call(first.url, 'POST', '/tokens', { name: 'crash-test', role: 'admin' }, { cookie })).body.token;
-  assert.equal((await call(first.url, 'POST', '/accounts', { name: 'engine', apiKey: engine.apiKey, apiUrl: engine.url, plan: 'scale' })).status, 201);
+  assert.equal((await call(first.url, 'POST', '/accounts', { name: 'engine', apiKey: engine.apiKey, apiUrl: engine.url, plan: 'scale', allowInsecureUrl: true })).status, 201);
   assert.equal((await call(first.url, 'POST', '/apps', { model: SHOP_MODEL, migrations: SHOP_MIGRATIONS })).status, 201);
   await first.stop();
 });

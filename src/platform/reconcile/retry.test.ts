@@ -9,7 +9,7 @@ import { startTestPlatform, type TestPlatform } from '../test-support.ts';
 let t: TestPlatform;
 before(async () => {
   t = await startTestPlatform();
-  assert.equal((await t.call('POST', '/accounts', { name: 'engine', apiKey: t.engine.apiKey, apiUrl: t.engine.url, plan: 'scale' })).status, 201);
+  assert.equal((await t.call('POST', '/accounts', { name: 'engine', apiKey: t.engine.apiKey, apiUrl: t.engine.url, plan: 'scale', allowInsecureUrl: true })).status, 201);
 });
 after(() => t.close());
 

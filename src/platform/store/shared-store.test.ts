@@ -55,7 +55,7 @@ test('one first admin between two processes starting together', () => {
 
 test('six environments provisioned by two processes: every step once, both processes working', async () => {
   const admin = { name: 'admin', role: 'admin' as const };
-  await connectAccount(a.ctx, admin, { name: 'engine', apiKey: engine.apiKey, apiUrl: engine.url, plan: 'scale' });
+  await connectAccount(a.ctx, admin, { name: 'engine', apiKey: engine.apiKey, apiUrl: engine.url, plan: 'scale', allowInsecureUrl: true });
   await createApp(b.ctx, admin, { model: SHOP_MODEL, migrations: SHOP_MIGRATIONS });
   const names = ['e1', 'e2', 'e3', 'e4', 'e5', 'e6'];
   for (const [i, name] of names.entries()) {
