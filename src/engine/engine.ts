@@ -25,6 +25,7 @@ import { buildShim } from './compute/shim.ts';
 import { Autosuspend } from './compute/autosuspend.ts';
 import { History, type HistoryOptions } from './history/history.ts';
 import { finishInterruptedRestores } from './history/restore.ts';
+import { rescheduleBranchCreations, resumeBranchCreations } from './http/branches.ts';
 
 export const nowIso = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 
@@ -358,7 +359,17 @@ export class Engine {
    */
   private async recover(): Promise<void> {
     const data = this.data;
+    // Acknowledged branches whose data a crash left incomplete are made again (their operations retried).
+    const resumed = await resumeBranchCreations(this);
+    const resumedIds = new Set(resumed.map((b) => b.id));
+    // A compute the crash interrupted in its start is started below: its operation ends with it.
+    const interruptedStarts = new Map<string, OperationRecord>();
     for (const op of data.operations) {
+      if (op.branch_id && resumedIds.has(op.branch_id)) continue;
+      if (op.action === 'start_compute' && op.endpoint_id && (op.status === 'running' || op.status === 'scheduling')) {
+        interruptedStarts.set(op.endpoint_id, op);
+        continue;
+      }
       if (op.status === 'running' || op.status === 'scheduling') this.finish(op, new Error('the engine stopped while this operation ran'));
     }
     // A restore past its commit point is finished before unknown directories are removed.
@@ -375,7 +386,7 @@ export class Engine {
       if (pid) await stopPostmaster(pid);
       await fs.rm(join(clusters, name), { recursive: true, force: true });
     }
-    const halfMade = data.branches.filter((b) => !existsSync(this.computes.dataDir(b.id)));
+    const halfMade = data.branches.filter((b) => !resumedIds.has(b.id) && !existsSync(this.computes.dataDir(b.id)));
     for (const branch of halfMade) {
       this.log.warn(`removing branch ${branch.id}: its creation did not complete`);
       data.endpoints = data.endpoints.filter((e) => e.branch_id !== branch.id);
@@ -383,14 +394,26 @@ export class Engine {
     }
     data.projects = data.projects.filter((p) => data.branches.some((b) => b.project_id === p.id));
     for (const branch of data.branches) {
-      if (branch.current_state !== 'ready') {
+      if (branch.current_state !== 'ready' && !resumedIds.has(branch.id)) {
         branch.current_state = 'ready';
         delete branch.pending_state;
       }
     }
     for (const endpoint of data.endpoints) {
+      const interrupted = interruptedStarts.get(endpoint.id);
+      if (interrupted) {
+        interruptedStarts.delete(endpoint.id);
+        if (!endpoint.disabled) endpoint.pending_state = 'active';
+        else this.finish(interrupted, new Error('the engine stopped while this operation ran'));
+      }
+      // The branch's creation is retried: clients wait on its port until it is done.
+      if (resumedIds.has(endpoint.branch_id)) {
+        await this.listeners.listen(endpoint.port).catch((e) => this.log.warn(`endpoint ${endpoint.id}: port ${endpoint.port} unavailable: ${(e as Error).message}`));
+        continue;
+      }
       // A postmaster that survived the engine keeps serving (it holds the port); it is adopted.
       if (this.computes.adopt(endpoint.branch_id, endpoint.port)) {
+        if (interrupted) this.finish(interrupted);
         endpoint.current_state = 'active';
         delete endpoint.pending_state;
         this.autosuspend.touch(endpoint.id);
@@ -399,13 +422,16 @@ export class Engine {
       if ((endpoint.current_state !== 'idle' || endpoint.pending_state === 'active') && !endpoint.disabled) {
         try {
           await this.startEndpoint(endpoint);
+          if (interrupted) this.finish(interrupted);
           continue;
         } catch (error) {
+          if (interrupted) this.finish(interrupted, error);
           this.log.warn(`endpoint ${endpoint.id} could not be started: ${(error as Error).message}`);
           endpoint.current_state = 'idle';
           delete endpoint.pending_state;
         }
       }
+      if (interrupted) this.finish(interrupted, new Error('the engine stopped while this operation ran'));
       // Idle: the engine accepts on its port and wakes it on the first connection.
       await this.listeners.listen(endpoint.port).catch((e) => this.log.warn(`endpoint ${endpoint.id}: port ${endpoint.port} unavailable: ${(e as Error).message}`));
     }
@@ -414,7 +440,9 @@ export class Engine {
       const pid = this.computes.isRunning(branch.id) ? null : runningPid(this.computes.dataDir(branch.id));
       if (pid) await stopPostmaster(pid);
     }
+    for (const op of interruptedStarts.values()) this.finish(op, new Error('the engine stopped while this operation ran'));
     await this.save();
+    rescheduleBranchCreations(this, resumed);
   }
 
   /** Stops background work and every postmaster this engine runs. */

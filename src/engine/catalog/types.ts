@@ -73,6 +73,11 @@ export interface BranchRecord {
   logical_size?: number;
   current_state: BranchState;
   pending_state?: BranchState;
+  /**
+   * Present from the 201 of its creation until its data is complete: a restarted engine resumes
+   * the creation from it (http/branches.ts), so an acknowledged branch is never lost.
+   */
+  creation?: { point?: { lsn?: string; timestamp?: string } };
   state_changed_at: string;
   created_at: string;
   updated_at: string;

@@ -50,16 +50,23 @@ test('kill -9 during a point-in-time branch and a restore: before or after, neve
   await run(mainUri, 'INSERT INTO items VALUES (1), (2), (3)');
   const lsn = await run(mainUri, 'SELECT pg_current_wal_insert_lsn()::text AS v');
   await run(mainUri, 'INSERT INTO items VALUES (4)');
-  const pitr = (await api.createProjectBranch(projectId, { branch: { name: 'at-lsn', parent_lsn: lsn }, endpoints: [{ type: 'read_write' as never }] })).data.branch;
+  const pitrCreated = (await api.createProjectBranch(projectId, { branch: { name: 'at-lsn', parent_lsn: lsn }, endpoints: [{ type: 'read_write' as never }] })).data;
+  const pitr = pitrCreated.branch;
   await exited(current);
 
+  // The acknowledged branch is not lost: its creation is retried (from the same point) and finishes.
   ({ api, process: current } = await startEngine('restore-mid-swap'));
   let ops = await operationsAtRest(api, projectId);
-  assert.equal(ops.find((o) => o.action === 'create_branch' && o.branch_id === pitr.id)!.status, 'failed');
-  await assert.rejects(api.getProjectBranch(projectId, pitr.id), (e: { response: { status: number } }) => e.response.status === 404);
-  assert.deepEqual(readdirSync(join(home, 'clusters')).filter((n) => n.startsWith(pitr.id)), [], 'no half-made copy is left');
-  assert.deepEqual(postmasterDirs(), [join(home, 'clusters', mainId)], 'the recovering postmaster was stopped');
+  const create = ops.find((o) => o.action === 'create_branch' && o.branch_id === pitr.id)!;
+  assert.equal(create.status, 'finished');
+  assert.equal(create.failures_count, 1);
+  assert.equal((await api.getProjectBranch(projectId, pitr.id)).data.branch.current_state, 'ready');
+  assert.deepEqual(await ids(pitrCreated.connection_uris![0].connection_uri), [1, 2, 3], 'the branch has the data at its LSN');
+  assert.deepEqual(readdirSync(join(home, 'clusters')).filter((n) => n.startsWith(pitr.id)), [pitr.id], 'no half-made copy is left');
+  assert.deepEqual(postmasterDirs().sort(), [join(home, 'clusters', mainId), join(home, 'clusters', pitr.id)].sort(), 'the old recovering postmaster was stopped');
   assert.deepEqual(await ids(mainUri), [1, 2, 3, 4], 'the parent is untouched');
+  await api.deleteProjectBranch({ projectId, branchId: pitr.id });
+  await operationsAtRest(api, projectId);
 
   // 2. A restore killed in the middle of its swap (past its commit point): finished on restart.
   const preview = (await api.createProjectBranch(projectId, { branch: { name: 'preview' }, endpoints: [{ type: 'read_write' as never }] })).data;

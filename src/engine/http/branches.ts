@@ -13,10 +13,11 @@ import type { BranchRecord, EndpointRecord, OperationRecord } from '../catalog/t
 import { copyRunningCluster, copyStoppedCluster, removeCluster } from '../clusters/cluster.ts';
 import { badRequest, conflict, unprocessable } from '../errors.ts';
 import { checkCuRange, checkSuspendTimeout, computeUnit, nameBytes, pgSettings, queryInt, readBody, suspendTimeout, timestamp } from './validate.ts';
-import { pgSettingsVersionProblem } from '../compute/pg-settings.ts';
 import { branchView, connectionUris, databaseView, endpointView, operationView, roleView } from './views.ts';
 import { buildAtPoint, checkPoint, type HistoryPoint } from '../history/point-in-time.ts';
 import { removeHistory } from '../history/store.ts';
+import type { Spare } from '../spares.ts';
+import { runningPid, stopPostmaster } from '../compute/postmaster.ts';
 
 const MAX_EXPIRY_MS = 30 * 86_400_000;
 const PARENT_POINT = { lsn: 'parent_lsn', timestamp: 'parent_timestamp', whose: "the parent's" };
@@ -77,8 +78,6 @@ export async function newEndpoint(engine: Engine, projectId: string, branch: Bra
   const maxCu = spec.autoscaling_limit_max_cu ?? Math.max(minCu, defaults.autoscaling_limit_max_cu);
   checkCuRange(minCu, maxCu);
   checkSuspendTimeout(spec.suspend_timeout_seconds, engine.minSuspendSeconds);
-  const versionProblem = pgSettingsVersionProblem(spec.settings?.pg_settings, project.pg_version);
-  if (versionProblem) throw badRequest(`settings.pg_settings: ${versionProblem}`);
   if (engine.readWriteEndpoint(branch.id)) throw conflict(`branch ${branch.id} already has a read_write endpoint`);
   const at = nowIso();
   return {
@@ -113,7 +112,11 @@ export function branchRoutes(engine: Engine): Hono {
     if (spec.parent_timestamp && Date.parse(spec.parent_timestamp) > Date.now()) throw badRequest('parent_timestamp is in the future');
     // A past point of the parent is rebuilt from its history (history/point-in-time.ts).
     const point: HistoryPoint | undefined = spec.parent_lsn || spec.parent_timestamp ? { lsn: spec.parent_lsn, timestamp: spec.parent_timestamp } : undefined;
-    if (point) await checkPoint(engine, parent, point, PARENT_POINT, engine.history.isPending(parent.id));
+    // Refused before the 201 when it cannot be served: a base copy on its way is waited for first.
+    if (point) {
+      await engine.history.quiesce(parent.id);
+      await checkPoint(engine, parent, point, PARENT_POINT, false);
+    }
     if (parent.expires_at) throw badRequest(`cannot branch from ${parent.id}: it has an expiration time`);
     const name = spec.name ?? undefined;
     if (name && engine.branchesOf(project.id).some((b) => b.name === name)) throw conflict(`branch already exists; branch_name:"${name}"`);
@@ -138,6 +141,7 @@ export function branchRoutes(engine: Engine): Hono {
       parent_timestamp: point?.timestamp ? new Date(point.timestamp).toISOString().replace(/\.\d{3}Z$/, 'Z') : at,
       current_state: 'init',
       pending_state: 'ready',
+      creation: point ? { point: { ...(point.lsn ? { lsn: point.lsn } : {}), ...(point.timestamp ? { timestamp: point.timestamp } : {}) } } : {},
       state_changed_at: at,
       created_at: at,
       updated_at: at,
@@ -156,60 +160,7 @@ export function branchRoutes(engine: Engine): Hono {
     // waits for it (Engine.wake) instead of being refused. A spare's postmaster holds its own port (clients wait until its promotion).
     for (const e of endpoints) if (!spare || e.port !== spare.port) await engine.listeners.listen(e.port);
 
-    const parentDir = engine.computes.dataDir(parent.id);
-    const dataDir = engine.computes.dataDir(id);
-    engine.schedule(
-      project.id,
-      ops,
-      async () => {
-        const partial = `${dataDir}.partial`;
-        let promoted = false;
-        if (spare) {
-          try {
-            branch.parent_lsn = await engine.spares.promote(spare, parent);
-            promoted = true;
-          } catch (error) {
-            engine.log.warn(`spare ${spare.id} unusable, copying instead: ${(error as Error).message}`);
-            await engine.spares.discardSpare(spare);
-          }
-        }
-        if (point) {
-          const built = await buildAtPoint(engine, parent, point, partial, PARENT_POINT);
-          branch.parent_lsn = built.lsn;
-          branch.parent_timestamp = built.timestamp;
-        } else if (promoted) {
-          // Adopt the promoted postmaster as this branch's compute, with the endpoint's settings.
-          const rw = endpoints[0];
-          engine.computes.adopt(id, spare!.port);
-          const needsRestart = !rw || rw.autoscaling_limit_min_cu !== project.default_endpoint_settings.autoscaling_limit_min_cu || rw.autoscaling_limit_max_cu !== project.default_endpoint_settings.autoscaling_limit_max_cu || rw.settings.pg_settings !== undefined;
-          if (needsRestart) await engine.computes.stop(id);
-          else
-            await engine.computes.rewriteSettings({ branchId: id, bins: engine.binaries(project.pg_version), port: rw.port, minCu: rw.autoscaling_limit_min_cu, maxCu: rw.autoscaling_limit_max_cu });
-        } else if (engine.computes.isRunning(parent.id)) {
-          const point = await engine.withAdmin(parent, (admin) => copyRunningCluster(admin, parentDir, partial, project.pg_version, undefined, id));
-          branch.parent_lsn = point.lsn;
-        } else if (!(await engine.computes.whileStopped(parent.id, () => copyStoppedCluster(parentDir, partial)))) {
-          // The parent woke in between: copy it running.
-          branch.parent_lsn = (await engine.withAdmin(parent, (admin) => copyRunningCluster(admin, parentDir, partial, project.pg_version, undefined, id))).lsn;
-        }
-        if (!promoted) await fs.rename(partial, dataDir);
-        engine.finish(ops[0]);
-        for (const e of endpoints) await engine.startEndpoint(e);
-        branch.current_state = 'ready';
-        delete branch.pending_state;
-        branch.state_changed_at = nowIso();
-        engine.spares.replenish(parent);
-        engine.history.track(branch);
-      },
-      async () => {
-        await engine.computes.stop(id);
-        await removeCluster(`${dataDir}.partial`);
-        await removeCluster(dataDir);
-        engine.data.endpoints = engine.data.endpoints.filter((e) => e.branch_id !== id);
-        engine.data.branches = engine.data.branches.filter((b) => b.id !== id);
-        for (const e of endpoints) await engine.listeners.release(e.port);
-      },
-    );
+    scheduleBranchCreation(engine, branch, parent, endpoints, ops, spare);
 
     const rw = endpoints.find((e) => e.type === 'read_write');
     return c.json(
@@ -316,6 +267,115 @@ export function branchRoutes(engine: Engine): Hono {
   });
 
   return app;
+}
+
+/**
+ * Makes the branch's data (from the parent's spare, a copy of the parent, or the parent's history
+ * at `branch.creation.point`) and starts its endpoints, as the operations `ops` (create_branch,
+ * then start_compute per endpoint). Once the data is complete the branch's `creation` is cleared
+ * and saved before any client is served; until then a restarted engine runs this again
+ * (`resumeBranchCreations`).
+ */
+export function scheduleBranchCreation(engine: Engine, branch: BranchRecord, parent: BranchRecord, endpoints: EndpointRecord[], ops: OperationRecord[], spare?: Spare): void {
+  const project = engine.project(branch.project_id);
+  const id = branch.id;
+  const parentDir = engine.computes.dataDir(parent.id);
+  const dataDir = engine.computes.dataDir(id);
+  const point = branch.creation?.point;
+  engine.schedule(
+    project.id,
+    ops,
+    async () => {
+      const partial = `${dataDir}.partial`;
+      let promoted = false;
+      if (spare) {
+        try {
+          branch.parent_lsn = await engine.spares.promote(spare, parent);
+          promoted = true;
+        } catch (error) {
+          engine.log.warn(`spare ${spare.id} unusable, copying instead: ${(error as Error).message}`);
+          await engine.spares.discardSpare(spare);
+        }
+      }
+      if (point) {
+        const built = await buildAtPoint(engine, parent, point, partial, PARENT_POINT);
+        branch.parent_lsn = built.lsn;
+        branch.parent_timestamp = built.timestamp;
+      } else if (promoted) {
+        // Adopt the promoted postmaster as this branch's compute, with the endpoint's settings.
+        const rw = endpoints[0];
+        engine.computes.adopt(id, spare!.port);
+        const needsRestart = !rw || rw.autoscaling_limit_min_cu !== project.default_endpoint_settings.autoscaling_limit_min_cu || rw.autoscaling_limit_max_cu !== project.default_endpoint_settings.autoscaling_limit_max_cu || rw.settings.pg_settings !== undefined;
+        if (needsRestart) await engine.computes.stop(id);
+        else
+          await engine.computes.rewriteSettings({ branchId: id, bins: engine.binaries(project.pg_version), port: rw.port, minCu: rw.autoscaling_limit_min_cu, maxCu: rw.autoscaling_limit_max_cu });
+      } else if (engine.computes.isRunning(parent.id)) {
+        const copied = await engine.withAdmin(parent, (admin) => copyRunningCluster(admin, parentDir, partial, project.pg_version, undefined, id));
+        branch.parent_lsn = copied.lsn;
+      } else if (!(await engine.computes.whileStopped(parent.id, () => copyStoppedCluster(parentDir, partial)))) {
+        // The parent woke in between: copy it running.
+        branch.parent_lsn = (await engine.withAdmin(parent, (admin) => copyRunningCluster(admin, parentDir, partial, project.pg_version, undefined, id))).lsn;
+      }
+      if (!promoted) await fs.rename(partial, dataDir);
+      // The data is complete and durable in the catalog before any client can write to it.
+      delete branch.creation;
+      engine.finish(ops[0]);
+      await engine.save();
+      for (const e of endpoints) await engine.startEndpoint(e);
+      branch.current_state = 'ready';
+      delete branch.pending_state;
+      branch.state_changed_at = nowIso();
+      engine.spares.replenish(parent);
+      engine.history.track(branch);
+    },
+    async () => {
+      await engine.computes.stop(id);
+      await removeCluster(`${dataDir}.partial`);
+      await removeCluster(dataDir);
+      engine.data.endpoints = engine.data.endpoints.filter((e) => e.branch_id !== id);
+      engine.data.branches = engine.data.branches.filter((b) => b.id !== id);
+      for (const e of endpoints) await engine.listeners.release(e.port);
+    },
+  );
+}
+
+/**
+ * On engine start, before endpoints come back: branches whose creation a crash interrupted
+ * (their data incomplete) are made again from scratch — what the crash left (a spare, a partial
+ * copy, a postmaster) is removed — as the same operations, counted as retried. Their endpoints'
+ * ports accept at once, so clients wait for the retried creation. Returns the branches resumed.
+ */
+export async function resumeBranchCreations(engine: Engine): Promise<BranchRecord[]> {
+  const resumed: BranchRecord[] = [];
+  for (const branch of engine.data.branches) {
+    if (!branch.creation) continue;
+    const parent = engine.data.branches.find((b) => b.id === branch.parent_id);
+    const ops = engine.data.operations.filter((o) => o.branch_id === branch.id && (o.action === 'create_branch' || o.action === 'start_compute') && (o.status === 'running' || o.status === 'scheduling'));
+    if (!parent) continue;
+    const dataDir = engine.computes.dataDir(branch.id);
+    for (const dir of [dataDir, `${dataDir}.partial`, `${dataDir}.partial.pitr`]) {
+      const pid = runningPid(dir);
+      if (pid) await stopPostmaster(pid);
+      await removeCluster(dir);
+    }
+    for (const op of ops) {
+      op.failures_count += 1;
+      op.error = 'the engine stopped while this operation ran; it is retried';
+      op.updated_at = nowIso();
+    }
+    resumed.push(branch);
+  }
+  return resumed;
+}
+
+/** Schedules the creations `resumeBranchCreations` prepared (once the engine's ports are managed). */
+export function rescheduleBranchCreations(engine: Engine, branches: BranchRecord[]): void {
+  for (const branch of branches) {
+    const parent = engine.data.branches.find((b) => b.id === branch.parent_id)!;
+    const ops = engine.data.operations.filter((o) => o.branch_id === branch.id && (o.action === 'create_branch' || o.action === 'start_compute') && (o.status === 'running' || o.status === 'scheduling'));
+    if (!ops.length) ops.push(engine.operation(branch.project_id, 'create_branch', { branch_id: branch.id }));
+    scheduleBranchCreation(engine, branch, parent, engine.endpointsOf(branch.id), ops);
+  }
 }
 
 /** Records the operations of a branch deletion and schedules it (DELETE, and expiry). */
