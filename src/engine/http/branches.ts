@@ -13,6 +13,7 @@ import type { BranchRecord, EndpointRecord, OperationRecord } from '../catalog/t
 import { copyRunningCluster, copyStoppedCluster, removeCluster } from '../clusters/cluster.ts';
 import { badRequest, conflict, unprocessable } from '../errors.ts';
 import { checkCuRange, checkSuspendTimeout, computeUnit, nameBytes, pgSettings, queryInt, readBody, suspendTimeout, timestamp } from './validate.ts';
+import { pgSettingsVersionProblem } from '../compute/pg-settings.ts';
 import { branchView, connectionUris, databaseView, endpointView, operationView, roleView } from './views.ts';
 import { buildAtPoint, checkPoint, type HistoryPoint } from '../history/point-in-time.ts';
 import { removeHistory } from '../history/store.ts';
@@ -78,6 +79,8 @@ export async function newEndpoint(engine: Engine, projectId: string, branch: Bra
   const maxCu = spec.autoscaling_limit_max_cu ?? Math.max(minCu, defaults.autoscaling_limit_max_cu);
   checkCuRange(minCu, maxCu);
   checkSuspendTimeout(spec.suspend_timeout_seconds, engine.minSuspendSeconds);
+  const versionProblem = pgSettingsVersionProblem(spec.settings?.pg_settings, project.pg_version);
+  if (versionProblem) throw badRequest(`settings.pg_settings: ${versionProblem}`);
   if (engine.readWriteEndpoint(branch.id)) throw conflict(`branch ${branch.id} already has a read_write endpoint`);
   const at = nowIso();
   return {
