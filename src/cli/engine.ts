@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { resolve, join } from 'node:path';
 import { readEngineKey, startEngineServer } from '../engine/server.ts';
+import { checkHome, checkMachine, checkPort, checkShim, info, warn } from './preflight.ts';
 
 export function registerEngine(program: Command): void {
   const engine = program.command('engine').description('the offline Neon-compatible engine');
@@ -18,8 +19,12 @@ export function registerEngine(program: Command): void {
       const home = resolve(opts.home ?? join(process.env.ARBOR_HOME ?? '.arbor', 'engine'));
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port ${opts.port} is not a port number (0-65535)`);
-      const log = { info: (m: string) => process.stderr.write(`INFO: ${m}\n`), warn: (m: string) => process.stderr.write(`WARNING: ${m}\n`) };
-      const server = await startEngineServer({ home, port, host: opts.host, apiKey: opts.apiKey, log });
+      checkMachine();
+      checkHome(home);
+      await checkPort(opts.host, port, '--port');
+      await checkShim(home);
+      info('starting the engine…');
+      const server = await startEngineServer({ home, port, host: opts.host, apiKey: opts.apiKey, log: { info, warn } });
       process.stdout.write(`Arbor engine listening: ${server.url}\n`);
       // The key is shown once, when this start created it; never in the log (stderr).
       if (server.keyCreated) process.stdout.write(`API key: ${server.apiKey}   (shown once, on this first start; later: arbor engine key --home ${home})\n`);

@@ -45,9 +45,16 @@ export async function startEngineServer(options: EngineServerOptions): Promise<E
   await engine.save();
   const app = engineApp(engine);
   const host = options.host ?? '127.0.0.1';
-  const server: ServerType = await new Promise((resolve) => {
-    const s = serve({ fetch: app.fetch, port: options.port ?? 0, hostname: host }, () => resolve(s));
-  });
+  let server: ServerType;
+  try {
+    server = await new Promise((resolve, reject) => {
+      const s = serve({ fetch: app.fetch, port: options.port ?? 0, hostname: host }, () => resolve(s));
+      s.once('error', reject); // e.g. the port is in use: a rejection, not an unhandled 'error' event
+    });
+  } catch (error) {
+    await engine.close();
+    throw error;
+  }
   const { port } = server.address() as AddressInfo;
   return {
     engine,
