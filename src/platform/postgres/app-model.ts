@@ -3,7 +3,7 @@
  * every role name it implies is a valid PostgreSQL name. All problems are reported at once.
  */
 import { readFile } from 'node:fs/promises';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { z } from 'zod';
 import { DEFAULT_PREFIX, identifierProblem, roleNameProblem, roleNames } from './names.ts';
 
@@ -124,6 +124,22 @@ export function validateAppModel(input: unknown, source = 'arbor.yaml'): AppMode
   const problems = checkNames(model);
   if (problems.length) throw new AppModelError(source, problems);
   return model;
+}
+
+/** The model as arbor.yaml text (e.g. one derived from an Encore app), in the form people write. */
+export function appModelToYaml(model: AppModel): string {
+  const data = {
+    app: model.app,
+    ...(model.prefix !== DEFAULT_PREFIX && { prefix: model.prefix }),
+    databases: model.databases.map((db) => {
+      const m = migrationsOf(db);
+      if (!m) return { name: db.name };
+      const plain = m.source === 'sql' && m.naming === 'any';
+      return { name: db.name, migrations: plain ? m.path : { path: m.path, ...(m.source !== 'sql' && { source: m.source }), ...(m.naming !== 'any' && { naming: m.naming }) } };
+    }),
+    services: model.services.map((s) => ({ name: s.name, databases: s.databases })),
+  };
+  return stringifyYaml(data, { flowCollectionPadding: false, collectionStyle: 'block' });
 }
 
 /** Parses and validates the text of an `arbor.yaml`. */
