@@ -17,12 +17,12 @@ function port(value: string, flag: string): number {
   return n;
 }
 
-function printLogin(platform: Platform): void {
+function printLogin(platform: Platform, home: string): void {
   const lines = [`  Dashboard:       ${platform.url}/`, `  API:             ${platform.url}/api/v1   (OpenAPI: ${platform.url}/api/v1/openapi.json)`];
   if (platform.firstAdmin) {
     lines.push(`  Log in as:       ${platform.firstAdmin.name} / ${platform.firstAdmin.password}   (shown once; first start only)`);
   } else {
-    lines.push('  Log in:          with the admin password printed on the first start, or make a token: arbor tokens create --role admin');
+    lines.push(`  Log in:          with the admin password printed on the first start, or make a token: npx arbor tokens create --role admin --home ${home}`);
   }
   lines.push(`  e.g.             curl -c cookies -H 'content-type: application/json' -d '{"name":"admin","password":"…"}' ${platform.url}/api/v1/auth/login`);
   process.stdout.write(lines.join('\n') + '\n');
@@ -70,11 +70,11 @@ export function registerUp(program: Command): void {
         throw error;
       }
       process.stdout.write(`Arbor is up (state in ${home}).\n`);
-      printLogin(platform);
+      printLogin(platform, home);
       // The engine key is shown on the start that created it only (then: arbor engine key).
-      const engineKey = engine.keyCreated ? engine.apiKey : `"$(arbor engine key --home ${join(home, 'engine')})"`;
+      const engineKey = engine.keyCreated ? engine.apiKey : `"$(npx arbor engine key --home ${join(home, 'engine')})"`;
       process.stdout.write(`  Neon engine:     ${engine.url}  (account "local"; neonctl: NEON_API_HOST=${engine.url} NEON_API_KEY=${engineKey})\n`);
-      if (engine.keyCreated) process.stdout.write(`  Engine key:      shown once, on this first start; later: arbor engine key --home ${join(home, 'engine')}\n`);
+      if (engine.keyCreated) process.stdout.write(`  Engine key:      shown once, on this first start; later: npx arbor engine key --home ${join(home, 'engine')}\n`);
       process.stdout.write('Press Ctrl-C to stop.\n');
       stopOn(async () => {
         await platform.close();
@@ -94,7 +94,7 @@ export function registerUp(program: Command): void {
       info('starting the platform…');
       const platform = await startPlatform(platformOptions(opts.home, opts.port, opts.host));
       process.stdout.write(`Arbor platform listening: ${platform.url}\n`);
-      printLogin(platform);
+      printLogin(platform, resolve(opts.home));
       stopOn(() => platform.close());
     });
 }
