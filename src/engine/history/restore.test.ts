@@ -84,6 +84,8 @@ test('restore to its own past, keeping the old state under preserve_under_name',
   assert.deepEqual(await rows(previewUri), [1, 2, 3, 10], 'the branch is as it was at the timestamp');
   const old = (await engine.api.listProjectBranches({ projectId, search: 'preview-before-restore' })).data.branches[0];
   assert.ok(old, 'the old state is kept as a branch');
+  assert.equal((await engine.api.getProjectBranch(projectId, preview.id)).data.branch.parent_id, old.id, 'the backup is the restored branch\'s parent');
+  assert.equal(old.parent_id, mainId, 'the backup keeps the old parent');
   const { data } = await engine.api.createProjectEndpoint(projectId, { endpoint: { branch_id: old.id, type: 'read_write' as never } });
   await engine.settle(projectId);
   const oldUri = (await engine.api.getConnectionUri({ projectId, branch_id: old.id, endpoint_id: data.endpoint.id, database_name: 'neondb', role_name: 'neondb_owner' })).data.uri;
@@ -120,6 +122,7 @@ test("Neon's rules: protected, children, descendants, names, retention 0", async
   const moved = (await engine.api.getProjectBranch(projectId, child.id)).data.branch;
   const preserved = (await engine.api.listProjectBranches({ projectId, search: 'guarded-old' })).data.branches[0];
   assert.equal(moved.parent_id, preserved.id, 'children move to the preserved branch');
+  assert.equal((await engine.api.getProjectBranch(projectId, data.branch.id)).data.branch.parent_id, preserved.id, 'the backup is the restored branch\'s parent');
 
   await engine.api.updateProject(projectId, { project: { history_retention_seconds: 0 } });
   await rejects(

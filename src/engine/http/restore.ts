@@ -115,9 +115,10 @@ export function restoreRoutes(engine: Engine): Hono {
           branch_id: target.id,
           ...(preserve ? { preserve } : {}),
           update: {
-            parent_id: self ? target.parent_id : source.id,
-            parent_lsn: self ? target.parent_lsn : lsn,
-            parent_timestamp: self ? target.parent_timestamp : pointTime,
+            // With preserve_under_name the backup (the old state) becomes the parent, as on Neon.
+            parent_id: preserve ? preserve.id : self ? target.parent_id : source.id,
+            parent_lsn: self && !preserve ? target.parent_lsn : lsn,
+            parent_timestamp: self && !preserve ? target.parent_timestamp : pointTime,
             roles: (self ? target.roles : source.roles).map((r) => ({ ...r })),
             databases: self ? target.databases : source.databases.map((d) => ({ ...d, id: engine.data.next_database_id++ })),
             last_reset_at: resetAt,
