@@ -167,6 +167,21 @@ describe('what is refused', () => {
     });
   }
 
+  // Names of Object.prototype, sent as raw JSON (the api-client drops some of them): an allowlist
+  // lookup must not find Object.prototype's members.
+  for (const name of ['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf']) {
+    test(`${name} (raw JSON): 400 naming it`, async () => {
+      const response = await fetch(`${engine.url}/projects/${projectId}/endpoints/${endpointId}`, {
+        method: 'PATCH',
+        headers: { authorization: `Bearer ${engine.apiKey}`, 'content-type': 'application/json' },
+        body: `{"endpoint":{"settings":{"pg_settings":{${JSON.stringify(name)}:"on"}}}}`,
+      });
+      const body = (await response.json()) as { message: string };
+      assert.equal(response.status, 400, body.message);
+      assert.match(body.message, new RegExp(`setting ${name} cannot be changed`));
+    });
+  }
+
   const badValues: [string, string, RegExp][] = [
     ['work_mem', "4MB'\narchive_command = 'id", /control characters/],
     ['search_path', 'public\r', /control characters/],

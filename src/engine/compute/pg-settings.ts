@@ -214,9 +214,10 @@ const TIME_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, min: 60_000
 /** Why `name = value` is refused for a compute of PostgreSQL `pgVersion`, or undefined when it is accepted. */
 export function pgSettingProblem(name: string, value: string, pgVersion?: number): string | undefined {
   const key = name.toLowerCase();
-  const kind = ALLOWED[key];
+  // Own properties only: `constructor` or `__proto__` must not find Object.prototype's.
+  const kind = Object.hasOwn(ALLOWED, key) ? ALLOWED[key] : undefined;
   if (!kind) {
-    const why = EXCLUDED_USER_CONTEXT[key] ?? (/^(debug|trace|log)_/.test(key) || key === 'logging_collector' ? 'logging is run by Neon' : undefined);
+    const why = (Object.hasOwn(EXCLUDED_USER_CONTEXT, key) ? EXCLUDED_USER_CONTEXT[key] : undefined) ?? (/^(debug|trace|log)_/.test(key) || key === 'logging_collector' ? 'logging is run by Neon' : undefined);
     return `setting ${name} cannot be changed${why ? ` (${why})` : ''}; Neon accepts only session-level (user context) Postgres parameters such as work_mem or statement_timeout`;
   }
   if (kind.since && pgVersion !== undefined && pgVersion < kind.since) return `setting ${name} requires Postgres ${kind.since} or later`;
@@ -288,12 +289,21 @@ export function allowedPgSettings(extra: Record<string, string> | undefined): [s
 }
 
 /** The request schema of `pg_settings`: an object of string values, each name allowlisted and each value checked. */
-export const pgSettingsSchema = z.record(z.string(), z.string({ error: 'pg_settings values must be strings' })).superRefine((settings, ctx) => {
-  for (const [name, value] of Object.entries(settings)) {
-    const problem = pgSettingProblem(name, value);
-    if (problem) ctx.addIssue({ code: 'custom', path: [name], message: problem });
-  }
-});
+export const pgSettingsSchema = z.preprocess(
+  (raw, ctx) => {
+    // zod's record drops a `__proto__` key without a word; refuse it like any other name.
+    if (raw && typeof raw === 'object' && Object.hasOwn(raw, '__proto__')) {
+      ctx.addIssue({ code: 'custom', path: ['__proto__'], message: pgSettingProblem('__proto__', '')! });
+    }
+    return raw;
+  },
+  z.record(z.string(), z.string({ error: 'pg_settings values must be strings' })).superRefine((settings, ctx) => {
+    for (const [name, value] of Object.entries(settings)) {
+      const problem = pgSettingProblem(name, value);
+      if (problem) ctx.addIssue({ code: 'custom', path: [name], message: problem });
+    }
+  }),
+);
 
 /** The first setting of `settings` that Postgres `pgVersion` does not have (the schema checks names and values, not versions). */
 export function pgSettingsVersionProblem(settings: Record<string, string> | undefined, pgVersion: number): string | undefined {
