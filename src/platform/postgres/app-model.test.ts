@@ -14,7 +14,7 @@ function problems(fn: () => unknown): string[] {
 }
 
 describe('parseAppModel', () => {
-  test('reads the model of DESIGN.md §5 with the default prefix', () => {
+  test('reads the model of docs/roles.md with the default prefix', () => {
     const model = parseAppModel('app: shop\ndatabases:\n  - name: main\n    migrations: migrations/main\nservices:\n  - name: orders\n    databases: [main]\n');
     assert.deepEqual(model, {
       app: 'shop',

@@ -53,7 +53,7 @@ describe('identifierProblem', () => {
 });
 
 describe('roleNames', () => {
-  test('forms the hierarchy of DESIGN.md §2 from the prefix', () => {
+  test('forms the hierarchy of docs/roles.md from the prefix', () => {
     const n = roleNames('acme');
     assert.deepEqual([n.platform, n.reader, n.writer, n.admin, n.services], ['acme_platform', 'acme_reader', 'acme_writer', 'acme_admin', 'acme_services']);
     assert.deepEqual([n.dbReader('main'), n.dbWriter('main'), n.dbAdmin('main'), n.service('orders')], ['db_main_reader', 'db_main_writer', 'db_main_admin', 'svc_orders']);

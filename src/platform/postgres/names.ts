@@ -1,5 +1,5 @@
 /**
- * @module Role and database names of the hierarchy (DESIGN.md §2): how they are formed from the
+ * @module Role and database names of the hierarchy (docs/roles.md): how they are formed from the
  * app model, how they are validated, and the one way identifiers and literals reach SQL.
  */
 

@@ -76,7 +76,7 @@ const ACTIONS: [string, string, Level][] = [
 const CREATEROLE = /^db_.+_admin$/;
 const RANK: Level[] = ['none', 'read', 'write', 'admin', 'platform'];
 
-/** The level each login role should have on each database (DESIGN.md §2). */
+/** The level each login role should have on each database (docs/roles.md). */
 const EXPECTED: Record<string, Record<string, Level>> = {
   encore_platform: { a: 'platform', b: 'platform' },
   encore_reader: { a: 'read', b: 'read' },

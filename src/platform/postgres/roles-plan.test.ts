@@ -74,7 +74,7 @@ const sqlOf = (state: ObservedState, model = MODEL) => planRoles(model, state, {
 describe('planRoles on an empty branch', () => {
   const plan = planRoles(MODEL, empty(), { generatePassword: fixedPassword });
 
-  test('creates everything, in the phase order of DESIGN.md §2', () => {
+  test('creates everything, in the phase order of docs/roles.md', () => {
     const phases = plan.operations.map((o) => PHASES.indexOf(o.phase));
     assert.deepEqual(phases, [...phases].sort((a, b) => a - b));
     const first = (re: RegExp) => plan.operations.findIndex((o) => re.test(o.sql));

@@ -1,6 +1,6 @@
 /**
  * @module New passwords for every login role of the hierarchy on a branch — run on each preview
- * branch, which otherwise shares its parent's passwords (DESIGN.md §2).
+ * branch, which otherwise shares its parent's passwords (docs/roles.md).
  */
 import { newRoundTrips, openSession } from './connection.ts';
 import { quoteIdent as q, quoteLiteral } from './names.ts';
