@@ -106,6 +106,12 @@ describe('listMigrations', () => {
     ]);
   });
 
+  test('drizzle/v1 folders: <N>_<name>/migration.sql beside snapshot.json, meta/ skipped', async () => {
+    const dir = folder({ '0000_init/migration.sql': '', '0000_init/snapshot.json': '{}', '0001_add_profile/migration.sql': '', 'meta/migration.sql': '' });
+    const files = await listMigrations(dir, { source: 'drizzle/v1' });
+    assert.deepEqual(files.map((f) => [f.version, f.file]), [[0, '0000_init/migration.sql'], [1, '0001_add_profile/migration.sql']]);
+  });
+
   test('a Prisma or Drizzle folder read as plain sql is an error naming the files, never silently empty', async () => {
     await assert.rejects(listMigrations(join(FIXTURES, 'prisma/prisma/migrations')), (error: Error) => {
       assert.match(error.message, /none of its files is a sql migration \(found .*migration_lock\.toml.*\); expected N_description\.up\.sql/);
@@ -242,6 +248,17 @@ describe('migrate', () => {
     assert.deepEqual((await rows()).map((r) => r.version), ['20240115093000', '20240120110000', '20240203141500']);
     assert.equal((await query('prisma', `SELECT count(*)::int AS n FROM information_schema.columns WHERE table_name = 'User' AND column_name = 'bio'`))[0].n, 1);
     assert.deepEqual((await migrate(adminUrl('prisma'), dir, { source: 'prisma' })).applied, []);
+  });
+
+  test('migrations given in memory (as the platform stores them) run like a folder', async () => {
+    const files = [
+      { file: '2_b/migration.sql', sql: 'CREATE TABLE mem_b (id int);' },
+      { file: '1_a/migration.sql', sql: 'CREATE TABLE mem_a (id int);' },
+    ];
+    const result = await migrate(adminUrl('switch'), { files }, { source: 'drizzle/v1' });
+    assert.deepEqual(result.applied.map((m) => m.file), ['1_a/migration.sql', '2_b/migration.sql']);
+    await assert.rejects(migrate(adminUrl('switch'), { files: [{ file: 'init.sql', sql: '' }] }), /init\.sql: a migration file is named/);
+    await query('switch', 'DROP TABLE mem_a, mem_b; DROP TABLE schema_migrations');
   });
 
   test('a failing Prisma migration records nothing of itself; the versions before it stay recorded', async () => {
