@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { validateAppModel } from './app-model.ts';
-import { advisoryLockId, listMigrations, migrate, MigrationError, parseMigrationNames } from './migrate.ts';
+import { advisoryLockId, listMigrations, migrate, MigrationError, migrationNameProblems, parseMigrationNames, readMigrationTexts } from './migrate.ts';
 import { applyRoles } from './roles-apply.ts';
 import { checkRoles } from './roles-check.ts';
 import { startNeonLikeServer, type NeonLikeServer } from './test-server.ts';
@@ -104,6 +104,15 @@ describe('listMigrations', () => {
       [20240115093000, '20240115093000_init/migration.sql', 'init'],
       [20240203141500, '20240203141500_add_posts/migration.sql', 'add_posts'],
     ]);
+  });
+
+  test('a database of the model read as the API takes it, and its uploaded names checked by the same rules', async () => {
+    const texts = await readMigrationTexts(FIXTURES, { migrations: 'prisma/prisma/migrations', migrationsSource: 'prisma' });
+    assert.deepEqual(texts.map((t) => t.file), ['20240115093000_init/migration.sql', '20240203141500_add_posts/migration.sql']);
+    assert.match(texts[0].sql, /^-- CreateTable\nCREATE TABLE "User"/);
+    assert.deepEqual(migrationNameProblems({ migrationsSource: 'prisma' }, texts.map((t) => t.file)), []);
+    assert.deepEqual(migrationNameProblems({ migrationsNaming: 'go' }, ['1.up.sql']), []);
+    assert.match(migrationNameProblems({}, ['20240115093000_init/migration.sql'])[0], /none of its files is a sql migration/);
   });
 
   test('drizzle/v1 folders: <N>_<name>/migration.sql beside snapshot.json, meta/ skipped', async () => {

@@ -485,3 +485,20 @@ function excerpt(text: string): string {
   const oneLine = text.replace(/\s+/g, ' ');
   return oneLine.length > 200 ? oneLine.slice(0, 197) + '...' : oneLine;
 }
+
+/**
+ * A database's migrations as the platform's API takes them (`{ file, sql }`, `file` relative to
+ * the folder, e.g. `20240101120000_init/migration.sql`), read with the source and filename rules
+ * the model declares. `baseDir` is the folder the model's paths are relative to (arbor.yaml's
+ * folder, or the Encore app's root).
+ */
+export async function readMigrationTexts(baseDir: string, db: { migrations?: string; migrationsSource?: MigrationSource; migrationsNaming?: FileNaming }): Promise<{ file: string; sql: string }[]> {
+  if (!db.migrations) return [];
+  const files = await listMigrations(join(baseDir, db.migrations), { source: db.migrationsSource, naming: db.migrationsNaming });
+  return Promise.all(files.map(async (f) => ({ file: f.file, sql: await readFile(f.path, 'utf8') })));
+}
+
+/** Problems with migration file names given to the platform for `db` (empty when fine): the same rules as a folder's. */
+export function migrationNameProblems(db: { migrationsSource?: MigrationSource; migrationsNaming?: FileNaming }, files: string[]): string[] {
+  return parseMigrationNames(files, { source: db.migrationsSource, naming: db.migrationsNaming }).problems;
+}
