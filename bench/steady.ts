@@ -11,7 +11,7 @@
  * Run: npm run bench:steady -- [--seconds 10] [--rounds 3]
  */
 import { execFile } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -44,7 +44,10 @@ try {
   const hba = join(home, 'bench_hba.conf');
   writeFileSync(hba, 'local all cloud_admin scram-sha-256\nhost all all 127.0.0.1/32 scram-sha-256\nhost all all 127.0.0.2/32 scram-sha-256\n');
   ownFile(hba, 0o600);
-  await api.updateProjectEndpoint(projectId, endpoint.id, { endpoint: { settings: { pg_settings: { listen_addresses: '127.0.0.1,127.0.0.2', hba_file: hba } } } });
+  // Written into the cluster's own postgresql.conf (after the engine's include, so it wins): the
+  // API's pg_settings take only the parameters Neon lets users set, and these two are not among them.
+  appendFileSync(join(home, 'clusters', data.branch.id, 'postgresql.conf'), `\nlisten_addresses = '127.0.0.1,127.0.0.2'\nhba_file = '${hba}'\n`);
+  await api.restartProjectEndpoint(projectId, endpoint.id);
   await settle(projectId);
 
   const uri = new URL(data.connection_uris![0].connection_uri);
