@@ -116,6 +116,21 @@ describe('readEncoreApp', () => {
     assert.match(notes, /shared\/util\.ts:2: database fine is used outside any service/);
   });
 
+  test('namespace imports and a default-exported database are followed too', async () => {
+    const dir = app({
+      'encore.app': '{"id": "ns", "lang": "typescript"}',
+      'svc/encore.service.ts': 'import * as service from "encore.dev/service";\nexport default new service.Service("svc");\n',
+      'svc/db.ts': 'import * as sqldb from "encore.dev/storage/sqldb";\nexport default new sqldb.SQLDatabase("main", { migrations: "./migrations" });\n',
+      'svc/migrations/1_init.up.sql': 'SELECT 1;',
+      'other/encore.service.ts': 'import { Service as S } from "encore.dev/service";\nexport default new S("other");\n',
+      'other/use.ts': 'import main from "../svc/db";\nexport const q = () => main.exec`SELECT 1`;\n',
+    });
+    const found = await readEncoreApp(dir);
+    assert.deepEqual(found.model.databases, [{ name: 'main', migrations: 'svc/migrations', migrationsNaming: 'ts' }]);
+    assert.deepEqual(found.model.services, [{ name: 'other', databases: ['main'] }, { name: 'svc', databases: [] }]);
+    assert.deepEqual(found.notes, []);
+  });
+
   test('not an Encore app: said so', async () => {
     await assert.rejects(readEncoreApp(app({ 'README.md': '' })), /is not an Encore app: cannot read encore\.app/);
   });

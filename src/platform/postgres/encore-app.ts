@@ -141,7 +141,7 @@ async function readTypeScript(root: string, files: string[]): Promise<Derived> {
     const local = importedNames(ts, sf, 'encore.dev/service', 'Service');
     let name: string | null = null;
     const visit = (node: import('typescript').Node) => {
-      if (ts.isNewExpression(node) && ts.isIdentifier(node.expression) && local.has(node.expression.text)) {
+      if (ts.isNewExpression(node) && isImported(ts, node.expression, local)) {
         const arg = node.arguments?.[0];
         if (arg && ts.isStringLiteralLike(arg)) name = arg.text;
         else notes.push(`${at(node)}: the service name is not a string literal; Encore needs one`);
@@ -169,8 +169,8 @@ async function readTypeScript(root: string, files: string[]): Promise<Derived> {
     const local = importedNames(ts, sf, 'encore.dev/storage/sqldb', 'SQLDatabase');
     if (!local.size) continue;
     const visit = (node: import('typescript').Node) => {
-      if (ts.isNewExpression(node) && ts.isIdentifier(node.expression) && local.has(node.expression.text)) sqldbCalls.push({ call: node, kind: 'new' });
-      if (ts.isCallExpression(node) && ts.isPropertyAccessExpression(node.expression) && node.expression.name.text === 'named' && ts.isIdentifier(node.expression.expression) && local.has(node.expression.expression.text)) sqldbCalls.push({ call: node, kind: 'named' });
+      if (ts.isNewExpression(node) && isImported(ts, node.expression, local)) sqldbCalls.push({ call: node, kind: 'new' });
+      if (ts.isCallExpression(node) && ts.isPropertyAccessExpression(node.expression) && node.expression.name.text === 'named' && isImported(ts, node.expression.expression, local)) sqldbCalls.push({ call: node, kind: 'named' });
       ts.forEachChild(node, visit);
     };
     visit(sf);
@@ -191,6 +191,10 @@ async function readTypeScript(root: string, files: string[]): Promise<Derived> {
     const parent = call.parent;
     if (parent && ts.isVariableDeclaration(parent) && ts.isIdentifier(parent.name)) {
       const symbol = checker.getSymbolAtLocation(parent.name);
+      if (symbol) bindings.set(symbol, name);
+    } else if (parent && ts.isExportAssignment(parent)) {
+      // `export default new SQLDatabase(...)`: the module's default export is the object.
+      const symbol = checker.getSymbolAtLocation(parent.getSourceFile())?.exports?.get('default' as import('typescript').__String);
       if (symbol) bindings.set(symbol, name);
     } else if (parent && !ts.isExpressionStatement(parent)) {
       // Used in place (`new SQLDatabase("x", ...).query`), which counts for the service it is in.
@@ -227,7 +231,7 @@ async function readTypeScript(root: string, files: string[]): Promise<Derived> {
   };
 }
 
-/** Local names under which `module` exports `name` are imported in `sf`. */
+/** Local names under which `module` exports `name` are imported in `sf`; a namespace import counts as `ns.name`. */
 function importedNames(ts: typeof import('typescript'), sf: import('typescript').SourceFile, module: string, name: string): Set<string> {
   const names = new Set<string>();
   for (const statement of sf.statements) {
@@ -235,9 +239,15 @@ function importedNames(ts: typeof import('typescript'), sf: import('typescript')
     const bindings = statement.importClause?.namedBindings;
     if (bindings && ts.isNamedImports(bindings)) {
       for (const element of bindings.elements) if ((element.propertyName ?? element.name).text === name) names.add(element.name.text);
-    }
+    } else if (bindings && ts.isNamespaceImport(bindings)) names.add(`${bindings.name.text}.${name}`);
   }
   return names;
+}
+
+/** `SQLDatabase` or `ns.SQLDatabase` as imported. */
+function isImported(ts: typeof import('typescript'), expression: import('typescript').Expression, local: Set<string>): boolean {
+  if (ts.isIdentifier(expression)) return local.has(expression.text);
+  return ts.isPropertyAccessExpression(expression) && ts.isIdentifier(expression.expression) && local.has(`${expression.expression.text}.${expression.name.text}`);
 }
 
 /** An identifier in an expression (not a declaration, import or export name): Encore's usage kinds. */
