@@ -9,7 +9,7 @@
  * the moment it starts (and is taken back when it succeeds), so parallel guesses cannot slip in
  * between the check and the count.
  */
-import crypto, { randomBytes, timingSafeEqual } from 'node:crypto';
+import crypto, { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context } from '../context.ts';
 import { RateLimited } from '../errors.ts';
 
@@ -64,9 +64,14 @@ function limitsOf(ctx: Context): Limits {
   return limits;
 }
 
+/** A bounded key for any name (names can be as long as a request body). */
+const keyOf = (value: string) => (value.length <= 128 ? value : `sha256:${createHash('sha256').update(value).digest('base64')}`);
+
 /** One login attempt: refused with 429 if the name or the address is over the limit; else counted until `succeeded()`. */
-export function startLoginAttempt(ctx: Context, name: string, address: string): { succeeded(): void } {
+export function startLoginAttempt(ctx: Context, rawName: string, rawAddress: string): { succeeded(): void } {
   const { names, addresses } = limitsOf(ctx);
+  const name = keyOf(rawName);
+  const address = keyOf(rawAddress);
   const now = Date.now();
   const wait = Math.max(names.blockedFor(name, now), addresses.blockedFor(address, now));
   if (wait > 0) throw new RateLimited(`too many failed logins for this user name or from this address; try again in ${wait} s`, wait);
