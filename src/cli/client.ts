@@ -28,7 +28,7 @@ export class PlatformClient {
         body: body === undefined ? undefined : JSON.stringify(body),
       });
     } catch (error) {
-      throw new Error(`cannot reach the platform at ${this.url}: ${(error as Error).message} (is \`arbor up\` running? set --url or ARBOR_URL)`);
+      throw new Error(`cannot reach the platform at ${this.url}: ${(error as Error).message} (is \`npx arbor up\` running? set --url or ARBOR_URL)`);
     }
     const text = await response.text();
     const data = text ? JSON.parse(text) : undefined;

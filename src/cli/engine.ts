@@ -14,7 +14,7 @@ export function registerEngine(program: Command): void {
     .option('--home <dir>', 'state directory (default: $ARBOR_HOME/engine or ./.arbor/engine)')
     .option('--port <n>', 'HTTP port', '4599')
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
-    .option('--api-key <key>', 'accept this API key (otherwise the engine makes its own on the first start, prints it once; later: arbor engine key)')
+    .option('--api-key <key>', 'accept this API key (otherwise the engine makes its own on the first start, prints it once; later: npx arbor engine key)')
     .action(async (opts: { home?: string; port: string; host: string; apiKey?: string }) => {
       const home = resolve(opts.home ?? join(process.env.ARBOR_HOME ?? '.arbor', 'engine'));
       const port = Number(opts.port);
@@ -27,11 +27,11 @@ export function registerEngine(program: Command): void {
       const server = await startEngineServer({ home, port, host: opts.host, apiKey: opts.apiKey, log: { info, warn } });
       process.stdout.write(`Arbor engine listening: ${server.url}\n`);
       // The key is shown once, when this start created it; never in the log (stderr).
-      if (server.keyCreated) process.stdout.write(`API key: ${server.apiKey}   (shown once, on this first start; later: arbor engine key --home ${home})\n`);
+      if (server.keyCreated) process.stdout.write(`API key: ${server.apiKey}   (shown once, on this first start; later: npx arbor engine key --home ${home})\n`);
       else if (opts.apiKey) process.stdout.write('API key: the one given with --api-key\n');
-      else process.stdout.write(`API key: not shown again; print it with: arbor engine key --home ${home}\n`);
+      else process.stdout.write(`API key: not shown again; print it with: npx arbor engine key --home ${home}\n`);
       process.stdout.write(`State: ${home}\n`);
-      const key = opts.apiKey ? '<key>' : `"$(arbor engine key --home ${home})"`;
+      const key = opts.apiKey ? '<key>' : `"$(npx arbor engine key --home ${home})"`;
       process.stdout.write(`Try: NEON_API_HOST=${server.url} NEON_API_KEY=${key} npx neonctl projects list --no-analytics\n`);
       const stop = async () => {
         process.stderr.write('INFO: stopping endpoints…\n');

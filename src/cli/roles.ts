@@ -66,7 +66,7 @@ export function registerRoles(program: Command): void {
     else for (const d of result.deviations) process.stdout.write(`${d.kind}\t${d.message}\n`);
     if (result.ok) info(`the branch matches ${options.app}`);
     else {
-      info(`${result.deviations.length} deviation(s); \`arbor roles apply\` repairs them`);
+      info(`${result.deviations.length} deviation(s); \`npx arbor roles apply\` repairs them`);
       process.exitCode = EXIT_DEVIATIONS;
     }
   });
