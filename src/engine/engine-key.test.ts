@@ -86,7 +86,7 @@ test('the key is printed on the first start only, by `arbor engine key` on deman
   const second = await serve();
   assert.ok(!second.stdout.includes(key), `a later start prints the key:\n${second.stdout}`);
   assert.ok(!second.stderr.includes(key), `a later start logs the key:\n${second.stderr}`);
-  assert.match(second.stdout, /^API key: not shown again; print it with: arbor engine key --home /m);
+  assert.match(second.stdout, /^API key: not shown again; print it with: npx arbor engine key --home /m);
   assert.equal((await createApiClient({ apiKey: key, baseURL: second.url }).listProjects({})).status, 200, 'the key stays the same');
 
   assert.equal(await engineKey(), key, '`arbor engine key` prints it');
