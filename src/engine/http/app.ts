@@ -14,6 +14,7 @@ import { operationRoutes } from './operations.ts';
 import { projectRoutes } from './projects.ts';
 import { restoreRoutes } from './restore.ts';
 import { roleRoutes } from './roles.ts';
+import { schemaRoutes } from './schema.ts';
 
 export function engineApp(engine: Engine): Hono {
   const app = new Hono();
@@ -30,7 +31,7 @@ export function engineApp(engine: Engine): Hono {
     await next();
   });
 
-  for (const routes of [accountRoutes(), projectRoutes(engine), branchRoutes(engine), restoreRoutes(engine), roleRoutes(engine), databaseRoutes(engine), endpointRoutes(engine), operationRoutes(engine)]) {
+  for (const routes of [accountRoutes(), projectRoutes(engine), branchRoutes(engine), restoreRoutes(engine), roleRoutes(engine), databaseRoutes(engine), endpointRoutes(engine), operationRoutes(engine), schemaRoutes(engine)]) {
     api.route('/', routes);
   }
 
