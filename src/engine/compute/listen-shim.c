@@ -21,6 +21,14 @@
  *   this to drain before a clean stop.
  *
  * The thread only makes system calls (no malloc, no stdio): the postmaster forks while it runs.
+ *
+ * Time travel: Neon's proxy reads `options=neon_timestamp:<t>` or `neon_lsn:<lsn>` (what
+ * `neonctl connection-string <branch>@<point>` gives) and connects the client to a compute at
+ * that point. The engine has no proxy in the connection's path, so a backend whose startup
+ * options carry one ends with a FATAL saying so and what to do instead, rather than PostgreSQL's
+ * "invalid command-line argument". It is found in getopt(), which a backend calls (from glibc,
+ * so it can be interposed here) to parse those options after authentication; the FATAL is
+ * raised with the server's own exported errstart()/errfinish(), as ereport() does.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -36,6 +44,11 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+/* The server's error reporting (elog.h): FATAL and errcode() are stable across 14–17. */
+#define ARBOR_PG_FATAL 22
+#define ARBOR_SIXBIT(c) (((c) - '0') & 0x3F)
+#define ARBOR_SQLSTATE(a, b, c, d, e) (ARBOR_SIXBIT(a) + (ARBOR_SIXBIT(b) << 6) + (ARBOR_SIXBIT(c) << 12) + (ARBOR_SIXBIT(d) << 18) + (ARBOR_SIXBIT(e) << 24))
 
 #define PATH_MAX_LEN 4096
 
@@ -54,6 +67,7 @@ static int (*real_bind)(int, const struct sockaddr *, socklen_t);
 static int (*real_listen)(int, int);
 static int (*real_accept)(int, struct sockaddr *, socklen_t *);
 static int (*real_accept4)(int, struct sockaddr *, socklen_t *, int);
+static int (*real_getopt)(int, char *const[], const char *);
 
 static void nap_ms(long ms) {
   struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -73,6 +87,7 @@ __attribute__((constructor)) static void shim_init(void) {
   real_listen = dlsym(RTLD_NEXT, "listen");
   real_accept = dlsym(RTLD_NEXT, "accept");
   real_accept4 = dlsym(RTLD_NEXT, "accept4");
+  real_getopt = dlsym(RTLD_NEXT, "getopt");
   const char *fd = getenv("ARBOR_LISTEN_FD");
   const char *port = getenv("ARBOR_LISTEN_PORT");
   const char *dir = getenv("ARBOR_DATA_DIR");
@@ -196,4 +211,28 @@ int accept(int fd, struct sockaddr *addr, socklen_t *len) {
 int accept4(int fd, struct sockaddr *addr, socklen_t *len, int flags) {
   if (fake_fd >= 0 && fd == fake_fd) return take_client(fd, addr, len, flags);
   return real_accept4(fd, addr, len, flags);
+}
+
+/* See "Time travel" at the top. */
+static void refuse_time_travel(const char *option) {
+  int (*pg_errstart)(int, const char *) = dlsym(RTLD_DEFAULT, "errstart");
+  int (*pg_errcode)(int) = dlsym(RTLD_DEFAULT, "errcode");
+  int (*pg_errmsg)(const char *, ...) = dlsym(RTLD_DEFAULT, "errmsg");
+  int (*pg_errhint)(const char *, ...) = dlsym(RTLD_DEFAULT, "errhint");
+  void (*pg_errfinish)(const char *, int, const char *) = dlsym(RTLD_DEFAULT, "errfinish");
+  if (!pg_errstart || !pg_errcode || !pg_errmsg || !pg_errhint || !pg_errfinish) return;
+  if (pg_errstart(ARBOR_PG_FATAL, NULL)) {
+    pg_errcode(ARBOR_SQLSTATE('0', 'A', '0', '0', '0'));
+    pg_errmsg("time travel connections are not supported by the Arbor engine (options=%s)", option);
+    pg_errhint("Create a branch at that point and connect to it instead (neonctl branches create --parent <branch>@<timestamp|lsn>), "
+               "or compare schemas at that point with neonctl branches schema-diff.");
+    pg_errfinish(__FILE__, __LINE__, __func__);
+  }
+}
+
+int getopt(int argc, char *const argv[], const char *optstring) {
+  for (int i = 1; i < argc; i++) {
+    if (argv[i] && (strncmp(argv[i], "neon_timestamp:", 15) == 0 || strncmp(argv[i], "neon_lsn:", 9) == 0)) refuse_time_travel(argv[i]);
+  }
+  return real_getopt(argc, argv, optstring);
 }
