@@ -82,3 +82,26 @@ export async function setPublicSchemaOwner(client: pg.Client, owner: string): Pr
 }
 
 export { ident, literal };
+
+/** A role or database made in SQL (not through the API), as the cluster has it. */
+export interface ClusterObjects {
+  roles: { name: string; login: boolean }[];
+  databases: { name: string; owner: string }[];
+}
+
+/**
+ * The roles and databases users can see: what Neon's DDL hook forwards to its control plane
+ * (every role but the predefined `pg_*`, `neon_superuser` and the superuser; every database but
+ * the templates and `postgres`).
+ */
+export async function clusterObjects(admin: pg.Client): Promise<ClusterObjects> {
+  const roles = await admin.query<{ name: string; login: boolean }>(
+    `SELECT rolname AS name, rolcanlogin AS login FROM pg_catalog.pg_roles
+     WHERE rolname !~ '^pg_' AND rolname <> ALL (ARRAY['neon_superuser', 'cloud_admin']) AND NOT rolsuper ORDER BY oid`,
+  );
+  const databases = await admin.query<{ name: string; owner: string }>(
+    `SELECT datname AS name, pg_catalog.pg_get_userbyid(datdba) AS owner FROM pg_catalog.pg_database
+     WHERE NOT datistemplate AND datname <> 'postgres' ORDER BY oid`,
+  );
+  return { roles: roles.rows, databases: databases.rows };
+}

@@ -10,6 +10,7 @@ import { createDatabase, ident, setPublicSchemaOwner } from '../clusters/neon-ro
 import { badRequest, conflict, notFound } from '../errors.ts';
 import { nameBytes, readBody } from './validate.ts';
 import { databaseView, operationView } from './views.ts';
+import { syncFromCluster } from './roles.ts';
 
 const databaseCreate = z.object({ database: z.object({ name: nameBytes('database.name', 63), owner_name: nameBytes('database.owner_name', 63) }) });
 const databaseUpdate = z.object({ database: z.object({ name: nameBytes('database.name', 63).optional(), owner_name: nameBytes('database.owner_name', 63).optional() }) });
@@ -39,8 +40,9 @@ export function databaseRoutes(engine: Engine): Hono {
     return database;
   };
 
-  app.get(base, (c) => {
+  app.get(base, async (c) => {
     const branch = branchOf(c);
+    await syncFromCluster(engine, branch);
     return c.json({ databases: branch.databases.map((d) => databaseView(branch.id, d)) });
   });
 
@@ -48,6 +50,7 @@ export function databaseRoutes(engine: Engine): Hono {
     const branch = branchOf(c);
     const { database: body } = await readBody(c, databaseCreate);
     if (['postgres', 'template0', 'template1'].includes(body.name)) throw badRequest(`database.name ${body.name} is reserved`);
+    await syncFromCluster(engine, branch);
     if (branch.databases.some((d) => d.name === body.name)) throw conflict(`database ${body.name} already exists on branch ${branch.id}`);
     await checkOwner(engine, branch, body.owner_name);
     engine.assertUnlocked(branch.project_id);
@@ -76,13 +79,15 @@ export function databaseRoutes(engine: Engine): Hono {
     return c.json({ database: databaseView(branch.id, database), operations: [operationView(op)] }, 201);
   });
 
-  app.get(`${base}/:database_name`, (c) => {
+  app.get(`${base}/:database_name`, async (c) => {
     const branch = branchOf(c);
+    await syncFromCluster(engine, branch);
     return c.json({ database: databaseView(branch.id, find(branch, c.req.param('database_name'))) });
   });
 
   app.patch(`${base}/:database_name`, async (c) => {
     const branch = branchOf(c);
+    await syncFromCluster(engine, branch);
     const database = find(branch, c.req.param('database_name'));
     const { database: body } = await readBody(c, databaseUpdate);
     if (body.name && body.name !== database.name && branch.databases.some((d) => d.name === body.name)) throw conflict(`database ${body.name} already exists on branch ${branch.id}`);
@@ -109,6 +114,7 @@ export function databaseRoutes(engine: Engine): Hono {
 
   app.delete(`${base}/:database_name`, async (c) => {
     const branch = branchOf(c);
+    if (!branch.databases.some((d) => d.name === c.req.param('database_name'))) await syncFromCluster(engine, branch);
     const database = branch.databases.find((d) => d.name === c.req.param('database_name'));
     if (!database) return c.body(null, 204);
     engine.assertUnlocked(branch.project_id);

@@ -12,11 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eq } from 'drizzle-orm';
 import type { Context } from '../context.ts';
-import { awaitOperations, ignoreNotFound, type NeonApi } from '../neon/client.ts';
+import { awaitOperations, ignoreNotFound, neonMessage, type NeonApi } from '../neon/client.ts';
 import type { AppModel } from '../postgres/app-model.ts';
 import { MigrationError, migrate } from '../postgres/migrate.ts';
 import { Permanent, withSource } from './failure.ts';
-import { roleNames } from '../postgres/names.ts';
+import { quoteIdent, quoteLiteral, roleNames } from '../postgres/names.ts';
+import { generatePassword } from '../postgres/roles-plan.ts';
 import { applyRoles, RolesApplyError } from '../postgres/roles-apply.ts';
 import { newRoundTrips, openSession } from '../postgres/connection.ts';
 import { checkRoles } from '../postgres/roles-check.ts';
@@ -175,9 +176,10 @@ export async function applyHierarchy(s: StepContext): Promise<string> {
   try {
     result = await applyRoles(uri, model);
   } catch (error) {
-    if (!(error instanceof RolesApplyError) || env.spec.mode !== 'import') throw error;
-    // An imported database owned by another API role: only Neon (as its superuser) can hand it
-    // to db_<db>_admin; then the hierarchy applies.
+    if (!(error instanceof RolesApplyError)) throw error;
+    // A database owned by another role (neondb_owner, a role made in the console or in SQL): only
+    // Neon (as its superuser) can hand it to db_<db>_admin; then the hierarchy applies. On an
+    // import this runs only after the user asked for the fix; a branch Arbor made is Arbor's.
     await storeSecrets(ctx, env.id, error.secrets);
     if (!(await reownImportedDatabases(s, uri))) throw error;
     result = await applyRoles(uri, model);
@@ -190,6 +192,7 @@ export async function applyHierarchy(s: StepContext): Promise<string> {
     if (r.role === platform || fresh.has(r.role)) continue;
     if (!(await storedPassword(ctx, env.id, r.role))) unknown.push(r.role);
   }
+  const remaining = await foreignOwnedObjects(s);
   if (env.spec.mode === 'import') {
     // Login roles that were on the branch before Arbor: their passwords are someone else's.
     // Left as they are, and listed; an admin takes one over by rotating it explicitly.
@@ -197,9 +200,87 @@ export async function applyHierarchy(s: StepContext): Promise<string> {
       kind: 'existing-login-role',
       message: `login role ${role} existed on the branch before the import; Arbor left its password as it is and knows none for it. Once nothing else uses it, take it over with POST …/users/rotate {"role": "${role}"}`,
     }));
-    await s.saveNeon({ ...s.env.neon, deviations: kept });
-  } else if (unknown.length) await rotateOnBranch(ctx, s.api, env, platform, unknown);
+    await s.saveNeon({ ...s.env.neon, deviations: [...kept, ...remaining] });
+  } else {
+    if (unknown.length) await rotateOnBranch(ctx, s.api, env, platform, unknown);
+    if (remaining.length || s.env.neon.deviations?.length) await s.saveNeon({ ...s.env.neon, deviations: remaining });
+  }
   return result.changed ? `${result.operations.length} change(s)` : 'nothing to change';
+}
+
+/**
+ * Tables, views and sequences another role owns (made before Arbor, e.g. by neondb_owner) that
+ * the hierarchy's roles cannot read: only their owner can grant on them, so Arbor lists them with
+ * the exact SQL for that owner. Gone from the list once granted (on the next run: Retry).
+ */
+async function foreignOwnedObjects(s: StepContext): Promise<{ kind: string; message: string }[]> {
+  const names = roleNames(s.model.prefix);
+  const found: { kind: string; message: string }[] = [];
+  for (const database of s.model.databases) {
+    const uri = await platformUri(s, database.name);
+    const session = await openSession(uri, newRoundTrips());
+    let rows: { schema: string; name: string; kind: string; owner: string }[];
+    try {
+      rows = (
+        await session.query<{ schema: string; name: string; kind: string; owner: string }>(
+          `SELECT n.nspname AS schema, c.relname AS name, c.relkind::text AS kind, pg_catalog.pg_get_userbyid(c.relowner) AS owner
+           FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+           WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
+             AND CASE WHEN c.relkind OPERATOR(pg_catalog.=) 'S' THEN NOT pg_catalog.has_sequence_privilege($2, c.oid, 'USAGE')
+                      ELSE NOT pg_catalog.has_table_privilege($1, c.oid, 'SELECT') END ORDER BY 1, 2`,
+          [names.dbReader(database.name), names.dbWriter(database.name)],
+        )
+      ).rows;
+    } finally {
+      await session.end();
+    }
+    const byOwner = new Map<string, typeof rows>();
+    for (const r of rows) byOwner.set(r.owner, [...(byOwner.get(r.owner) ?? []), r]);
+    if (byOwner.size) {
+      // The hierarchy took CONNECT from PUBLIC: the owners keep it, so that they can grant.
+      const admin = await openSession(await platformUri(s), newRoundTrips());
+      try {
+        await admin.batch([...byOwner.keys()].map((owner) => `GRANT CONNECT ON DATABASE ${quoteIdent(database.name)} TO ${quoteIdent(owner)};`).join('\n'));
+      } finally {
+        await admin.end();
+      }
+    }
+    for (const [owner, objects] of byOwner) {
+      const schemas = [...new Set(objects.map((o) => o.schema))];
+      const listed = objects.slice(0, 5).map((o) => `${o.schema}.${o.name}`).join(', ') + (objects.length > 5 ? `, … (${objects.length} in all)` : '');
+      const grants = schemas
+        .map((schema) => {
+          const q = quoteIdent(schema);
+          return `GRANT USAGE ON SCHEMA ${q} TO ${names.dbReader(database.name)}, ${names.dbWriter(database.name)}; GRANT SELECT ON ALL TABLES IN SCHEMA ${q} TO ${names.dbReader(database.name)}; GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${q} TO ${names.dbWriter(database.name)}; GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA ${q} TO ${names.dbWriter(database.name)};`;
+        })
+        .join(' ');
+      found.push({
+        kind: 'foreign-owned-objects',
+        message: `in database ${database.name}, ${objects.length} object(s) owned by ${owner} (${listed}) are not readable by the app's roles, and only their owner can grant on them. As ${owner}, run in database ${database.name}: ${grants} Then retry (POST …/retry).`,
+      });
+    }
+  }
+  return found;
+}
+
+/**
+ * The failed apply ran its role creations in the same transaction as the owner change, so
+ * db_<db>_admin may not exist yet: made here (login, its password stored; the next apply aligns
+ * its attributes and grants), so that Neon can hand it the database.
+ */
+async function ensureLoginRole(s: StepContext, uri: string, role: string): Promise<void> {
+  const session = await openSession(uri, newRoundTrips());
+  try {
+    if ((await session.query('SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = $1', [role])).rowCount) return;
+    const password = generatePassword();
+    await session.batch(
+      `CREATE ROLE ${quoteIdent(role)} WITH NOCREATEDB NOCREATEROLE INHERIT NOREPLICATION NOBYPASSRLS LOGIN PASSWORD ${quoteLiteral(password)};\n` +
+        `GRANT ${quoteIdent(role)} TO CURRENT_USER WITH INHERIT TRUE, SET TRUE;`,
+    );
+    await storeSecrets(s.ctx, s.env.id, [{ role, password }]);
+  } finally {
+    await session.end();
+  }
 }
 
 /** Moves each model database not owned by its db_<db>_admin to it through Neon's API; true if any moved. */
@@ -217,8 +298,18 @@ async function reownImportedDatabases(s: StepContext, uri: string): Promise<bool
     const current = owners.find((o) => o.datname === database.name);
     const wanted = names.dbAdmin(database.name);
     if (!current || current.owner === wanted) continue;
-    await s.api.updateProjectBranchDatabase(s.env.neon.projectId!, s.env.neon.branchId!, database.name, { database: { owner_name: wanted } });
-    await awaitOperations(s.api, s.env.neon.projectId!);
+    await ensureLoginRole(s, uri, wanted);
+    try {
+      await s.api.updateProjectBranchDatabase(s.env.neon.projectId!, s.env.neon.branchId!, database.name, { database: { owner_name: wanted } });
+      await awaitOperations(s.api, s.env.neon.projectId!);
+    } catch (error) {
+      throw new Error(
+        `could not make ${wanted} the owner of database ${database.name} (owned by ${current.owner}) through Neon's API: ${neonMessage(error)}. ` +
+          `Change the owner yourself, then retry: in the Neon console (branch ${s.env.neon.branchId} → Roles & Databases → ${database.name} → owner ${wanted}), ` +
+          `or with Neon's API: PATCH /projects/${s.env.neon.projectId}/branches/${s.env.neon.branchId}/databases/${database.name} {"database": {"owner_name": "${wanted}"}}`,
+        { cause: error },
+      );
+    }
     moved = true;
   }
   return moved;
