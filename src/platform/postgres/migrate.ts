@@ -15,7 +15,7 @@
  * - the same advisory lock as golang-migrate, so no two runners (Arbor's or Encore's) interleave.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import pg from 'pg';
 import type { FileNaming, MigrationSource } from './app-model.ts';
 import { crc32 } from './crc32.ts';
@@ -494,7 +494,7 @@ function excerpt(text: string): string {
  */
 export async function readMigrationTexts(baseDir: string, db: { migrations?: string; migrationsSource?: MigrationSource; migrationsNaming?: FileNaming }): Promise<{ file: string; sql: string }[]> {
   if (!db.migrations) return [];
-  const files = await listMigrations(join(baseDir, db.migrations), { source: db.migrationsSource, naming: db.migrationsNaming });
+  const files = await listMigrations(resolve(baseDir, db.migrations), { source: db.migrationsSource, naming: db.migrationsNaming });
   return Promise.all(files.map(async (f) => ({ file: f.file, sql: await readFile(f.path, 'utf8') })));
 }
 
