@@ -27,6 +27,10 @@ export const EXAMPLES: Record<string, string[]> = {
   previews: ['npx arbor previews open --pr 42 --file arbor.yaml', 'npx arbor previews close --app shop --pr 42'],
   'previews open': ['ARBOR_URL=https://arbor.example.com ARBOR_TOKEN=$ARBOR_TOKEN npx arbor previews open --pr 42 --file arbor.yaml'],
   'previews close': ['ARBOR_TOKEN=$ARBOR_TOKEN npx arbor previews close --app shop --pr 42'],
+  'previews diff': ['ARBOR_TOKEN=$ARBOR_TOKEN npx arbor previews diff --app shop --pr 42            # markdown; --json for the objects'],
+  'previews reset': ['ARBOR_TOKEN=$ARBOR_TOKEN npx arbor previews reset --app shop --pr 42           # back to the parent\'s data, same passwords'],
+  github: ['# in a workflow: uses: <owner>/arbor@main (action.yml; docs/github.md)'],
+  'github preview': ['ARBOR_URL=https://arbor.example.com ARBOR_TOKEN=$ARBOR_TOKEN GITHUB_EVENT_PATH=event.json npx arbor github preview --model arbor.yaml'],
   db: ['npx arbor db shell --app shop --env staging'],
   'db shell': [
     'npx arbor db shell --app shop --env staging                       # psql as encore_reader',

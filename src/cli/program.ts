@@ -6,6 +6,7 @@ import { Command } from 'commander';
 import { registerApps } from './apps.ts';
 import { registerDb } from './db.ts';
 import { registerEngine } from './engine.ts';
+import { registerGithub } from './github.ts';
 import { addExamples } from './examples.ts';
 import { registerMigrate } from './migrate.ts';
 import { registerPreviews } from './previews.ts';
@@ -23,6 +24,7 @@ export function createProgram(): Command {
   registerApps(program);
   registerPreviews(program);
   registerDb(program);
+  registerGithub(program);
   registerEngine(program);
   registerRoles(program);
   registerMigrate(program);

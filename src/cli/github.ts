@@ -1,0 +1,147 @@
+/**
+ * @module `arbor github preview`: what the GitHub Action (action.yml at the repository's root)
+ * runs. It opens, resets or closes the pull request's preview through the platform's API, then
+ * writes the step's outputs (`environment`, `status`, `host`, `db_url` masked first,
+ * `schema_diff`), the job summary, and with `--comment` one comment on the pull request. Every
+ * option also comes from the `INPUT_*` variable action.yml sets; the pull request number and
+ * the action from the event payload (GITHUB_EVENT_PATH) when not given.
+ */
+import { existsSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { type Command, Option } from 'commander';
+import { parseAppModel } from '../platform/postgres/app-model.ts';
+import { roleNames } from '../platform/postgres/names.ts';
+import { previewCommentBody, commentMarker, reportMarkdown, upsertPreviewComment, type PreviewAction, type PreviewReport } from '../github/comment.ts';
+import { readPullRequestEvent, WorkflowStep } from '../github/workflow.ts';
+import { PlatformClient, readAppFile, urlOption, waitReady } from './client.ts';
+import { readFile } from 'node:fs/promises';
+
+interface Options {
+  url: string;
+  app?: string;
+  model: string;
+  pr?: string;
+  action?: string;
+  role?: string;
+  comment?: string;
+  timeout: string;
+}
+
+/** arbor.yaml, or a folder holding one. */
+function modelFile(path: string): string {
+  const full = resolve(process.env.GITHUB_WORKSPACE && !path.startsWith('/') && !existsSync(path) ? join(process.env.GITHUB_WORKSPACE, path) : path);
+  if (existsSync(full) && statSync(full).isDirectory()) {
+    if (existsSync(join(full, 'arbor.yaml'))) return join(full, 'arbor.yaml');
+    if (existsSync(join(full, 'encore.app'))) {
+      throw new Error(`${path} is an Encore app folder without an arbor.yaml; reading Encore apps directly is not supported by this version of the action yet: add an arbor.yaml beside encore.app naming its databases, migration folders and services`);
+    }
+    throw new Error(`${path} holds no arbor.yaml`);
+  }
+  if (!existsSync(full)) throw new Error(`the model ${path} does not exist (input "model": arbor.yaml or the app's folder)`);
+  return full;
+}
+
+const truthy = (v: string | undefined) => /^(true|yes|1|on)$/i.test((v ?? '').trim());
+
+export function registerGithub(program: Command): void {
+  const github = program.command('github').description('GitHub Actions: the preview of a pull request (see docs/github.md)');
+  github
+    .command('preview')
+    .description("open, reset or close the pull request's preview; write the step's outputs, the job summary and (--comment) the pull request's comment")
+    .addOption(urlOption())
+    .addOption(new Option('--app <name>', 'app (default: the model\'s)').env('INPUT_APP'))
+    .addOption(new Option('--model <path>', 'arbor.yaml, or the folder holding it').env('INPUT_MODEL').default('arbor.yaml'))
+    .addOption(new Option('--pr <number>', "pull request number (default: the event's)").env('INPUT_PR'))
+    .addOption(new Option('--action <action>', 'open, close or reset (default: close for a closed pull request, else open)').env('INPUT_ACTION'))
+    .addOption(new Option('--role <role>', "login role whose URL is output as db_url (default: the first service's)").env('INPUT_ROLE'))
+    .addOption(new Option('--comment <bool>', 'create or update one comment on the pull request (needs GITHUB_TOKEN)').env('INPUT_COMMENT'))
+    .addOption(new Option('--timeout <seconds>', 'how long to wait for the preview to be ready').default('600'))
+    .action(async (o: Options) => {
+      const step = new WorkflowStep();
+      const event = readPullRequestEvent();
+      const prText = (o.pr ?? '').trim() || (event ? String(event.number) : '');
+      if (!/^[0-9]{1,9}$/.test(prText) || Number(prText) < 1) {
+        throw new Error(prText ? `pr ${prText} is not a pull request number` : 'no pull request: run on a pull_request event, or give the input pr');
+      }
+      const pr = Number(prText);
+      const action = ((o.action ?? '').trim() || (event?.action === 'closed' ? 'close' : 'open')) as PreviewAction;
+      if (!['open', 'close', 'reset'].includes(action)) throw new Error(`action ${action} must be open, close or reset`);
+
+      const client = new PlatformClient(o.url);
+      const file = action === 'close' && o.app ? undefined : modelFile(o.model);
+      const model = file ? parseAppModel(await readFile(file, 'utf8'), file) : undefined;
+      const app = (o.app ?? '').trim() || model!.app;
+      const names = roleNames(model?.prefix);
+      const role = (o.role ?? '').trim() || (model?.services[0] ? names.service(model.services[0].name) : names.writer);
+      const base = `/apps/${encodeURIComponent(app)}/previews/${pr}`;
+      const timings: PreviewReport['timings'] = [];
+      const timed = async <T>(label: string, run: () => Promise<T>): Promise<T> => {
+        const started = performance.now();
+        try {
+          return await run();
+        } finally {
+          timings.push({ step: label, seconds: (performance.now() - started) / 1000 });
+        }
+      };
+      const report: PreviewReport = { app, pr, action, environment: `pr:${pr}`, status: 'failed', sha: event?.headSha ?? process.env.GITHUB_SHA, role, timings, runUrl: runUrl() };
+      let failure: Error | undefined;
+      try {
+        if (action === 'close') {
+          const { deleted } = await timed('close', () => client.call('DELETE', base));
+          report.status = deleted ? 'deleting' : 'absent';
+          step.output('environment', report.environment);
+          step.output('status', report.status);
+        } else {
+          const started = performance.now();
+          if (action === 'open') {
+            const { migrations } = await readAppFile(file!);
+            await timed('request', () => client.call('PUT', base, { migrations }));
+          } else {
+            await timed('request', () => client.call('POST', `${base}/reset`));
+          }
+          const environment = await timed('provisioning', () => waitReady(client, app, report.environment, Number(o.timeout) * 1000));
+          timings.push({ step: 'open to ready', seconds: (performance.now() - started) / 1000 });
+          const { user } = await client.call('POST', `/apps/${encodeURIComponent(app)}/environments/${encodeURIComponent(report.environment)}/users/${encodeURIComponent(role)}/reveal`);
+          // Masked before it is written anywhere (outputs, logs).
+          step.mask(user.password);
+          step.mask(user.connectionUri);
+          report.status = environment.status;
+          const { diff, markdown } = await timed('schema diff', () => client.call('GET', `${base}/schema-diff`));
+          report.schemaDiff = markdown;
+          report.parent = diff.parent;
+          step.output('environment', report.environment);
+          step.output('status', report.status);
+          step.output('host', environment.neon.host ?? '');
+          step.output('db_url', user.connectionUri, { secret: true });
+          step.output('schema_diff', markdown);
+        }
+      } catch (error) {
+        failure = error as Error;
+        report.status = 'failed';
+        report.error = failure.message;
+        step.output('environment', report.environment);
+        step.output('status', 'failed');
+        step.annotate('error', `Arbor preview ${report.environment}: ${failure.message}`);
+      }
+      step.summary(`${reportMarkdown(report)}\n`);
+      if (truthy(o.comment)) {
+        const token = process.env.GITHUB_TOKEN;
+        const repository = process.env.GITHUB_REPOSITORY ?? event?.repository;
+        if (!token || !repository) step.annotate('warning', 'comment: true needs GITHUB_TOKEN (the input github-token) and GITHUB_REPOSITORY; no comment was posted');
+        else {
+          try {
+            const posted = await upsertPreviewComment({ repository, pr, token, apiUrl: process.env.GITHUB_API_URL }, previewCommentBody(report), commentMarker(app, pr));
+            process.stderr.write(`INFO: ${posted.created ? 'commented on' : 'updated the comment on'} the pull request: ${posted.url}\n`);
+          } catch (error) {
+            step.annotate('warning', `the pull request comment could not be posted: ${(error as Error).message}`);
+          }
+        }
+      }
+      if (failure) throw failure;
+    });
+}
+
+function runUrl(): string | undefined {
+  const { GITHUB_SERVER_URL, GITHUB_REPOSITORY, GITHUB_RUN_ID } = process.env;
+  return GITHUB_SERVER_URL && GITHUB_REPOSITORY && GITHUB_RUN_ID ? `${GITHUB_SERVER_URL}/${GITHUB_REPOSITORY}/actions/runs/${GITHUB_RUN_ID}` : undefined;
+}
