@@ -11,8 +11,8 @@ import { after, before, test } from 'node:test';
 import fc from 'fast-check';
 import { SHOP_MODEL, startTestPlatform, type TestPlatform } from '../test-support.ts';
 
-/** Requests per run: a few thousand, bounded (about a minute on a busy machine). */
-const RUNS = 2000;
+/** Requests per run: a few thousand, bounded (about a minute on a busy machine); ARBOR_FUZZ_RUNS for a longer hunt. */
+const RUNS = Number(process.env.ARBOR_FUZZ_RUNS) || 2000;
 
 let t: TestPlatform;
 let cookie: string;
