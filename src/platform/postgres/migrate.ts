@@ -337,13 +337,15 @@ async function createTable(session: Session, table: string): Promise<void> {
   await session.query(`CREATE TABLE IF NOT EXISTS ${table} (version bigint NOT NULL PRIMARY KEY, dirty boolean NOT NULL)`);
 }
 
-/** golang-migrate's postgres `SetVersion`: one transaction that empties the table and writes the row (none for null). */
+/**
+ * golang-migrate's postgres `SetVersion`: one transaction that empties the table and writes the
+ * row (none for null), sent as one multi-statement query (one round trip; the values are numbers).
+ */
 async function setVersion(session: Session, table: string, version: number | null, dirty = false): Promise<void> {
-  await session.query('BEGIN');
+  if (version !== null && !Number.isSafeInteger(version)) throw new Error(`invalid migration version ${version}`);
+  const insert = version === null ? '' : ` INSERT INTO ${table} (version, dirty) VALUES (${version}, ${dirty});`;
   try {
-    await session.query(`DELETE FROM ${table}`);
-    if (version !== null) await session.query(`INSERT INTO ${table} (version, dirty) VALUES ($1, $2)`, [version, dirty]);
-    await session.query('COMMIT');
+    await session.batch(`BEGIN; DELETE FROM ${table};${insert} COMMIT;`);
   } catch (error) {
     await session.query('ROLLBACK').catch(() => {});
     throw error;
@@ -448,7 +450,8 @@ function describeFailure(file: MigrationFile, text: string, completed: number, e
     ? `statement ${index + 1} (line ${line}):\n    ${excerpt(statement.text)}\n  `
     : failedInUpsert ? 'recording its version: ' : line ? `line ${line}: ` : '';
   const sqlstate = pgError.code ? ` (SQLSTATE ${pgError.code})` : '';
-  const extra = [pgError.detail && `DETAIL: ${pgError.detail}`, pgError.hint && `HINT: ${pgError.hint}`].filter(Boolean).map((s) => `\n  ${s}`).join('');
+  // DETAIL may quote row data (a duplicate key's value); it stays on the cause, the HINT is shown.
+  const extra = pgError.hint ? `\n  HINT: ${pgError.hint}` : '';
   return new MigrationError(
     `migration ${file.file} failed at ${where}${pgError.message}${sqlstate}${extra}\n${summary}${ownTransaction ? '' : ' Fix it and run migrate again.'}`,
     file.file,
