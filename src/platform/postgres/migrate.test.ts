@@ -16,7 +16,7 @@ import { startNeonLikeServer, type NeonLikeServer } from './test-server.ts';
 let server: NeonLikeServer;
 const passwords = new Map<string, string>();
 const dirs: string[] = [];
-const DATABASES = ['ordered', 'atomic', 'dirty', 'concurrent', 'drizzle', 'prisma', 'zero', 'rule', 'txn', 'txnok', 'nocreate', 'position', 'matview', 'switch'];
+const DATABASES = ['ordered', 'atomic', 'dirty', 'concurrent', 'drizzle', 'prisma', 'zero', 'rule', 'txn', 'txnok', 'nocreate', 'position', 'matview', 'switch', 'dangling'];
 const MODEL = validateAppModel({ app: 'm', databases: DATABASES.map((name) => ({ name })), services: [{ name: 'reporter', databases: ['matview'] }] });
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), 'fixtures');
 
@@ -323,6 +323,13 @@ describe('migrate', () => {
     const result = await migrate(adminUrl('txnok'), dir);
     assert.deepEqual(result.applied.map((m) => m.version), [1, 2]);
     assert.deepEqual(await query('txnok', 'SELECT version::int, dirty FROM schema_migrations'), [{ version: 2, dirty: false }]);
+  });
+
+  test('a file that opens a transaction and never commits it is committed with its version, as golang-migrate does', async () => {
+    const dir = folder({ '1_open/migration.sql': 'BEGIN;\nCREATE TABLE left_open (id int);\n' });
+    await migrate(adminUrl('dangling'), dir, { source: 'prisma' });
+    assert.deepEqual(await query('dangling', "SELECT relname FROM pg_class WHERE relname = 'left_open'"), [{ relname: 'left_open' }]);
+    assert.deepEqual(await query('dangling', 'SELECT version::int, dirty FROM schema_migrations'), [{ version: 1, dirty: false }]);
   });
 
   test('nothing pending needs no CREATE on the schema: the table is not re-created ("no change", as Encore)', async () => {

@@ -361,17 +361,17 @@ async function applyFile(session: Session, table: string, file: MigrationFile, n
   const text = file.sql ?? (await readFile(file.path!, 'utf8'));
   if (!nonSequential) await setVersion(session, table, file.version, true);
   const upsert = `;\nINSERT INTO ${table} (version, dirty) VALUES (${file.version}, false) ON CONFLICT (version) DO UPDATE SET dirty = false;`;
-  let completed = 0;
   try {
-    completed = await simpleQuery(session, text + upsert);
+    await simpleQuery(session, text + upsert);
   } catch (error) {
     const done = (error as { completed?: number }).completed ?? 0;
     await session.query('ROLLBACK').catch(() => {});
     throw describeFailure(file, text, done, error, nonSequential);
   }
-  void completed;
+  // Both in a transaction of their own, as golang-migrate's SetVersion: a file that left its own
+  // BEGIN open is committed by it, as Encore's runner commits it.
   if (nonSequential) {
-    await session.query(`INSERT INTO ${table} (version, dirty) VALUES ($1, false) ON CONFLICT (version) DO UPDATE SET dirty = false`, [file.version]);
+    await session.batch(`BEGIN; INSERT INTO ${table} (version, dirty) VALUES (${file.version}, false) ON CONFLICT (version) DO UPDATE SET dirty = false; COMMIT;`);
   } else await setVersion(session, table, file.version, false);
 }
 
@@ -381,7 +381,7 @@ async function applyFile(session: Session, table: string, file: MigrationFile, n
  * completed, so a failure without an error position can still be placed; a failure carries
  * `completed`.
  */
-async function simpleQuery(session: Session, text: string): Promise<number> {
+async function simpleQuery(session: Session, text: string): Promise<void> {
   let completed = 0;
   class CountingQuery extends pg.Query {
     handleCommandComplete(msg: unknown, connection: unknown): void {
@@ -394,7 +394,6 @@ async function simpleQuery(session: Session, text: string): Promise<number> {
     (query as unknown as { callback: (error: Error | null) => void }).callback = (error) => (error ? reject(Object.assign(error, { completed })) : resolve());
     void session.query(query as unknown as string);
   });
-  return completed;
 }
 
 const TXN_START = /^(BEGIN|START\s+TRANSACTION)\b(?!\s+ATOMIC)/i;
