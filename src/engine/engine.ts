@@ -23,6 +23,7 @@ import { runningPid, stopPostmaster } from './compute/postmaster.ts';
 import { Listeners } from './compute/listeners.ts';
 import { buildShim } from './compute/shim.ts';
 import { Autosuspend } from './compute/autosuspend.ts';
+import { TimeTravel } from './compute/time-travel.ts';
 import { History, type HistoryOptions } from './history/history.ts';
 import { finishInterruptedRestores } from './history/restore.ts';
 import { rescheduleBranchCreations, resumeBranchCreations } from './http/branches.ts';
@@ -56,6 +57,7 @@ export class Engine {
   readonly history: History;
   readonly listeners: Listeners;
   readonly autosuspend: Autosuspend;
+  readonly timeTravel: TimeTravel;
   readonly minSuspendSeconds: number;
   private projectQueues = new Map<string, Promise<void>>();
   private background = new Set<Promise<void>>();
@@ -75,6 +77,7 @@ export class Engine {
     this.minSuspendSeconds = options.minSuspendSeconds ?? (Number(process.env.ARBOR_ENGINE_MIN_SUSPEND_SECONDS) || 60);
     this.listeners = new Listeners((port) => this.wake(port), (m) => this.log.warn(m));
     this.autosuspend = new Autosuspend(this, options.activityPollMs ?? (this.minSuspendSeconds < 10 ? 100 : 1000));
+    this.timeTravel = new TimeTravel(this, this.minSuspendSeconds * 1000);
   }
 
   /** Opens (or creates) the engine's home, recovers from a crash, and brings endpoints back. */
@@ -94,8 +97,10 @@ export class Engine {
       listeners: engine.listeners,
       shim: shim.path,
       isEndpointPort: (port) => engine.data.endpoints.some((e) => e.port === port),
+      timeTravelSocket: engine.timeTravel.socketPath,
       warn: (m) => log.warn(m),
     });
+    await engine.timeTravel.start();
     await engine.recover();
     engine.autosuspend.start();
     engine.history.start();
@@ -447,6 +452,7 @@ export class Engine {
 
   /** Stops background work and every postmaster this engine runs. */
   async close(): Promise<void> {
+    await this.timeTravel.close();
     await this.history.close();
     await this.autosuspend.stop();
     await this.idle();

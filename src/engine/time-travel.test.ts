@@ -1,19 +1,19 @@
 /**
  * Time travel connection strings (`neonctl connection-string <branch>@<timestamp|lsn>`, which
- * adds `options=neon_timestamp:…` or `neon_lsn:…` for Neon's proxy): the engine has no proxy in
- * the connection's path, so the connection ends with a FATAL that says time travel is not
- * supported and what to do instead (SQLSTATE 0A000), not PostgreSQL's "invalid command-line
- * argument". Plain connections are unaffected.
+ * adds `options=neon_timestamp:…` or `neon_lsn:…` for Neon's proxy) connect to a read-only view
+ * of the branch at that point, served by an ephemeral compute that stops once idle; a point
+ * outside the history ends the connection with a FATAL saying why. Plain connections are
+ * unaffected.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import pg from 'pg';
-import { connect, startTestProject, type TestEngine } from './test-support.ts';
+import { connect, sleep, startTestProject, waitFor, type TestEngine } from './test-support.ts';
 
 const cliPath = createRequire(import.meta.url).resolve('neonctl/bin/cli.js');
 let engine: TestEngine;
@@ -22,7 +22,7 @@ let mainUri: string;
 let scratch: string;
 
 before(async () => {
-  ({ engine, projectId, mainUri } = await startTestProject({ name: 'time-travel' }));
+  ({ engine, projectId, mainUri } = await startTestProject({ name: 'time-travel' }, { minSuspendSeconds: 1 }));
   scratch = mkdtempSync(join(tmpdir(), 'arbor-time-travel-'));
 });
 
@@ -49,28 +49,56 @@ function connectionString(target: string): Promise<string> {
   });
 }
 
-test('a time travel connection string gets a clear FATAL; plain connections still work', async () => {
-  const client = await connect(mainUri);
-  const lsn = (await client.query('SELECT pg_current_wal_insert_lsn()::text AS l')).rows[0].l as string;
-  await client.end();
-  const at = new Date(Date.now() - 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
-  for (const [target, option] of [[`main@${at}`, 'neon_timestamp:'], [`main@${lsn}`, 'neon_lsn:']]) {
+/** A node-postgres client for a neonctl URI (sslmode=require, which node-postgres would verify against the engine's own certificate). */
+function client(uri: string): pg.Client {
+  const url = new URL(uri);
+  url.searchParams.set('sslmode', 'no-verify');
+  return new pg.Client({ connectionString: url.toString() });
+}
+
+test('time travel connection strings read the branch as it was, read-only; the compute stops when idle', async () => {
+  await engine.engine.history.settled();
+  const main = await connect(mainUri);
+  await main.query('CREATE TABLE items AS SELECT g AS id FROM generate_series(1, 10) g');
+  await sleep(1100);
+  const at = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+  await sleep(1100);
+  const lsn = (await main.query('SELECT pg_current_wal_insert_lsn()::text AS l')).rows[0].l as string;
+  await main.query('INSERT INTO items SELECT g FROM generate_series(11, 15) g');
+  await main.end();
+
+  for (const [target, option, expected] of [[`main@${at}`, 'neon_timestamp:', 10], [`main@${lsn}`, 'neon_lsn:', 10]] as const) {
     const uri = await connectionString(target);
     assert.equal(new URL(uri).searchParams.get('options')?.startsWith(option), true, uri);
-    // neonctl asks for sslmode=require, which node-postgres verifies; the engine's certificate is its own.
-    const url = new URL(uri);
-    url.searchParams.set('sslmode', 'no-verify');
-    const traveller = new pg.Client({ connectionString: url.toString() });
-    const error = await traveller.connect().then(
-      () => assert.fail('connected'),
-      (e: { message: string; code?: string; hint?: string; severity?: string }) => e,
-    );
-    await traveller.end().catch(() => {});
-    assert.equal(error.severity, 'FATAL', `${error.message} ${JSON.stringify(error)}`);
-    assert.equal(error.code, '0A000');
-    assert.match(error.message, /time travel connections are not supported by the Arbor engine \(options=neon_(timestamp|lsn):/);
-    assert.match(error.hint ?? '', /neonctl branches create --parent/);
+    const traveller = client(uri);
+    await traveller.connect();
+    assert.deepEqual((await traveller.query('SELECT count(*)::int AS n FROM items')).rows, [{ n: expected }], target);
+    assert.deepEqual((await traveller.query('SELECT current_user AS u, current_database() AS d')).rows, [{ u: 'neondb_owner', d: 'neondb' }]);
+    await assert.rejects(traveller.query('INSERT INTO items VALUES (99)'), /read-only transaction/);
+    // Queries keep working on the same session (the relay carries both ways).
+    for (let i = 0; i < 20; i++) assert.equal((await traveller.query('SELECT $1::int AS i', [i])).rows[0].i, i);
+    await traveller.end();
   }
+  // The head is unchanged and writable.
+  const head = await connect(mainUri);
+  assert.deepEqual((await head.query('SELECT count(*)::int AS n FROM items')).rows, [{ n: 15 }]);
+  await head.end();
+  await waitFor('the time travel computes to stop', async () => (await engine.engine.timeTravel.running()) === 0, 30_000);
+  assert.deepEqual(readdirSync(join(engine.home, 'clusters')).filter((n) => n.includes('.')), []);
+  assert.deepEqual(engine.specProblems, []);
+});
+
+test('a point outside the history ends the connection with a FATAL saying so', async () => {
+  const uri = await connectionString('main@2020-01-01T00:00:00Z');
+  const traveller = client(uri);
+  const error = await traveller.connect().then(
+    () => assert.fail('connected'),
+    (e: { message: string; code?: string; hint?: string; severity?: string }) => e,
+  );
+  await traveller.end().catch(() => {});
+  assert.equal(error.severity, 'FATAL', error.message);
+  assert.equal(error.code, '0A000');
+  assert.match(error.message, /time travel: .*outside the history retention window/);
   const plain = await connect(mainUri);
   assert.deepEqual((await plain.query('SELECT 1 AS one')).rows, [{ one: 1 }]);
   await plain.end();

@@ -52,6 +52,8 @@ export interface PortManagement {
   listeners: Listeners;
   /** The compiled listen shim, or null: postmasters then bind their port themselves. */
   shim: string | null;
+  /** The time travel socket postmasters' backends ask on (time-travel.ts). */
+  timeTravelSocket?: string;
   /** Whether `port` still belongs to an endpoint (else its socket is closed when its postmaster stops). */
   isEndpointPort(port: number): boolean;
   warn(message: string): void;
@@ -196,6 +198,7 @@ export class Computes {
         listen.fd = ports.listeners.fd(spec.port) ?? undefined;
         listen.shim = ports.shim;
         listen.spawned = () => void ports.listeners.handOver(spec.port);
+        listen.timeTravelSocket = ports.timeTravelSocket;
       } else if (ports) {
         await ports.listeners.handOver(spec.port, true);
       }

@@ -5,6 +5,8 @@
  * past schemas through it. The scratch directory ends in `.partial`, so a crash leaves nothing
  * that the next start does not remove (Engine.recover).
  */
+import { promises as fs } from 'node:fs';
+import { join } from 'node:path';
 import pg from 'pg';
 import type { BranchRecord } from '../catalog/types.ts';
 import { removeCluster, SUPERUSER, uniqueName, writeSettings } from '../clusters/cluster.ts';
@@ -38,9 +40,9 @@ export async function withPointInTime<T>(engine: Engine, branch: BranchRecord, p
       maxConnections: 10,
       socketDir: engine.computes.socketDir,
       listenAddresses: '',
-      // Read-only: nothing a reader does there can be mistaken for the branch's data.
-      extra: { default_transaction_read_only: 'on' },
     });
+    // Read-only (written after the endpoint settings, which do not allow it).
+    await fs.appendFile(join(dir, 'arbor.conf'), 'default_transaction_read_only = on\n');
     pid = await startPostmaster(engine.binaries(project.pg_version), dir, port, engine.computes.logFile(branch.id), { socketDir: engine.computes.socketDir });
     const password = engine.superuserPassword(project);
     const host = engine.computes.socketDir;

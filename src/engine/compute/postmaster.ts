@@ -87,6 +87,8 @@ export interface PostmasterListen {
   socketDir?: string;
   /** Called once the child exists (the engine then stops accepting on the inherited socket). */
   spawned?: () => void;
+  /** Where the shim's backends ask for time travel computes (compute/time-travel.ts). */
+  timeTravelSocket?: string;
 }
 
 /** Starts `postgres -D dataDir` and resolves with its pid once it accepts connections on `port`. */
@@ -96,7 +98,7 @@ export async function startPostmaster(bins: PgBinaries, dataDir: string, port: n
   const shimmed = listen.fd !== undefined && listen.shim !== undefined;
   const child = spawn(bins.postgres, ['-D', dataDir], {
     env: shimmed
-      ? { ...binEnv(bins), LD_PRELOAD: listen.shim, ARBOR_LISTEN_FD: '3', ARBOR_LISTEN_PORT: String(port), ARBOR_DATA_DIR: dataDir }
+      ? { ...binEnv(bins), LD_PRELOAD: listen.shim, ARBOR_LISTEN_FD: '3', ARBOR_LISTEN_PORT: String(port), ARBOR_DATA_DIR: dataDir, ...(listen.timeTravelSocket ? { ARBOR_TIME_TRAVEL_SOCKET: listen.timeTravelSocket } : {}) }
       : binEnv(bins),
     uid: user?.uid,
     gid: user?.gid,
