@@ -18,6 +18,7 @@ import {
   changed,
   environments,
   environmentSteps,
+  type Account,
   type App,
   type Environment,
   type EnvironmentSpec,
@@ -63,7 +64,7 @@ export async function environmentView(ctx: Context, env: Environment) {
     error: env.error ?? undefined,
     imported: env.spec.mode === 'import',
     neon: { projectId: env.neon.projectId, branchId: env.neon.branchId, endpointId: env.neon.endpointId, host: env.neon.host },
-    settings: env.spec.settings,
+    ...(await projectSharing(ctx, env)),
     deviations: env.neon.deviations ?? [],
     warnings: env.spec.mode === 'import' ? ['imported: this branch is shared with whatever else uses it; Arbor does not change its Neon settings and never deletes it'] : [],
     generation: env.generation,
@@ -143,6 +144,15 @@ export async function createEnvironment(ctx: Context, actor: Actor, appName: str
   } else {
     const settings = { ...defaultSettings(account.plan), ...(input.settings ?? {}) };
     checkSettings(account.plan, settings);
+    if (input.mode === 'branch-environment' || input.mode === 'branch-neon') {
+      // Retention is the Neon project's, shared with whatever else is on it: a branch takes it as it is.
+      const shared = await projectRetention(ctx, account, input.mode === 'branch-neon' ? input.neonProjectId! : undefined, app.id, spec.parentEnvironment);
+      const asked = input.settings?.historyRetentionSeconds;
+      if (asked !== undefined && shared !== undefined && asked !== shared) {
+        throw unprocessable(`history retention belongs to the Neon project, which this branch shares (it is ${shared} s there); a branch cannot change it. Leave historyRetentionSeconds out, or change it on the environment that created the project`, 'settings');
+      }
+      if (shared !== undefined) settings.historyRetentionSeconds = shared;
+    }
     spec.settings = settings;
   }
   if (input.migrations) spec.migrations = input.migrations;
@@ -203,10 +213,54 @@ export async function retryEnvironment(ctx: Context, actor: Actor, appName: stri
 }
 
 /** New Neon settings: checked against the plan here, applied to Neon by the reconciler. */
+/** The retention of the project a new branch goes on: its parent environment's project's, or the Neon project's own. */
+async function projectRetention(ctx: Context, account: Account, neonProjectId: string | undefined, appId: number, parentName: string | undefined): Promise<number | undefined> {
+  if (neonProjectId) return (await clientFor(ctx, account).getProject(neonProjectId)).data.project.history_retention_seconds;
+  const [parent] = await ctx.db.select().from(environments).where(and(eq(environments.appId, appId), eq(environments.name, parentName!)));
+  return parent ? (await projectSharing(ctx, parent)).settings.historyRetentionSeconds : undefined;
+}
+
+/**
+ * Retention is a setting of the Neon project, shared by every environment on it. The value shown
+ * is the project's: set by the environment that created the project (new-project), taken as it
+ * was by branches; `project` says which environments share it.
+ */
+export async function projectSharing(ctx: Context, env: Environment) {
+  const projectId = env.neon.projectId ?? env.spec.neonProjectId;
+  if (!projectId) return { settings: env.spec.settings, project: undefined };
+  const all = (await ctx.db.select({ appId: environments.appId, name: environments.name, spec: environments.spec, neon: environments.neon }).from(environments).where(eq(environments.accountId, env.accountId)))
+    .filter((e) => (e.neon.projectId ?? e.spec.neonProjectId) === projectId);
+  const owner = all.find((e) => e.spec.mode === 'new-project');
+  const retention = owner ? owner.spec.settings.historyRetentionSeconds : env.spec.settings.historyRetentionSeconds;
+  const settings = { ...env.spec.settings, ...(retention !== undefined ? { historyRetentionSeconds: retention } : {}) };
+  // Names only of this app's environments; others are counted.
+  const sameApp = all.filter((e) => e.appId === env.appId && e.name !== env.name).map((e) => e.name);
+  return {
+    settings,
+    project: {
+      id: projectId,
+      sharedWith: sameApp,
+      sharedWithOtherApps: all.filter((e) => e.appId !== env.appId).length,
+      retentionSetBy: owner && owner.appId === env.appId ? owner.name : null,
+    },
+  };
+}
+
 export async function updateSettings(ctx: Context, actor: Actor, appName: string, envName: string, patch: NeonSettings): Promise<Environment> {
   const app = await findApp(ctx, appName);
   const env = await findEnvironment(ctx, app, envName);
   if (env.spec.mode === 'import') throw unprocessable(`environment ${envName} is an imported branch: its Neon settings are read-only in Arbor`);
+  if (patch.historyRetentionSeconds !== undefined && env.spec.mode !== 'new-project') {
+    const { project, settings: shared } = await projectSharing(ctx, env);
+    const current = shared.historyRetentionSeconds;
+    if (patch.historyRetentionSeconds !== current) {
+      throw unprocessable(
+        `history retention is a setting of Neon project ${project?.id}, shared by ${[env.name, ...(project?.sharedWith ?? [])].join(', ')}${project?.sharedWithOtherApps ? ` and ${project.sharedWithOtherApps} environment(s) of other apps` : ''}; ` +
+          (project?.retentionSetBy ? `change it on ${project.retentionSetBy}, which created the project` : 'Arbor did not create that project and leaves its retention as it is'),
+        'historyRetentionSeconds',
+      );
+    }
+  }
   const [account] = await ctx.db.select().from(accounts).where(eq(accounts.id, env.accountId));
   const settings = { ...defaultSettings(account.plan), ...env.spec.settings, ...patch };
   checkSettings(account.plan, settings);

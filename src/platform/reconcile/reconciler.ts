@@ -17,6 +17,8 @@ import { accounts, apps, environments, environmentSteps, type Environment, type 
 import type { CallCounter } from '../neon/client.ts';
 import { expirePreviews } from '../previews/previews.ts';
 import { describeFailure } from './failure.ts';
+import { recoverVanished } from './vanished.ts';
+import { neonStatus } from '../neon/client.ts';
 import { applyHierarchy, applySettings, awaitNeon, deleteNeonResources, ensureNeonResources, ensureSuperuser, NotYet, runMigrations, type StepContext } from './steps.ts';
 
 const LEASE_MS = 15_000;
@@ -169,6 +171,15 @@ export class Reconciler {
       if (error instanceof NotYet) {
         await this.release(env.id, 1000);
         return;
+      }
+      if (env.status !== 'deleting' && neonStatus(error) === 404) {
+        // Something the environment holds may be gone on Neon: made again, or a clear failure.
+        const outcome = await recoverVanished(step).catch(() => null);
+        if (outcome === 'recreate') {
+          await this.release(env.id, 1000);
+          return;
+        }
+        if (outcome) error = outcome;
       }
       const failure = describeFailure(error);
       ctx.log.warn(`environment ${app.name}/${env.name}: ${failure.shown}`);

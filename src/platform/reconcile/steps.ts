@@ -322,7 +322,8 @@ export async function applySettings(s: StepContext): Promise<string> {
   const settings = env.spec.settings;
   const changes: string[] = [];
   const project = (await api.getProject(env.neon.projectId!)).data.project;
-  if (settings.historyRetentionSeconds !== undefined && project.history_retention_seconds !== settings.historyRetentionSeconds) {
+  // Retention is the project's: only the environment that created the project sets it (branches share it).
+  if (env.spec.mode === 'new-project' && settings.historyRetentionSeconds !== undefined && project.history_retention_seconds !== settings.historyRetentionSeconds) {
     await api.updateProject(env.neon.projectId!, { project: { history_retention_seconds: settings.historyRetentionSeconds } });
     changes.push('history retention');
   }

@@ -1,0 +1,135 @@
+/**
+ * Failures that tell people what to do (issue 10): Neon's own reason instead of "Request failed
+ * with status code 422", a refusal not retried until something changes; retention shown and kept
+ * as the shared project's; a branch that vanished from Neon made again, an imported one that
+ * vanished a clear failure.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import pg from 'pg';
+import { createApiClient, type Api } from '@neondatabase/api-client';
+import { startTestPlatform, type TestPlatform } from '../test-support.ts';
+
+let t: TestPlatform;
+let neon: Api<unknown>;
+const MODEL = 'app: shop\ndatabases:\n  - name: main\nservices:\n  - name: orders\n    databases: [main]\n';
+const WEEK = 7 * 86400;
+
+const env = async (name: string) => (await t.call('GET', `/apps/shop/environments/${name}`)).body.environment;
+
+async function settle(projectId: string) {
+  for (;;) {
+    const ops = (await neon.listProjectOperations({ projectId })).data.operations;
+    if (ops.every((o) => ['finished', 'failed', 'error', 'cancelled', 'skipped'].includes(o.status))) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Waits until `name` has `count` failed runs of step `step` and is failed. */
+async function failedRuns(name: string, step: string, count: number) {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
+    const e = await env(name);
+    const failed = e.steps.filter((s: { step: string; status: string }) => s.step === step && s.status === 'failed').length;
+    if (e.status === 'failed' && failed >= count) return e;
+    assert.ok(Date.now() < deadline, `${name}: ${failed} failed ${step} run(s), status ${e.status}: ${e.error}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+async function connects(uri: string) {
+  const client = new pg.Client({ connectionString: uri });
+  await client.connect();
+  try {
+    return (await client.query('SELECT 1 AS one')).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+before(async () => {
+  t = await startTestPlatform();
+  neon = createApiClient({ apiKey: t.engine.apiKey, baseURL: t.engine.url });
+  const connect = await t.call('POST', '/accounts', { name: 'engine', apiKey: t.engine.apiKey, apiUrl: t.engine.url, plan: 'scale', allowInsecureUrl: true });
+  if (connect.status === 400) await t.call('POST', '/accounts', { name: 'engine', apiKey: t.engine.apiKey, apiUrl: t.engine.url, plan: 'scale' });
+  assert.equal((await t.call('POST', '/apps', { model: MODEL })).status, 201);
+});
+after(() => t.close());
+
+test("Neon's reason is shown, and a refusal is not retried until something changes", async () => {
+  const r = await t.call('POST', '/apps/shop/environments', { name: 'old', account: 'engine', mode: 'new-project', pgVersion: 16 });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  const failed = await failedRuns('old', 'neon-resources', 1);
+  assert.match(failed.error, /pg_version 16 is not installed/);
+  assert.doesNotMatch(failed.error, /Request failed with status code/);
+  assert.match(failed.error, /Retrying does not help/);
+  assert.equal(failed.observedGeneration, failed.generation, 'a permanent failure is not queued again');
+  const step = failed.steps.find((s: { step: string }) => s.step === 'neon-resources');
+  assert.match(step.detail, /pg_version 16 is not installed/);
+
+  // Retry runs it once more (same answer), and again it waits for a change.
+  assert.equal((await t.call('POST', '/apps/shop/environments/old/retry')).status, 202);
+  const again = await failedRuns('old', 'neon-resources', 2);
+  assert.equal(again.observedGeneration, again.generation);
+  assert.equal((await t.call('DELETE', '/apps/shop/environments/old?confirm=old')).status, 202);
+});
+
+test("retention is the shared project's: a branch environment neither changes it nor shows another value", async () => {
+  assert.equal((await t.call('POST', '/apps/shop/environments', { name: 'prod', account: 'engine', mode: 'new-project', settings: { historyRetentionSeconds: WEEK } })).status, 201);
+  const prod = await t.waitFor('shop', 'prod', 'ready');
+  assert.equal((await neon.getProject(prod.neon.projectId)).data.project.history_retention_seconds, WEEK);
+
+  const refused = await t.call('POST', '/apps/shop/environments', { name: 'dev', account: 'engine', mode: 'branch-environment', parentEnvironment: 'prod', settings: { historyRetentionSeconds: 86400 } });
+  assert.equal(refused.status, 422);
+  assert.match(refused.body.error.message, /belongs to the Neon project/);
+
+  assert.equal((await t.call('POST', '/apps/shop/environments', { name: 'dev', account: 'engine', mode: 'branch-environment', parentEnvironment: 'prod' })).status, 201);
+  const dev = await t.waitFor('shop', 'dev', 'ready');
+  assert.equal(dev.settings.historyRetentionSeconds, WEEK);
+  assert.deepEqual(dev.project.sharedWith, ['prod']);
+  assert.equal(dev.project.retentionSetBy, 'prod');
+  assert.deepEqual((await env('prod')).project.sharedWith, ['dev']);
+  assert.equal((await env('prod')).settings.historyRetentionSeconds, WEEK);
+  assert.equal((await neon.getProject(prod.neon.projectId)).data.project.history_retention_seconds, WEEK, 'unchanged on Neon');
+
+  const patch = await t.call('PATCH', '/apps/shop/environments/dev/neon', { historyRetentionSeconds: 3600 });
+  assert.equal(patch.status, 422);
+  assert.match(patch.body.error.message, /shared by dev, prod/);
+  assert.match(patch.body.error.message, /change it on prod/);
+  assert.equal((await t.call('PATCH', '/apps/shop/environments/dev/neon', { suspendTimeoutSeconds: 600 })).status, 200, 'per-endpoint settings stay per environment');
+  await t.waitFor('shop', 'dev', 'ready');
+  assert.equal((await neon.getProject(prod.neon.projectId)).data.project.history_retention_seconds, WEEK);
+});
+
+test('a branch that vanished from Neon is made again; an imported one that vanished fails once, saying what to do', async () => {
+  const before = await env('dev');
+  await neon.deleteProjectBranch({ projectId: before.neon.projectId, branchId: before.neon.branchId });
+  await settle(before.neon.projectId);
+  assert.equal((await t.call('POST', '/apps/shop/environments/dev/retry')).status, 202);
+  const deadline = Date.now() + 60_000;
+  let dev;
+  for (;;) {
+    dev = await env('dev');
+    if (dev.status === 'ready' && dev.neon.branchId && dev.neon.branchId !== before.neon.branchId && dev.observedGeneration === dev.generation) break;
+    assert.ok(Date.now() < deadline, `dev: ${dev.status} ${dev.error}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.ok(t.engine.engine.branch(dev.neon.projectId, dev.neon.branchId));
+  const service = (await t.call('POST', '/apps/shop/environments/dev/users/svc_orders/reveal')).body.user;
+  assert.deepEqual(await connects(service.connectionUri), [{ one: 1 }]);
+
+  // An imported branch that goes away.
+  const { data } = await neon.createProject({ project: { name: 'outside' } });
+  await settle(data.project.id);
+  const side = (await neon.createProjectBranch(data.project.id, { branch: { name: 'side' }, endpoints: [{ type: 'read_write' as never }] })).data.branch;
+  await settle(data.project.id);
+  assert.equal((await t.call('POST', '/apps/shop/environments', { name: 'ext', account: 'engine', mode: 'import', neonProjectId: data.project.id, neonBranchId: side.id })).status, 201);
+  await t.waitFor('shop', 'ext', 'ready');
+  await neon.deleteProjectBranch({ projectId: data.project.id, branchId: side.id });
+  await settle(data.project.id);
+  assert.equal((await t.call('POST', '/apps/shop/environments/ext/retry')).status, 202);
+  const gone = await failedRuns('ext', 'superuser', 1).catch(async () => failedRuns('ext', 'neon-resources', 1));
+  assert.match(gone.error, /no longer exists/);
+  assert.match(gone.error, /Delete this environment/);
+  assert.equal(gone.observedGeneration, gone.generation, 'not retried forever');
+});
