@@ -26,6 +26,10 @@ export interface Spare {
   id: string;
   parentId: string;
   port: number;
+  /** The compute size and settings it runs with: the parent's (see `make`). */
+  minCu: number;
+  maxCu: number;
+  pgSettings?: Record<string, string>;
 }
 
 const CATCH_UP_DEADLINE_MS = 10_000;
@@ -88,7 +92,13 @@ export class Spares {
     const password = engine.superuserPassword(project);
     const parentPort = engine.computes.portOf(parent.id);
     if (!parentPort) return;
-    const spare: Spare = { id, parentId: parent.id, port };
+    // A hot standby refuses to replay a primary with a larger max_connections (or other such
+    // settings) than its own: the spare runs with the parent's compute size and settings.
+    const running = engine.readWriteEndpoint(parent.id);
+    const size = running
+      ? { minCu: running.autoscaling_limit_min_cu, maxCu: running.autoscaling_limit_max_cu, pgSettings: running.settings.pg_settings }
+      : { minCu: project.default_endpoint_settings.autoscaling_limit_min_cu, maxCu: project.default_endpoint_settings.autoscaling_limit_max_cu };
+    const spare: Spare = { id, parentId: parent.id, port, ...size };
     try {
       await engine.withAdmin(parent, (admin) =>
         copyRunningCluster(admin, engine.computes.dataDir(parent.id), dataDir, project.pg_version, async () => {
@@ -97,8 +107,9 @@ export class Spares {
             branchId: id,
             bins: engine.binaries(project.pg_version),
             port,
-            minCu: project.default_endpoint_settings.autoscaling_limit_min_cu,
-            maxCu: project.default_endpoint_settings.autoscaling_limit_max_cu,
+            minCu: spare.minCu,
+            maxCu: spare.maxCu,
+            pgSettings: spare.pgSettings,
             standbyOf: { port: parentPort, user: SUPERUSER, password, name: id },
             // A hot standby's postmaster.pid says `ready`: clients wait until the promotion.
             holdClients: true,
@@ -157,6 +168,17 @@ export class Spares {
   async discardSpare(spare: Spare): Promise<void> {
     await this.engine.computes.stop(spare.id);
     await removeCluster(this.engine.computes.dataDir(spare.id));
+  }
+
+  /**
+   * The parent's compute restarts with another size or settings: its spare, made for the old
+   * ones, is removed first and made again afterwards.
+   */
+  async whileResizing(parent: BranchRecord, restart: () => Promise<void>): Promise<void> {
+    const had = this.ready.has(parent.id) || this.making.has(parent.id);
+    await this.discard(parent.id);
+    await restart();
+    if (had) this.replenish(parent);
   }
 
   /** Removes the parent's spare (before the parent stops or goes away). */

@@ -308,7 +308,8 @@ export function scheduleBranchCreation(engine: Engine, branch: BranchRecord, par
         // Adopt the promoted postmaster as this branch's compute, with the endpoint's settings.
         const rw = endpoints[0];
         engine.computes.adopt(id, spare!.port);
-        const needsRestart = !rw || rw.autoscaling_limit_min_cu !== project.default_endpoint_settings.autoscaling_limit_min_cu || rw.autoscaling_limit_max_cu !== project.default_endpoint_settings.autoscaling_limit_max_cu || rw.settings.pg_settings !== undefined;
+        // The spare runs with the parent's size and settings (spares.ts); the endpoint may want others.
+        const needsRestart = !rw || rw.autoscaling_limit_min_cu !== spare!.minCu || rw.autoscaling_limit_max_cu !== spare!.maxCu || JSON.stringify(rw.settings.pg_settings ?? null) !== JSON.stringify(spare!.pgSettings ?? null);
         if (needsRestart) await engine.computes.stop(id);
         else
           await engine.computes.rewriteSettings({ branchId: id, bins: engine.binaries(project.pg_version), port: rw.port, minCu: rw.autoscaling_limit_min_cu, maxCu: rw.autoscaling_limit_max_cu });

@@ -104,11 +104,14 @@ export function endpointRoutes(engine: Engine): Hono {
     }
     // As on Neon, a new size restarts the compute: its connections are dropped.
     return c.json(
-      await act(endpoint, 'apply_config', async () => {
-        await engine.computes.stop(endpoint.branch_id);
-        if (endpoint.disabled) await engine.suspendEndpoint(endpoint);
-        else await engine.startEndpoint(endpoint);
-      }),
+      await act(endpoint, 'apply_config', () =>
+        // The branch's spare is sized like its compute: it is made again for the new size.
+        engine.spares.whileResizing(engine.branch(endpoint.project_id, endpoint.branch_id), async () => {
+          await engine.computes.stop(endpoint.branch_id);
+          if (endpoint.disabled) await engine.suspendEndpoint(endpoint);
+          else await engine.startEndpoint(endpoint);
+        }),
+      ),
     );
   });
 
