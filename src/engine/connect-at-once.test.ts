@@ -31,6 +31,8 @@ async function query(uri: string): Promise<number> {
 test('a copied branch connects the moment its operations are finished', async () => {
   for (let i = 0; i < 4; i++) {
     const { data } = await engine.api.createProjectBranch(projectId, { branch: { name: `after-ops-${i}` }, endpoints: [{ type: 'read_write' as never }] });
+    // As on Neon, operations start `scheduling`.
+    assert.deepEqual(data.operations.map((o) => o.status), ['scheduling', 'scheduling']);
     await settle(engine.api, projectId, { pollMs: 2 });
     assert.equal(await query(data.connection_uris![0].connection_uri), 1);
   }

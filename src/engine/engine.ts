@@ -2,8 +2,9 @@
  * @module The engine core: the catalog, the computes, and how mutations run as Neon operations.
  *
  * A mutation checks the project's lock (423 while operations run), records its operations as
- * `running`, answers at once, and does the work in the background, one project at a time; each
- * operation ends `finished` or `failed` with the error. On start, operations a crash interrupted
+ * `scheduling`, answers at once, and does the work in the background, one project at a time
+ * (`running` meanwhile); each operation ends `finished` or `failed` with the error. On start,
+ * acknowledged branch creations a crash interrupted are run again; other interrupted operations
  * are marked failed and what they left half-made is removed (see `recover`).
  */
 import { mkdirSync, promises as fs, existsSync, chmodSync } from 'node:fs';
@@ -203,7 +204,8 @@ export class Engine {
       project_id: projectId,
       ...ids,
       action,
-      status: 'running',
+      // As on Neon: `scheduling` until its work starts (Engine.schedule), then `running`.
+      status: 'scheduling',
       failures_count: 0,
       created_at: at,
       updated_at: at,
@@ -231,6 +233,12 @@ export class Engine {
   schedule(projectId: string, ops: OperationRecord[], work: () => Promise<void>, onError?: (error: unknown) => Promise<void>): void {
     const previous = this.projectQueues.get(projectId) ?? Promise.resolve();
     const run = previous.then(async () => {
+      const started = nowIso();
+      for (const op of ops) {
+        if (op.status !== 'scheduling') continue;
+        op.status = 'running';
+        op.updated_at = started;
+      }
       try {
         await work();
         for (const op of ops) this.finish(op);

@@ -77,7 +77,11 @@ export interface BranchRecord {
    * Present from the 201 of its creation until its data is complete: a restarted engine resumes
    * the creation from it (http/branches.ts), so an acknowledged branch is never lost.
    */
-  creation?: { point?: { lsn?: string; timestamp?: string } };
+  creation?: { point?: { lsn?: string; timestamp?: string }; schema_only?: boolean };
+  /** `schema-only`: made with the parent's schema and no data; absent for `parent-data`. */
+  init_source?: 'schema-only';
+  /** Neon's branch annotation (`annotation_value` at creation), returned by get and list. */
+  annotation?: { value: Record<string, string>; created_at: string; updated_at: string };
   state_changed_at: string;
   created_at: string;
   updated_at: string;

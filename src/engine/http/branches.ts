@@ -110,7 +110,8 @@ export function branchRoutes(engine: Engine): Hono {
     const body = await readBody(c, branchCreate, true);
     const spec = body.branch ?? {};
     const parent = spec.parent_id ? engine.branch(project.id, spec.parent_id) : engine.defaultBranch(project.id);
-    if (spec.init_source === 'schema-only') throw unprocessable('init_source schema-only is not supported by the Arbor engine; omit it to copy the parent');
+    const schemaOnly = spec.init_source === 'schema-only';
+    if (schemaOnly && (spec.parent_lsn || spec.parent_timestamp)) throw badRequest('init_source schema-only branches are made from the parent\'s head; omit parent_lsn and parent_timestamp');
     if (spec.parent_lsn && spec.parent_timestamp) throw badRequest('give parent_lsn or parent_timestamp, not both');
     if (spec.parent_timestamp && Date.parse(spec.parent_timestamp) > Date.now()) throw badRequest('parent_timestamp is in the future');
     // A past point of the parent is rebuilt from its history (history/point-in-time.ts).
@@ -130,7 +131,8 @@ export function branchRoutes(engine: Engine): Hono {
 
     const at = nowIso();
     // A ready spare of the parent becomes this branch (spares.ts); its id and port are kept.
-    const spare = point ? undefined : engine.spares.claim(parent.id);
+    // (A schema-only branch is copied: its data is removed before any client can connect.)
+    const spare = point || schemaOnly ? undefined : engine.spares.claim(parent.id);
     const id = spare?.id ?? branchId();
     const branch: BranchRecord = {
       id,
@@ -144,12 +146,17 @@ export function branchRoutes(engine: Engine): Hono {
       parent_timestamp: point?.timestamp ? new Date(point.timestamp).toISOString().replace(/\.\d{3}Z$/, 'Z') : at,
       current_state: 'init',
       pending_state: 'ready',
-      creation: point ? { point: { ...(point.lsn ? { lsn: point.lsn } : {}), ...(point.timestamp ? { timestamp: point.timestamp } : {}) } } : {},
+      creation: {
+        ...(point ? { point: { ...(point.lsn ? { lsn: point.lsn } : {}), ...(point.timestamp ? { timestamp: point.timestamp } : {}) } } : {}),
+        ...(schemaOnly ? { schema_only: true } : {}),
+      },
+      ...(schemaOnly ? { init_source: 'schema-only' as const } : {}),
       state_changed_at: at,
       created_at: at,
       updated_at: at,
       roles: parent.roles.map((r) => ({ ...r })),
       databases: parent.databases.map((d) => ({ ...d, id: engine.data.next_database_id++ })),
+      ...(body.annotation_value && Object.keys(body.annotation_value).length ? { annotation: { value: { ...body.annotation_value }, created_at: at, updated_at: at } } : {}),
     };
     const endpoints: EndpointRecord[] = [];
     for (const e of endpointSpecs) endpoints.push(await newEndpoint(engine, project.id, branch, e));
@@ -201,7 +208,7 @@ export function branchRoutes(engine: Engine): Hono {
     const more = branches.length > limit;
     return c.json({
       branches: page.map(branchView),
-      annotations: {},
+      annotations: Object.fromEntries(page.filter((b) => b.annotation).map((b) => [b.id, annotationView(b)])),
       pagination: { ...(more ? { next: page[page.length - 1].id } : {}), sort_by: sortBy, sort_order: sortOrder },
     });
   });
@@ -215,7 +222,7 @@ export function branchRoutes(engine: Engine): Hono {
 
   app.get('/projects/:project_id/branches/:branch_id', (c) => {
     const branch = engine.branch(c.req.param('project_id'), c.req.param('branch_id'));
-    return c.json({ branch: branchView(branch), annotation: { object: { type: 'console/branch', id: branch.id }, value: {} } });
+    return c.json({ branch: branchView(branch), annotation: annotationView(branch) });
   });
 
   app.patch('/projects/:project_id/branches/:branch_id', async (c) => {
@@ -255,7 +262,8 @@ export function branchRoutes(engine: Engine): Hono {
     return c.json({ branch: branchView(branch), operations: ops.map(operationView) });
   });
 
-  app.post('/projects/:project_id/branches/:branch_id/set_as_default', async (c) => {
+  // `set_as_primary` is Neon's deprecated name for it (no longer in the spec, still called by older clients).
+  app.on('POST', ['/projects/:project_id/branches/:branch_id/set_as_default', '/projects/:project_id/branches/:branch_id/set_as_primary'], async (c) => {
     const branch = engine.branch(c.req.param('project_id'), c.req.param('branch_id'));
     if (branch.expires_at) throw badRequest('a branch with an expiration time cannot be the default; clear expires_at first');
     for (const b of engine.branchesOf(branch.project_id)) b.default = b.id === branch.id;
@@ -321,6 +329,7 @@ export function scheduleBranchCreation(engine: Engine, branch: BranchRecord, par
         branch.parent_lsn = (await engine.withAdmin(parent, (admin) => copyRunningCluster(admin, parentDir, partial, project.pg_version, undefined, id))).lsn;
       }
       if (!promoted) await fs.rename(partial, dataDir);
+      if (branch.creation?.schema_only) await removeData(engine, branch);
       // The data is complete and durable in the catalog before any client can write to it.
       delete branch.creation;
       engine.finish(ops[0]);
@@ -380,6 +389,43 @@ export function rescheduleBranchCreations(engine: Engine, branches: BranchRecord
     if (!ops.length) ops.push(engine.operation(branch.project_id, 'create_branch', { branch_id: branch.id }));
     scheduleBranchCreation(engine, branch, parent, engine.endpointsOf(branch.id), ops);
   }
+}
+
+/**
+ * `init_source: schema-only`: empties every user table of every database of the just-copied
+ * branch (on a maintenance postmaster, before its endpoint serves anyone) and restarts its
+ * sequences, keeping the schema, roles and grants.
+ */
+async function removeData(engine: Engine, branch: BranchRecord): Promise<void> {
+  await engine.withAdmin(branch, async (admin, connect) => {
+    const { rows } = await admin.query(`SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY 1`);
+    for (const { datname } of rows as { datname: string }[]) {
+      const db = await connect(datname);
+      try {
+        const tables = await db.query(`SELECT format('%I.%I', n.nspname, c.relname) AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
+            AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')`);
+        if (tables.rows.length) await db.query(`TRUNCATE ${tables.rows.map((r) => r.t).join(', ')} RESTART IDENTITY CASCADE`);
+        const sequences = await db.query(`SELECT format('%I.%I', n.nspname, c.relname) AS s FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+          WHERE c.relkind = 'S' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+            AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')`);
+        for (const { s } of sequences.rows as { s: string }[]) await db.query(`ALTER SEQUENCE ${s} RESTART`);
+        await db.query(`SELECT lo_unlink(oid) FROM pg_largeobject_metadata`);
+      } finally {
+        await db.end();
+      }
+    }
+    await admin.query('CHECKPOINT');
+  });
+}
+
+/** Neon's AnnotationData of a branch (an empty value when it has none). */
+function annotationView(branch: BranchRecord) {
+  return {
+    object: { type: 'console/branch', id: branch.id },
+    value: branch.annotation?.value ?? {},
+    ...(branch.annotation ? { created_at: branch.annotation.created_at, updated_at: branch.annotation.updated_at } : {}),
+  };
 }
 
 /** Records the operations of a branch deletion and schedules it (DELETE, and expiry). */

@@ -87,6 +87,7 @@ export function restoreRoutes(engine: Engine): Hono {
       delete preserve.expires_at;
       delete preserve.ttl_interval_seconds;
       delete preserve.logical_size;
+      delete preserve.annotation;
     }
     await engine.save();
 

@@ -67,7 +67,7 @@ export function branchView(b: BranchRecord) {
     ...(b.ttl_interval_seconds !== undefined ? { ttl_interval_seconds: b.ttl_interval_seconds } : {}),
     ...(b.last_reset_at ? { last_reset_at: b.last_reset_at } : {}),
     ...(b.logical_size !== undefined ? { logical_size: b.logical_size } : {}),
-    init_source: 'parent-data',
+    init_source: b.init_source ?? 'parent-data',
     created_at: b.created_at,
     updated_at: b.updated_at,
   };

@@ -1,0 +1,76 @@
+/**
+ * Branch features Neon regulars use: `annotation_value` stored and returned by get and list,
+ * `init_source: schema-only` (the parent's schema, roles and grants, no rows, sequences
+ * restarted), and `set_as_primary` as the deprecated alias of `set_as_default`.
+ */
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { connect, rejects, startTestProject, type TestEngine } from './test-support.ts';
+
+let engine: TestEngine;
+let projectId: string;
+let mainId: string;
+let mainUri: string;
+
+before(async () => {
+  ({ engine, projectId, mainId, mainUri } = await startTestProject({ name: 'extras' }));
+});
+
+after(() => engine.close());
+
+test('annotation_value is stored and returned by get and list', async () => {
+  const { data } = await engine.api.createProjectBranch(projectId, { branch: { name: 'annotated' }, annotation_value: { 'vercel-commit-ref': 'abc123', pr: '7' } });
+  await engine.settle(projectId);
+  const got = (await engine.api.getProjectBranch(projectId, data.branch.id)).data;
+  assert.deepEqual(got.annotation.value, { 'vercel-commit-ref': 'abc123', pr: '7' });
+  assert.deepEqual(got.annotation.object, { type: 'console/branch', id: data.branch.id });
+  assert.ok(got.annotation.created_at);
+  const list = (await engine.api.listProjectBranches({ projectId })).data;
+  assert.deepEqual(Object.keys(list.annotations), [data.branch.id]);
+  assert.deepEqual(list.annotations[data.branch.id].value, { 'vercel-commit-ref': 'abc123', pr: '7' });
+  assert.deepEqual((await engine.api.getProjectBranch(projectId, mainId)).data.annotation.value, {});
+  assert.deepEqual(engine.specProblems, []);
+});
+
+test('init_source schema-only: the schema, roles and grants without rows; sequences restarted', async () => {
+  const main = await connect(mainUri);
+  await main.query(`CREATE TABLE parents (id serial PRIMARY KEY, name text);
+                    CREATE TABLE kids (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, parent int REFERENCES parents (id));
+                    CREATE SEQUENCE tickets;
+                    INSERT INTO parents (name) SELECT 'p' || g FROM generate_series(1, 50) g;
+                    INSERT INTO kids (parent) SELECT id FROM parents;
+                    SELECT nextval('tickets') FROM generate_series(1, 5);
+                    CREATE ROLE readers NOLOGIN; GRANT SELECT ON parents TO readers;`);
+  await main.end();
+  await rejects(engine.api.createProjectBranch(projectId, { branch: { name: 'bad', init_source: 'schema-only', parent_timestamp: new Date().toISOString() } }), 400, /schema-only/);
+  const { data } = await engine.api.createProjectBranch(projectId, { branch: { name: 'schema-only', init_source: 'schema-only' }, endpoints: [{ type: 'read_write' as never }] });
+  assert.equal(data.branch.init_source, 'schema-only');
+  const client = await connect(data.connection_uris![0].connection_uri);
+  assert.deepEqual((await client.query('SELECT (SELECT count(*)::int FROM parents) AS p, (SELECT count(*)::int FROM kids) AS k')).rows, [{ p: 0, k: 0 }]);
+  assert.deepEqual((await client.query(`INSERT INTO parents (name) VALUES ('first') RETURNING id`)).rows, [{ id: 1 }]);
+  assert.deepEqual((await client.query(`INSERT INTO kids (parent) VALUES (1) RETURNING id`)).rows, [{ id: '1' }]);
+  assert.deepEqual((await client.query(`SELECT nextval('tickets')::int AS n`)).rows, [{ n: 1 }]);
+  assert.deepEqual((await client.query(`SELECT has_table_privilege('readers', 'parents', 'SELECT') AS g`)).rows, [{ g: true }]);
+  await client.end();
+  await engine.settle(projectId);
+  assert.equal((await engine.api.getProjectBranch(projectId, data.branch.id)).data.branch.init_source, 'schema-only');
+  // The parent keeps its rows.
+  const again = await connect(mainUri);
+  assert.deepEqual((await again.query('SELECT count(*)::int AS n FROM kids')).rows, [{ n: 50 }]);
+  await again.end();
+  assert.deepEqual(engine.specProblems, []);
+});
+
+test('set_as_primary is the deprecated alias of set_as_default', async () => {
+  const { data } = await engine.api.createProjectBranch(projectId, { branch: { name: 'next-primary' } });
+  await engine.settle(projectId);
+  // Not in the current spec, so called as older clients do, outside the typed client.
+  const response = await fetch(`${engine.url}/projects/${projectId}/branches/${data.branch.id}/set_as_primary`, { method: 'POST', headers: { authorization: `Bearer ${engine.apiKey}` } });
+  assert.equal(response.status, 200);
+  const body = (await response.json()) as { branch: { default: boolean; primary: boolean } };
+  assert.equal(body.branch.default, true);
+  assert.equal(body.branch.primary, true);
+  assert.equal((await engine.api.getProjectBranch(projectId, mainId)).data.branch.default, false);
+  await engine.api.setDefaultProjectBranch(projectId, mainId);
+  assert.deepEqual(engine.specProblems, []);
+});
