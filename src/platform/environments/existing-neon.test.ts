@@ -13,7 +13,8 @@ import { startTestPlatform, type TestPlatform } from '../test-support.ts';
 
 let t: TestPlatform;
 let neon: Api<unknown>;
-const MODEL = 'app: shop\ndatabases:\n  - name: main\nservices:\n  - name: orders\n    databases: [main]\n';
+const MODEL = 'app: shop\ndatabases:\n  - name: main\nservices:\n  - name: orders\n    databases: [main]\n  - name: billing\n    databases: [main]\n';
+const BILLING_PASSWORD = 'billing-Password-with-enough-entropy-0123456789';
 const LEGACY_PASSWORD = 'legacy-Password-with-enough-entropy-0123456789';
 
 async function sql<T = Record<string, unknown>>(uri: string, text: string): Promise<T[]> {
@@ -85,6 +86,8 @@ test("the engine lists roles and databases made in SQL, as Neon does, and its da
 
 test('import of a user-made project: deviations listed, Fix roles makes db_main_admin the owner, nobody else\'s password changes', async () => {
   const p = await userProject('imported');
+  // A login role named like one of the app's services, made before Arbor (its password is the user's).
+  await sql(p.owner, `CREATE ROLE svc_billing LOGIN PASSWORD '${BILLING_PASSWORD}'`);
   const r = await t.call('POST', '/apps/shop/environments', { name: 'legacy', account: 'engine', mode: 'import', neonProjectId: p.projectId, neonBranchId: p.branchId });
   assert.equal(r.status, 201, JSON.stringify(r.body));
   const checked = await t.waitFor('shop', 'legacy', 'ready');
@@ -100,7 +103,11 @@ test('import of a user-made project: deviations listed, Fix roles makes db_main_
   await sql(withDatabase(p.owner, 'main'), grants);
   assert.equal((await t.call('POST', '/apps/shop/environments/legacy/retry')).status, 202);
   fixed = await t.waitFor('shop', 'legacy', 'ready');
-  assert.deepEqual(fixed.deviations, []);
+  // Left alone and reported: svc_billing keeps the user's password; Arbor knows none for it.
+  assert.deepEqual(fixed.deviations.map((d: { kind: string }) => d.kind), ['existing-login-role']);
+  assert.match(fixed.deviations[0].message, /svc_billing existed on the branch before the import/);
+  assert.deepEqual(await sql(withDatabase(p.owner, 'main', { name: 'svc_billing', password: BILLING_PASSWORD }), 'SELECT current_user AS me'), [{ me: 'svc_billing' }]);
+  assert.equal((await t.call('POST', '/apps/shop/environments/legacy/users/svc_billing/reveal')).status, 409);
   assert.deepEqual(await sql(p.owner, "SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = 'main'"), [{ owner: 'db_main_admin' }]);
   // The user's own roles still log in with their passwords (main itself is now the hierarchy's:
   // CONNECT only for its roles, as the listed deviations said).
@@ -120,4 +127,25 @@ test('branch from a user-made project whose database neondb_owner owns: ready, o
   const platform = (await t.call('POST', '/apps/shop/environments/copy/users/encore_platform/reveal')).body.user;
   assert.deepEqual(await sql(withDatabase(platform.connectionUri, 'postgres'), "SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = 'main'"), [{ owner: 'db_main_admin' }]);
   assert.deepEqual(await sql(p.owner, "SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = 'main'"), [{ owner: 'neondb_owner' }], 'the source branch is untouched');
+});
+
+test('an import whose branch already has encore_platform (not made by Arbor for it) fails once, resetting nothing', async () => {
+  const { data } = await neon.createProject({ project: { name: 'someone-elses' } });
+  await settle(data.project.id);
+  const created = (await neon.createProjectBranchRole(data.project.id, data.branch.id, { role: { name: 'encore_platform' } })).data.role;
+  await settle(data.project.id);
+  const r = await t.call('POST', '/apps/shop/environments', { name: 'theirs', account: 'engine', mode: 'import', neonProjectId: data.project.id, neonBranchId: data.branch.id });
+  assert.equal(r.status, 201, JSON.stringify(r.body));
+  const failed = await t.waitFor('shop', 'theirs', 'failed');
+  assert.match(failed.error, /already has a role encore_platform, which Arbor did not create/);
+  assert.match(failed.error, /delete that role in Neon/);
+  const deadline = Date.now() + 30_000;
+  for (let e = failed; e.observedGeneration !== e.generation; e = (await t.call('GET', '/apps/shop/environments/theirs')).body.environment) {
+    assert.ok(Date.now() < deadline, 'the failure is permanent (not queued again)');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const uri = new URL(data.connection_uris![0].connection_uri);
+  ((uri.username = 'encore_platform'), (uri.password = created.password!));
+  assert.deepEqual(await sql(uri.toString(), 'SELECT current_user AS me'), [{ me: 'encore_platform' }], 'its password is unchanged');
+  assert.equal((await t.call('DELETE', '/apps/shop/environments/theirs?confirm=theirs')).status, 202);
 });
