@@ -15,6 +15,7 @@ import { projectRoutes } from './projects.ts';
 import { restoreRoutes } from './restore.ts';
 import { roleRoutes } from './roles.ts';
 import { schemaRoutes } from './schema.ts';
+import { apiKeyRoutes } from './api-keys.ts';
 
 export function engineApp(engine: Engine): Hono {
   const app = new Hono();
@@ -31,7 +32,7 @@ export function engineApp(engine: Engine): Hono {
     await next();
   });
 
-  for (const routes of [accountRoutes(), projectRoutes(engine), branchRoutes(engine), restoreRoutes(engine), roleRoutes(engine), databaseRoutes(engine), endpointRoutes(engine), operationRoutes(engine), schemaRoutes(engine)]) {
+  for (const routes of [accountRoutes(), projectRoutes(engine), branchRoutes(engine), restoreRoutes(engine), roleRoutes(engine), databaseRoutes(engine), endpointRoutes(engine), operationRoutes(engine), schemaRoutes(engine), apiKeyRoutes(engine)]) {
     api.route('/', routes);
   }
 
