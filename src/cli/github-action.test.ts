@@ -22,6 +22,8 @@ import { parse as parseYaml } from 'yaml';
 import { removeTree } from '../../scripts/reaper.ts';
 import { commentMarker, previewCommentBody, type PreviewReport } from '../github/comment.ts';
 import { escapeCommandData, parseOutputFile } from '../github/workflow.ts';
+import { appModelToYaml } from '../platform/postgres/app-model.ts';
+import { readEncoreApp } from '../platform/postgres/encore-app.ts';
 import { startTestPlatform, type TestPlatform } from '../platform/test-support.ts';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -380,6 +382,40 @@ test('a failing migration: status failed, exit 1, the error in the summary and a
   } finally {
     await t.call('DELETE', '/apps/shop/previews/43', undefined, { token });
   }
+});
+
+test('model: an Encore app folder (encore.app, SQLDatabase declarations) instead of arbor.yaml', async () => {
+  // An Encore app as `encore app create` lays it out, with one service and its database.
+  const root = join(work, 'encore-app');
+  const files: Record<string, string> = {
+    'encore.app': '{\n\t// The app ID\n\t"id": "enc-shop",\n\t"lang": "typescript"\n}\n',
+    'package.json': '{ "name": "enc-shop", "type": "module", "dependencies": { "encore.dev": "^1.46.0" } }\n',
+    'orders/encore.service.ts': 'import { Service } from "encore.dev/service";\n\nexport default new Service("orders");\n',
+    'orders/db.ts': 'import { SQLDatabase } from "encore.dev/storage/sqldb";\n\nexport const db = new SQLDatabase("orders", { migrations: "./migrations" });\n',
+    'orders/orders.ts': 'import { api } from "encore.dev/api";\nimport { db } from "./db";\n\nexport const count = api({ expose: true, method: "GET", path: "/orders/count" }, async () => {\n  const row = await db.queryRow<{ n: number }>`SELECT count(*)::int AS n FROM orders`;\n  return { n: row!.n };\n});\n',
+    'orders/migrations/1_create_orders.up.sql': 'CREATE TABLE orders (id BIGSERIAL PRIMARY KEY, total INT NOT NULL);\n',
+  };
+  for (const [name, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(root, name)), { recursive: true });
+    writeFileSync(join(root, name), text);
+  }
+  const { model } = await readEncoreApp(root);
+  assert.deepEqual(model.databases.map((d) => d.name), ['orders']);
+  const created = await t.call('POST', '/apps', { model: appModelToYaml(model), migrations: { orders: [{ file: '1_create_orders.up.sql', sql: files['orders/migrations/1_create_orders.up.sql'] }] } });
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  await t.call('POST', '/apps/enc-shop/environments', { name: 'staging', account: 'engine', mode: 'new-project' });
+  await t.waitFor('enc-shop', 'staging', 'ready');
+  await t.call('PATCH', '/apps/enc-shop/previews', { parentEnvironment: 'staging' });
+  // The pull request adds a migration in the Encore app's folder.
+  writeFileSync(join(root, 'orders/migrations/2_add_note.up.sql'), 'ALTER TABLE orders ADD COLUMN note TEXT;\n');
+  const run = await runAction({ url: t.platform.url, token, model: root, pr: '5' }, 'opened');
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.outputs.environment, 'pr:5');
+  assert.equal(run.outputs.status, 'ready');
+  assert.equal(new URL(run.outputs.db_url).username, 'svc_orders');
+  assert.match(run.outputs.schema_diff, /➕ added column `public\.orders\.note`: `text`/);
+  const closed = await runAction({ url: t.platform.url, token, app: 'enc-shop', pr: '5' }, 'closed');
+  assert.equal(closed.outputs.status, 'deleting');
 });
 
 test('the comment body: marker first, no credential, close without a schema diff', () => {

@@ -7,9 +7,11 @@
  * the action from the event payload (GITHUB_EVENT_PATH) when not given.
  */
 import { existsSync, statSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, resolve } from 'node:path';
 import { type Command, Option } from 'commander';
-import { parseAppModel } from '../platform/postgres/app-model.ts';
+import { parseAppModel, type AppModel } from '../platform/postgres/app-model.ts';
+import { readEncoreApp } from '../platform/postgres/encore-app.ts';
+import { listMigrations } from '../platform/postgres/migrate.ts';
 import { roleNames } from '../platform/postgres/names.ts';
 import { previewCommentBody, commentMarker, reportMarkdown, upsertPreviewComment, type PreviewAction, type PreviewReport } from '../github/comment.ts';
 import { readPullRequestEvent, WorkflowStep } from '../github/workflow.ts';
@@ -27,18 +29,32 @@ interface Options {
   timeout: string;
 }
 
-/** arbor.yaml, or a folder holding one. */
-function modelFile(path: string): string {
-  const full = resolve(process.env.GITHUB_WORKSPACE && !path.startsWith('/') && !existsSync(path) ? join(process.env.GITHUB_WORKSPACE, path) : path);
-  if (existsSync(full) && statSync(full).isDirectory()) {
-    if (existsSync(join(full, 'arbor.yaml'))) return join(full, 'arbor.yaml');
-    if (existsSync(join(full, 'encore.app'))) {
-      throw new Error(`${path} is an Encore app folder without an arbor.yaml; reading Encore apps directly is not supported by this version of the action yet: add an arbor.yaml beside encore.app naming its databases, migration folders and services`);
-    }
-    throw new Error(`${path} holds no arbor.yaml`);
+/** The app's model and the pull request's migrations: from arbor.yaml (or a folder holding one), or an Encore app's folder. */
+async function readModel(path: string): Promise<{ model: AppModel; migrations: () => Promise<Record<string, { file: string; sql: string }[]>> }> {
+  const workspace = process.env.GITHUB_WORKSPACE;
+  const full = resolve(workspace && !isAbsolute(path) ? workspace : '.', path);
+  if (!existsSync(full)) throw new Error(`the model ${path} does not exist (input "model": arbor.yaml, or the app's folder)`);
+  let file = full;
+  if (statSync(full).isDirectory()) {
+    if (existsSync(join(full, 'arbor.yaml'))) file = join(full, 'arbor.yaml');
+    else if (existsSync(join(full, 'encore.app'))) {
+      const encore = await readEncoreApp(full);
+      for (const note of encore.notes) process.stderr.write(`WARN: ${note}\n`);
+      return {
+        model: encore.model,
+        migrations: async () => {
+          const migrations: Record<string, { file: string; sql: string }[]> = {};
+          for (const db of encore.model.databases) {
+            if (!db.migrations) continue;
+            const files = await listMigrations(resolve(full, db.migrations), { source: db.migrationsSource, naming: db.migrationsNaming });
+            migrations[db.name] = await Promise.all(files.map(async (f) => ({ file: f.file, sql: await readFile(f.path, 'utf8') })));
+          }
+          return migrations;
+        },
+      };
+    } else throw new Error(`${path} holds neither arbor.yaml nor encore.app`);
   }
-  if (!existsSync(full)) throw new Error(`the model ${path} does not exist (input "model": arbor.yaml or the app's folder)`);
-  return full;
+  return { model: parseAppModel(await readFile(file, 'utf8'), file), migrations: async () => (await readAppFile(file)).migrations };
 }
 
 const truthy = (v: string | undefined) => /^(true|yes|1|on)$/i.test((v ?? '').trim());
@@ -68,11 +84,12 @@ export function registerGithub(program: Command): void {
       if (!['open', 'close', 'reset'].includes(action)) throw new Error(`action ${action} must be open, close or reset`);
 
       const client = new PlatformClient(o.url);
-      const file = action === 'close' && o.app ? undefined : modelFile(o.model);
-      const model = file ? parseAppModel(await readFile(file, 'utf8'), file) : undefined;
+      const source = action === 'close' && (o.app ?? '').trim() ? undefined : await readModel(o.model);
+      const model = source?.model;
       const app = (o.app ?? '').trim() || model!.app;
       const names = roleNames(model?.prefix);
-      const role = (o.role ?? '').trim() || (model?.services[0] ? names.service(model.services[0].name) : names.writer);
+      const service = model?.services.find((s) => s.databases.length);
+      const role = (o.role ?? '').trim() || (service ? names.service(service.name) : names.writer);
       const base = `/apps/${encodeURIComponent(app)}/previews/${pr}`;
       const timings: PreviewReport['timings'] = [];
       const timed = async <T>(label: string, run: () => Promise<T>): Promise<T> => {
@@ -94,7 +111,7 @@ export function registerGithub(program: Command): void {
         } else {
           const started = performance.now();
           if (action === 'open') {
-            const { migrations } = await readAppFile(file!);
+            const migrations = await source!.migrations();
             await timed('request', () => client.call('PUT', base, { migrations }));
           } else {
             await timed('request', () => client.call('POST', `${base}/reset`));

@@ -272,7 +272,9 @@ export function schemaDiffMarkdown(diff: SchemaDiff): string {
   }
   let text = lines.join('\n');
   if (text.length > MAX_MARKDOWN) {
-    text = `${text.slice(0, MAX_MARKDOWN).replace(/\n[^\n]*$/, '')}\n\n… cut here: the diff is longer than ${MAX_MARKDOWN} characters; the whole of it is at GET /api/v1/apps/${diff.app}/previews/${diff.preview.slice(3)}/schema-diff`;
+    // Cut before the last whole change that fits (never inside a code block).
+    const cut = text.lastIndexOf('\n- ', MAX_MARKDOWN);
+    text = `${text.slice(0, cut > 0 ? cut : MAX_MARKDOWN)}\n\n… cut here: the diff is longer than ${MAX_MARKDOWN} characters; the whole of it is at GET /api/v1/apps/${diff.app}/previews/${diff.preview.slice(3)}/schema-diff`;
   }
   return text;
 }
