@@ -131,6 +131,10 @@ export async function createEnvironment(ctx: Context, actor: Actor, appName: str
         throw error;
       }
       if (input.mode === 'import') await refuseClaimed(ctx, actor, input.neonProjectId, input.neonBranchId);
+      // A branch of another app's environment would copy that app's data to this one's roles.
+      else if ((await holdersOf(ctx, input.neonProjectId, input.neonBranchId)).some((h) => h.appId !== app.id)) {
+        throw conflict(`Neon branch ${input.neonBranchId} belongs to an environment of another app; branch only from branches this app holds (mode branch-environment) or from branches no environment uses`, 'neonBranchId');
+      }
       Object.assign(spec, { neonProjectId: input.neonProjectId, neonBranchId: input.neonBranchId });
       if (input.mode === 'branch-neon') spec.branchName = input.branchName ?? `${app.name}-${input.name}`;
       break;
@@ -173,7 +177,7 @@ export async function createEnvironment(ctx: Context, actor: Actor, appName: str
 /** Environments (of any app) that use Neon branch `branchId` of `projectId`: imported, created or found. */
 async function holdersOf(ctx: Context, projectId: string, branchId: string) {
   const rows = await ctx.db
-    .select({ id: environments.id, name: environments.name, app: apps.name, spec: environments.spec, neon: environments.neon })
+    .select({ id: environments.id, appId: environments.appId, name: environments.name, app: apps.name, spec: environments.spec, neon: environments.neon })
     .from(environments)
     .innerJoin(apps, eq(apps.id, environments.appId));
   return rows.filter((r) => (r.neon.projectId === projectId && r.neon.branchId === branchId) || (r.spec.mode === 'import' && r.spec.neonProjectId === projectId && r.spec.neonBranchId === branchId));

@@ -158,6 +158,10 @@ test("importing another app's branch is refused (409), and nothing of the holder
   assert.ok(!JSON.stringify(asMember.body).includes('shop/prod'), 'a member does not learn the holder');
   assert.ok(!/\bprod\b/.test(JSON.stringify(asMember.body)), `a member does not learn the holder: ${JSON.stringify(asMember.body)}`);
   assert.equal((await t.call('GET', '/apps/shop2/environments/stolen')).status, 404, 'nothing was created');
+  // Branching from it would copy shop's rows to shop2's roles: refused too.
+  const copy = await t.call('POST', '/apps/shop2/environments', { ...input, name: 'copied', mode: 'branch-neon' });
+  assert.equal(copy.status, 409, JSON.stringify(copy.body));
+  assert.equal((await t.call('GET', '/apps/shop2/environments/copied')).status, 404, 'nothing was created');
 
   // The holder's credentials still work, unchanged.
   assert.equal((await t.call('POST', '/apps/shop/environments/prod/users/encore_platform/reveal')).body.user.password, before.password);
