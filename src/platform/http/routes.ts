@@ -10,7 +10,7 @@ import { listAudit } from '../audit.ts';
 import { createToken, createUser, listUsers, login, logout } from '../auth/auth.ts';
 import type { Context } from '../context.ts';
 import { listCredentials, revealCredential, rotateCredentials } from '../credentials/credentials.ts';
-import { createEnvironment, deleteEnvironment, environmentView, findEnvironment, fixRoles, listEnvironments, updateSettings } from '../environments/environments.ts';
+import { createEnvironment, deleteEnvironment, environmentView, errorDetail, findEnvironment, fixRoles, listEnvironments, retryEnvironment, updateSettings } from '../environments/environments.ts';
 import { closePreview, listPreviews, openPreview, setPreviewSettings } from '../previews/previews.ts';
 import { Api, SESSION_COOKIE, clientAddress } from './api.ts';
 
@@ -124,6 +124,14 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
   api.route({
     method: 'post', path: '/apps/{app}/environments/{env}/fix-roles', summary: 'Apply the role hierarchy to an imported branch (fixes what the check found)', access: 'member', status: 202,
     handler: async ({ params, actor }) => changed({ environment: await environmentView(ctx, await fixRoles(ctx, actor, params.app, params.env)) }),
+  });
+  api.route({
+    method: 'get', path: '/apps/{app}/environments/{env}/error-detail', summary: "The full text of the environment's last failure (may carry row data; admins only, audited)", access: 'admin',
+    handler: async ({ params, actor }) => ({ errorDetail: await errorDetail(ctx, actor, params.app, params.env) }),
+  });
+  api.route({
+    method: 'post', path: '/apps/{app}/environments/{env}/retry', summary: 'Run the environment again now (after a permanent failure, or instead of waiting out the backoff)', access: 'member', status: 202,
+    handler: async ({ params, actor }) => changed({ environment: await environmentView(ctx, await retryEnvironment(ctx, actor, params.app, params.env)) }),
   });
   api.route({
     method: 'get', path: '/apps/{app}/environments/{env}/users', summary: "The environment's database users (no passwords)", access: 'member',
