@@ -74,3 +74,19 @@ test('set_as_primary is the deprecated alias of set_as_default', async () => {
   await engine.api.setDefaultProjectBranch(projectId, mainId);
   assert.deepEqual(engine.specProblems, []);
 });
+
+test("Neon's 423 rules: a project update or delete while operations run is answered, not locked", async () => {
+  const { data } = await engine.api.createProject({ project: { name: 'busy' } });
+  // The creation's operations are still running: an update is answered at once.
+  const updated = (await engine.api.updateProject(data.project.id, { project: { name: 'busy-renamed' } })).data;
+  assert.equal(updated.project.name, 'busy-renamed');
+  await engine.settle(data.project.id);
+  await engine.api.createProjectBranch(data.project.id, { branch: { name: 'in-flight' }, endpoints: [{ type: 'read_write' as never }] });
+  // A branch creation runs: the delete waits for it, then removes everything.
+  await engine.api.deleteProject(data.project.id);
+  await rejects(engine.api.getProject(data.project.id), 404, /not found/);
+  const dirs = (await import('node:fs')).readdirSync(`${engine.home}/clusters`);
+  assert.ok(!engine.engine.data.branches.some((b) => b.project_id === data.project.id));
+  assert.ok(dirs.every((d) => engine.engine.data.branches.some((b) => d.startsWith(b.id)) || engine.engine.spares.isSpare(d)), `left: ${dirs.join(', ')}`);
+  assert.deepEqual(engine.specProblems, []);
+});

@@ -190,7 +190,18 @@ export class Engine {
 
   // ---- operations -------------------------------------------------------------------------
 
-  /** Refuses with 423 while the project has operations in progress, as Neon does. */
+  /**
+   * Refuses with 423 while the project has operations in progress, as Neon does for a request
+   * that would schedule operations of its own (branch, endpoint, role and database changes,
+   * restores). Neon's rules, in one place:
+   *
+   * | request                                   | while operations run |
+   * | ----------------------------------------- | -------------------- |
+   * | creates/deletes/changes a branch, endpoint, role or database; restore | 423 (clients retry) |
+   * | project update (name, settings, retention, defaults)                  | 200: no operation   |
+   * | project delete                            | 200: waits for them (`projectSettled`), then deletes |
+   * | reads                                     | 200                  |
+   */
   assertUnlocked(projectId: string): void {
     if (this.data.operations.some((op) => op.project_id === projectId && (op.status === 'running' || op.status === 'scheduling'))) {
       throw locked();
@@ -252,6 +263,16 @@ export class Engine {
     this.projectQueues.set(projectId, run);
     this.background.add(run);
     run.finally(() => this.background.delete(run));
+  }
+
+  /** Waits until the project's scheduled work (operations) is done. */
+  async projectSettled(projectId: string): Promise<void> {
+    for (;;) {
+      const queue = this.projectQueues.get(projectId);
+      if (!queue) return;
+      await queue.catch(() => {});
+      if (this.projectQueues.get(projectId) === queue) return;
+    }
   }
 
   /** Waits for every scheduled operation (tests and shutdown). */

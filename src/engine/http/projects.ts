@@ -223,7 +223,7 @@ export function projectRoutes(engine: Engine): Hono {
   app.patch('/projects/:project_id', async (c) => {
     const project = engine.project(c.req.param('project_id'));
     const { project: body } = await readBody(c, projectUpdate);
-    engine.assertUnlocked(project.id);
+    // No 423: an update schedules no operation (Engine.assertUnlocked has Neon's rules).
     if (body.default_endpoint_settings) {
       const versionProblem = pgSettingsVersionProblem(body.default_endpoint_settings.pg_settings, project.pg_version);
       if (versionProblem) throw badRequest(`project.default_endpoint_settings.pg_settings: ${versionProblem}`);
@@ -247,7 +247,9 @@ export function projectRoutes(engine: Engine): Hono {
 
   app.delete('/projects/:project_id', async (c) => {
     const project = engine.project(c.req.param('project_id'));
-    engine.assertUnlocked(project.id);
+    // No 423: what runs finishes first (Engine.assertUnlocked has Neon's rules).
+    await engine.projectSettled(project.id);
+    if (!engine.data.projects.includes(project)) return c.json({ project: projectView(project) });
     const branches = engine.branchesOf(project.id);
     for (const branch of branches) {
       await engine.spares.discard(branch.id);
