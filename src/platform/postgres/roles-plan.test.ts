@@ -213,6 +213,15 @@ describe('db_<db>_admin has CREATEROLE, as Encore grants its migration role', ()
     assert.match(plan.operations[0].sql, /^ALTER ROLE "db_main_admin" WITH NOCREATEDB CREATEROLE /);
   });
 
+  test('an admin role the platform role does not administer is reported without a repair (ALTER ROLE would be refused)', () => {
+    const state = settled(MODEL);
+    Object.assign(state.roles.find((r) => r.name === 'db_audit_admin')!, { createrole: false, administered: false });
+    const plan = planRoles(MODEL, state);
+    assert.equal(plan.deviations.length, 1);
+    assert.match(plan.deviations[0].message, /role db_audit_admin has NOCREATEROLE; encore_platform has no ADMIN OPTION on db_audit_admin/);
+    assert.deepEqual(plan.deviations[0].operations, []);
+  });
+
   test("roles the app's migrations made (CREATE ROLE matview_owner; GRANT matview_owner TO encore_services) are app-made, not deviations", () => {
     const state = settled(MODEL);
     // What PostgreSQL 16+ records: the creator gets ADMIN OPTION (granted by the bootstrap superuser), then its grant.

@@ -181,10 +181,12 @@ export function planRoles(model: AppModel, observed: ObservedState, options: Pla
         sql += ` PASSWORD ${quoteLiteral(secret.password)}`;
         note = ' (login re-enabled with a new password)';
       }
-      const fixable = !have.superuser;
+      // PostgreSQL 16+: changing another role's attributes needs ADMIN OPTION on it.
+      const fixable = !have.superuser && have.administered;
+      const why = have.superuser ? '; only a superuser can remove SUPERUSER' : !have.administered ? `; ${observed.currentUser} has no ADMIN OPTION on ${want.name}, so change it as a role that has (or its creator)` : '';
       deviate(
         'role-attributes',
-        `role ${want.name} has ${wrong.join(', ')}${fixable ? '' : '; only a superuser can remove SUPERUSER'}`,
+        `role ${want.name} has ${wrong.join(', ')}${why}`,
         fixable ? [{ ...op(want.phase, `set the attributes of ${want.name}${note}`, sql), ...(note ? { setsPasswordOf: want.name } : {}) }] : [],
       );
     }
