@@ -13,6 +13,9 @@ import { listCredentials, revealCredential, rotateCredentials } from '../credent
 import { createEnvironment, deleteEnvironment, environmentView, errorDetail, findEnvironment, fixRoles, listEnvironments, retryEnvironment, updateSettings } from '../environments/environments.ts';
 import { closePreview, listPreviews, openPreview, setPreviewSettings } from '../previews/previews.ts';
 import { Api, SESSION_COOKIE, clientAddress } from './api.ts';
+import { resetPreview } from '../previews/reset.ts';
+import { previewSchemaDiff, schemaDiffMarkdown } from '../previews/schema-diff.ts';
+import { githubWebhookRoutes } from '../github/webhook.ts';
 
 const role = z.enum(['admin', 'member']);
 const plan = z.enum(['free', 'launch', 'scale']);
@@ -174,6 +177,18 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
     method: 'delete', path: '/apps/{app}/previews/{number}', summary: 'A pull request closed: delete its preview and branch (absent is fine)', access: 'member', status: 202,
     handler: async ({ params, actor }) => changed({ deleted: await closePreview(ctx, actor, params.app, prNumber(params.number)) }),
   });
+  api.route({
+    method: 'post', path: '/apps/{app}/previews/{number}/reset', summary: "Reset the preview to its parent's current data, keeping its passwords and host; the pull request's migrations are applied again (audited)", access: 'member', status: 202,
+    handler: async ({ params, actor }) => changed({ environment: await environmentView(ctx, await resetPreview(ctx, actor, params.app, prNumber(params.number))) }),
+  });
+  api.route({
+    method: 'get', path: '/apps/{app}/previews/{number}/schema-diff', summary: "What the pull request changes in the database: the preview's schema against its parent environment's, as JSON and markdown", access: 'member',
+    async handler({ params }) {
+      const diff = await previewSchemaDiff(ctx, params.app, prNumber(params.number));
+      return { diff, markdown: schemaDiffMarkdown(diff) };
+    },
+  });
+  githubWebhookRoutes(api, ctx, onChange);
 
   api.route({
     method: 'get', path: '/audit', summary: 'The audit log, newest first', access: 'admin',

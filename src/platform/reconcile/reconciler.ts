@@ -16,6 +16,7 @@ import type { Context } from '../context.ts';
 import { accounts, apps, environments, environmentSteps, type Environment, type EnvironmentNeon } from '../store/schema.ts';
 import type { CallCounter } from '../neon/client.ts';
 import { expirePreviews } from '../previews/previews.ts';
+import { resetFromParent, withReset } from '../previews/reset.ts';
 import { describeFailure } from './failure.ts';
 import { recoverVanished } from './vanished.ts';
 import { neonStatus } from '../neon/client.ts';
@@ -157,7 +158,8 @@ export class Reconciler {
         step.env = env;
       },
     };
-    const steps: Step[] = env.status === 'deleting' ? [{ name: 'delete-neon', run: deleteNeonResources }] : STEPS;
+    // A preview asked to reset from its parent runs `reset-from-parent` after `operations` (previews/reset.ts).
+    const steps: Step[] = env.status === 'deleting' ? [{ name: 'delete-neon', run: deleteNeonResources }] : withReset(env, STEPS, { name: 'reset-from-parent', run: resetFromParent });
     // A deletion requested meanwhile wins over whatever this run writes (status is never moved off 'deleting').
     const keepDeleting = (next: string) => sql`CASE WHEN ${environments.status} = 'deleting' THEN 'deleting' ELSE ${next} END`;
     if (env.status !== 'deleting') await ctx.db.update(environments).set({ status: keepDeleting('provisioning'), error: null }).where(eq(environments.id, env.id));
