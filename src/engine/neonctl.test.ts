@@ -128,7 +128,7 @@ test('branches create + branches list', async () => {
 
   // Data written before branching must be in the branch.
   mainUri = await connectionString(['--project-id', projectId, 'main', '--ssl', 'require']);
-  await withClient(`${mainUri}&sslrootcert=${encodeURIComponent(join(engine.home, 'tls', 'server.crt'))}`, (c) =>
+  await withClient(`${mainUri}&sslrootcert=${encodeURIComponent(join(engine.home, 'tls', 'ca.crt'))}`, (c) =>
     c.query(`create table t (v text); insert into t values ('before-branch')`),
   );
 
@@ -164,7 +164,7 @@ test('connection-string for main and dev connect with node-postgres and psql; br
   assert.equal(defaultUri, mainUri);
 
   // node-postgres: verify the server against the engine's CA on main, libpq semantics on dev.
-  const ca = encodeURIComponent(join(engine.home, 'tls', 'server.crt'));
+  const ca = encodeURIComponent(join(engine.home, 'tls', 'ca.crt'));
   await withClient(`${mainUri}&sslrootcert=${ca}`, async (c) => {
     const { rows } = await c.query('select ssl from pg_stat_ssl where pid = pg_backend_pid()');
     assert.deepEqual(rows, [{ ssl: true }]);

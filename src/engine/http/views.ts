@@ -133,9 +133,9 @@ export function connectionUri(engine: Engine, endpoint: EndpointRecord, role: st
   url.password = password;
   url.pathname = `/${database}`;
   url.searchParams.set('sslmode', 'require');
-  // The engine's certificate is self-signed; naming it lets verifying clients (node-postgres
-  // treats `require` as verify-full) check it instead of failing.
-  url.searchParams.set('sslrootcert', engine.tls.cert);
+  // The engine's certificate is signed by its local CA (compute/tls.ts); naming the CA lets
+  // verifying clients (node-postgres treats `require` as verify-full) check it instead of failing.
+  url.searchParams.set('sslrootcert', engine.tls.ca);
   return url.toString();
 }
 

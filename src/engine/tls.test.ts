@@ -1,0 +1,54 @@
+/**
+ * TLS a client can trust: endpoints present a certificate signed by the engine's local CA
+ * (`<home>/tls/ca.crt`) for 127.0.0.1, so node-postgres and psql verify it (verify-full) when
+ * given that CA, and refuse it without.
+ */
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { connect, startTestProject, type TestEngine } from './test-support.ts';
+
+const execFileAsync = promisify(execFile);
+let engine: TestEngine;
+let mainUri: string;
+
+before(async () => {
+  ({ engine, mainUri } = await startTestProject({ name: 'tls' }));
+});
+
+after(() => engine.close());
+
+function parts(uri: string) {
+  const url = new URL(uri);
+  return { host: url.hostname, port: Number(url.port), user: decodeURIComponent(url.username), password: decodeURIComponent(url.password), database: url.pathname.slice(1) };
+}
+
+test('node-postgres and psql verify the endpoint with the local CA (verify-full), and refuse it without', async () => {
+  const ca = join(engine.home, 'tls', 'ca.crt');
+  assert.equal(engine.engine.tls.ca, ca);
+  const target = parts(mainUri);
+  const verified = new pg.Client({ ...target, ssl: { ca: readFileSync(ca, 'utf8'), rejectUnauthorized: true } });
+  await verified.connect();
+  assert.deepEqual((await verified.query('SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()')).rows, [{ ssl: true }]);
+  await verified.end();
+
+  const unverified = new pg.Client({ ...target, ssl: { rejectUnauthorized: true } });
+  await assert.rejects(unverified.connect(), /self[- ]signed|unable to (get|verify)/);
+  await unverified.end().catch(() => {});
+
+  // The URI the engine hands out names the CA: node-postgres (require = verify-full) connects as is.
+  assert.equal(new URL(mainUri).searchParams.get('sslrootcert'), ca);
+  const asGiven = await connect(mainUri);
+  await asGiven.end();
+
+  const url = new URL(mainUri);
+  url.searchParams.set('sslmode', 'verify-full');
+  url.searchParams.set('sslrootcert', ca);
+  const { stdout } = await execFileAsync('psql', [url.toString(), '-XAtc', 'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()'], { env: { PATH: process.env.PATH } });
+  assert.equal(stdout.trim(), 't');
+  assert.deepEqual(engine.specProblems, []);
+});
