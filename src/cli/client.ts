@@ -6,7 +6,7 @@
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import { Option } from 'commander';
-import { listMigrations } from '../platform/postgres/migrate.ts';
+import { readMigrationTexts } from '../platform/postgres/migrate.ts';
 import { parseAppModel } from '../platform/postgres/app-model.ts';
 
 export const urlOption = () => new Option('--url <url>', 'the platform').env('ARBOR_URL').default('http://127.0.0.1:4400');
@@ -48,8 +48,7 @@ export async function readAppFile(file: string): Promise<{ model: string; migrat
   const migrations: Record<string, { file: string; sql: string }[]> = {};
   for (const db of model.databases) {
     if (!db.migrations) continue;
-    const files = await listMigrations(resolve(dirname(path), db.migrations));
-    migrations[db.name] = await Promise.all(files.map(async (f) => ({ file: f.file, sql: await readFile(f.path, 'utf8') })));
+    migrations[db.name] = await readMigrationTexts(dirname(path), db);
   }
   return { model: text, migrations };
 }

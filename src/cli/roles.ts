@@ -62,8 +62,9 @@ export function registerRoles(program: Command): void {
   scopeOptions(roles.command('check').description(`list every deviation from the model; exits ${EXIT_DEVIATIONS} when there is any`)).action(async (options: RolesOptions) => {
     const model = await loadAppModel(options.app);
     const result = await checkRoles(options.url, model);
-    if (options.json) process.stdout.write(JSON.stringify({ ok: result.ok, deviations: result.deviations }, null, 2) + '\n');
+    if (options.json) process.stdout.write(JSON.stringify({ ok: result.ok, deviations: result.deviations, appRoles: result.appRoles }, null, 2) + '\n');
     else for (const d of result.deviations) process.stdout.write(`${d.kind}\t${d.message}\n`);
+    for (const r of result.appRoles) if (!options.json) info(`app-made role ${r.role} (created by ${r.createdBy} in a migration${r.members.length ? `; granted to ${r.members.join(', ')}` : ''}): not a deviation`);
     if (result.ok) info(`the branch matches ${options.app}`);
     else {
       info(`${result.deviations.length} deviation(s); \`npx arbor roles apply\` repairs them`);

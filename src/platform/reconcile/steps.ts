@@ -7,9 +7,6 @@
  *
  * Deleting runs one step, `delete-neon`, that removes what Arbor created (never an import).
  */
-import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { eq } from 'drizzle-orm';
 import type { Context } from '../context.ts';
 import { awaitOperations, ignoreNotFound, neonMessage, type NeonApi } from '../neon/client.ts';
@@ -351,18 +348,11 @@ export async function runMigrations(s: StepContext): Promise<string> {
     const role = names.dbAdmin(database.name);
     const password = await storedPassword(ctx, env.id, role);
     if (!password) throw new Error(`no password known for ${role}`);
-    const dir = await mkdtemp(join(tmpdir(), 'arbor-migrations-'));
-    try {
-      await mkdir(dir, { recursive: true });
-      for (const f of files) await writeFile(join(dir, f.file), f.sql);
-      const uri = await branchUri(s.api, env, names.platform, role, password, database.name, s.uriCache);
-      const result = await migrate(uri, dir).catch((error) => {
-        throw error instanceof MigrationError ? withSource(error, files.find((f) => f.file === error.file)?.sql ?? '') : error;
-      });
-      if (result.applied.length) applied.push(`${database.name}: ${result.applied.map((a) => a.file).join(', ')}`);
-    } finally {
-      await rm(dir, { recursive: true, force: true });
-    }
+    const uri = await branchUri(s.api, env, names.platform, role, password, database.name, s.uriCache);
+    const result = await migrate(uri, { files }, { source: database.migrationsSource, naming: database.migrationsNaming }).catch((error) => {
+      throw error instanceof MigrationError ? withSource(error, files.find((f) => f.file === error.file)?.sql ?? '') : error;
+    });
+    if (result.applied.length) applied.push(`${database.name}: ${result.applied.map((a) => a.file).join(', ')}`);
   }
   return applied.length ? applied.join('; ') : 'nothing to apply';
 }
