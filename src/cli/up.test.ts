@@ -50,9 +50,9 @@ test('arbor up prints the API and a working one-time login; the local account is
   const accounts = await (await fetch(`${api}/accounts`, { headers: { cookie } })).json();
   assert.deepEqual(accounts.accounts.map((a: { name: string }) => a.name), ['local']);
   // A token made while the platform runs (handed over through ARBOR_HOME) works at once.
-  const live = await tokensCreate('member');
+  const live = await tokensCreate('developer');
   const me = await (await fetch(`${api}/me`, { headers: { authorization: `Bearer ${live}` } })).json();
-  assert.deepEqual(me.user, { name: 'token:cli', role: 'member' });
+  assert.deepEqual(me.user, { name: 'token:cli', role: 'member', token: { scope: 'instance', role: 'developer' } });
   assert.equal(await first.stop(), 0);
   // …and one made while it is stopped (written to the store directly) works after the restart.
   const offline = await tokensCreate('admin');

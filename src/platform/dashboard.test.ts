@@ -154,6 +154,8 @@ describe('dashboard', () => {
 
   test('a member sees the credentials but no Reveal or Rotate button, and no admin pages', async () => {
     const member = (await t.call('POST', '/team', { name: 'dana', role: 'member' })).body.user;
+    // A user sees only the apps they belong to: dana is a viewer of shop.
+    assert.equal((await t.call('PUT', '/apps/shop/members/dana', { role: 'viewer' })).status, 200);
     await page.getByRole('button', { name: 'Log out' }).click();
     await logIn(member.name, member.password);
     assert.equal(await page.getByTestId('who').innerText(), 'dana member');

@@ -11,11 +11,14 @@ import { SHOP_MIGRATIONS, SHOP_MODEL, startTestPlatform, type TestPlatform } fro
 
 let t: TestPlatform;
 let memberToken: string;
+let viewerToken: string;
 let adminToken: string;
 
 before(async () => {
   t = await startTestPlatform();
+  // `member`, the old name of a token's role, is taken as developer (instance scope: every app).
   memberToken = (await t.call('POST', '/tokens', { name: 'ci', role: 'member' })).body.token;
+  viewerToken = (await t.call('POST', '/tokens', { name: 'watch', role: 'viewer' })).body.token;
   adminToken = (await t.call('POST', '/tokens', { name: 'ops', role: 'admin' })).body.token;
 });
 after(() => t.close());
@@ -38,7 +41,7 @@ describe('auth', () => {
     const wrong = await t.call('GET', '/apps', undefined, { token: 'arbor_pat_nope' });
     assert.equal(wrong.status, 401);
     const member = await t.call('GET', '/me', undefined, { token: memberToken });
-    assert.deepEqual(member.body.user, { name: 'token:ci', role: 'member' });
+    assert.deepEqual(member.body.user, { name: 'token:ci', role: 'member', token: { scope: 'instance', role: 'developer' } });
     const bad = await t.call('POST', '/auth/login', { name: 'admin', password: 'wrong' }, { anonymous: true });
     assert.equal(bad.status, 401);
   });
@@ -53,7 +56,8 @@ describe('auth', () => {
     const r = await t.call('POST', '/accounts', { name: 'x', apiKey: 'k' }, { token: memberToken });
     assert.equal(r.status, 403);
     assert.match(r.body.error.message, /admin/);
-    assert.equal((await t.call('GET', '/audit', undefined, { token: memberToken })).status, 403);
+    // The audit log: an instance admin's; others see the entries of apps they are admin of (none here).
+    assert.deepEqual((await t.call('GET', '/audit', undefined, { token: memberToken })).body.entries, []);
   });
 
   test('user management: an admin adds a member, who logs in with the one-time password', async () => {
@@ -138,7 +142,10 @@ describe('apps and environments', () => {
   });
 
   test('mode branch-environment: a branch of staging with its own passwords', async () => {
-    const r = await t.call('POST', '/apps/shop/environments', { name: 'dev', mode: 'branch-environment', parentEnvironment: 'staging' }, { token: memberToken });
+    // staging is production (protected): a copy of it is an app admin's to make, not a developer's.
+    const refused = await t.call('POST', '/apps/shop/environments', { name: 'dev', mode: 'branch-environment', parentEnvironment: 'staging' }, { token: memberToken });
+    assert.equal(refused.status, 403);
+    const r = await t.call('POST', '/apps/shop/environments', { name: 'dev', mode: 'branch-environment', parentEnvironment: 'staging' });
     assert.equal(r.status, 201);
     const dev = await t.waitFor('shop', 'dev', 'ready');
     const staging = (await t.call('GET', '/apps/shop/environments/staging')).body.environment;
@@ -270,9 +277,10 @@ describe('credentials, removal and deletion', () => {
     assert.equal((await t.call('DELETE', '/accounts/engine-free')).status, 204);
   });
 
-  test('deleting needs an admin and the name; it removes the branch Arbor made, never an import', async () => {
+  test('deleting needs a developer (an app admin when protected) and the name; it removes the branch Arbor made, never an import', async () => {
     const dev = (await t.call('GET', '/apps/shop/environments/dev')).body.environment;
-    assert.equal((await t.call('DELETE', '/apps/shop/environments/dev?confirm=dev', undefined, { token: memberToken })).status, 403);
+    assert.equal((await t.call('DELETE', '/apps/shop/environments/dev?confirm=dev', undefined, { token: viewerToken })).status, 403);
+    assert.equal((await t.call('DELETE', '/apps/shop/environments/staging?confirm=staging', undefined, { token: memberToken })).status, 403, 'staging is production: protected');
     const unconfirmed = await t.call('DELETE', '/apps/shop/environments/dev');
     assert.equal(unconfirmed.status, 400);
     assert.equal(unconfirmed.body.error.field, 'confirm');

@@ -1,12 +1,12 @@
 /**
  * @module Credentials: the hierarchy's login roles on an environment's branch, their passwords
- * (encrypted at rest), reveal (admin only, audited) and rotation.
+ * (encrypted at rest), reveal (audited) and rotation. Who may reveal and rotate (app developers on
+ * unprotected environments, app admins on protected ones) is checked by the caller (routes.ts).
  */
 import { and, eq } from 'drizzle-orm';
 import { audit } from '../audit.ts';
-import { requireAdmin } from '../auth/auth.ts';
 import { clientFor } from '../accounts/accounts.ts';
-import { findApp, modelOf } from '../apps/apps.ts';
+import { appFor, findApp, modelOf } from '../apps/apps.ts';
 import type { Actor, Context } from '../context.ts';
 import { findEnvironment } from '../environments/environments.ts';
 import { PlatformError, notFound } from '../errors.ts';
@@ -24,7 +24,7 @@ export interface LoginRole {
   purpose: string;
 }
 
-/** Every login role of the hierarchy for `model` (DESIGN.md §2). */
+/** Every login role of the hierarchy for `model` (docs/roles.md). */
 export function loginRoles(model: AppModel): LoginRole[] {
   const names = roleNames(model.prefix);
   const all = model.databases.map((d) => d.name);
@@ -85,7 +85,8 @@ export async function branchUri(
 async function context(ctx: Context, appName: string, envName: string) {
   const app = await findApp(ctx, appName);
   const env = await findEnvironment(ctx, app, envName);
-  const model = modelOf(app);
+  // A protected environment has the roles of the approved model.
+  const model = modelOf(appFor(app, env));
   const [account] = await ctx.db.select().from(accounts).where(eq(accounts.id, env.accountId));
   return { app, env, model, api: clientFor(ctx, account), names: roleNames(model.prefix) };
 }
@@ -98,7 +99,6 @@ export async function listCredentials(ctx: Context, appName: string, envName: st
 }
 
 export async function revealCredential(ctx: Context, actor: Actor, appName: string, envName: string, role: string) {
-  requireAdmin(actor, 'revealing credentials');
   const { app, env, model, api, names } = await context(ctx, appName, envName);
   const entry = loginRoles(model).find((r) => r.role === role);
   if (!entry) throw notFound(`login role ${role} in the hierarchy of app ${app.name}`);
@@ -111,7 +111,6 @@ export async function revealCredential(ctx: Context, actor: Actor, appName: stri
 
 /** New passwords for one login role or all; the platform role is reset through Neon. */
 export async function rotateCredentials(ctx: Context, actor: Actor, appName: string, envName: string, role?: string): Promise<string[]> {
-  requireAdmin(actor, 'rotating credentials');
   const { app, env, model, api, names } = await context(ctx, appName, envName);
   if (env.status !== 'ready') throw new PlatformError(409, 'not_ready', `environment ${app.name}/${env.name} is ${env.status}; rotate once it is ready`);
   const targets = loginRoles(model).filter((r) => !role || r.role === role);

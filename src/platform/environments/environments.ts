@@ -58,6 +58,7 @@ export async function environmentView(ctx: Context, env: Environment) {
   return {
     name: env.name,
     type: env.type,
+    protected: env.protected,
     mode: env.spec.mode,
     account: account?.name,
     status: env.status,
@@ -161,7 +162,7 @@ export async function createEnvironment(ctx: Context, actor: Actor, appName: str
   }
   if (input.migrations) spec.migrations = input.migrations;
   if (input.expiresAt) spec.expiresAt = input.expiresAt;
-  const [env] = await ctx.db.insert(environments).values({ appId: app.id, name: input.name, type, accountId: account.id, spec }).returning();
+  const [env] = await ctx.db.insert(environments).values({ appId: app.id, name: input.name, type, protected: type === 'production', accountId: account.id, spec }).returning();
   if (spec.mode === 'import') {
     // Two imports of one branch at once: the earlier row holds it, the later one goes.
     const holder = (await holdersOf(ctx, spec.neonProjectId!, spec.neonBranchId!)).find((h) => h.id < env.id);
@@ -293,7 +294,7 @@ export async function fixRoles(ctx: Context, actor: Actor, appName: string, envN
 /** Deletion is admin-only and confirmed by typing the environment's name. */
 export async function deleteEnvironment(ctx: Context, actor: Actor, appName: string, envName: string, confirm: string | undefined, options: { preview?: boolean } = {}): Promise<Environment> {
   // A preview is closed by its pull request (any CI token), so it needs neither admin nor confirmation.
-  if (!options.preview) requireAdmin(actor, 'deleting an environment');
+  // Who may delete which environment (protected: app admins) is checked by the caller (routes.ts, auth/access.ts).
   const app = await findApp(ctx, appName);
   const env = await findEnvironment(ctx, app, envName);
   if (options.preview && !isPreview(env)) throw conflict(`environment ${app.name}/${env.name} was not created as a preview`);

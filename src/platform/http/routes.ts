@@ -1,23 +1,30 @@
 /**
  * @module The platform's REST API under /api/v1: accounts, apps, environments (status and
- * recorded steps, Neon settings, credentials), audit, and login.
+ * recorded steps, Neon settings, credentials), audit, and login. Who may call what, per app and
+ * per environment, is checked here (auth/access.ts; docs/security.md): an app the caller has no
+ * role on is a 404, as if it did not exist.
  */
 import { setCookie, deleteCookie, getCookie } from 'hono/cookie';
 import { z } from 'zod';
-import { accountView, connectAccount, listAccounts, listNeonProjects, listRegions, removeAccount } from '../accounts/accounts.ts';
-import { appView, createApp, findApp, listApps, updateApp } from '../apps/apps.ts';
+import { eq } from 'drizzle-orm';
+import { accountView, connectAccount, findAccount, listAccounts, listNeonProjects, listRegions, removeAccount } from '../accounts/accounts.ts';
+import { appView, changeView, createApp, decideChange, listChanges, listMembers, removeMember, setMember, setProtection, updateApp } from '../apps/apps.ts';
 import { listAudit } from '../audit.ts';
-import { createToken, createUser, listUsers, login, logout } from '../auth/auth.ts';
-import type { Context } from '../context.ts';
+import { appRoles, authorizeApp, isInstanceAdmin, requireForEnvironment, visibleApps } from '../auth/access.ts';
+import { actorView, createToken, createUser, listTokens, listUsers, login, logout, removeUser, revokeToken } from '../auth/auth.ts';
+import type { Actor, Context } from '../context.ts';
+import { PlatformError } from '../errors.ts';
+import { environments, type AppRole } from '../store/schema.ts';
 import { listCredentials, revealCredential, rotateCredentials } from '../credentials/credentials.ts';
 import { createEnvironment, deleteEnvironment, environmentView, errorDetail, findEnvironment, fixRoles, listEnvironments, retryEnvironment, updateSettings } from '../environments/environments.ts';
-import { closePreview, listPreviews, openPreview, setPreviewSettings } from '../previews/previews.ts';
+import { closePreview, listPreviews, openPreview, previewName, setPreviewSettings } from '../previews/previews.ts';
 import { Api, SESSION_COOKIE, clientAddress } from './api.ts';
 import { resetPreview } from '../previews/reset.ts';
 import { previewSchemaDiff, schemaDiffMarkdown } from '../previews/schema-diff.ts';
 import { githubWebhookRoutes } from '../github/webhook.ts';
 
 const role = z.enum(['admin', 'member']);
+const appRole = z.enum(['viewer', 'developer', 'admin']);
 const plan = z.enum(['free', 'launch', 'scale']);
 const settings = z.strictObject({
   historyRetentionSeconds: z.number().int().optional(),
@@ -30,6 +37,15 @@ const migrations = z.record(z.string(), z.array(z.strictObject({ file: z.string(
 export function platformApi(ctx: Context, onChange: () => void): Api {
   const api = new Api(ctx);
   const changed = <T>(value: T): T => (onChange(), value);
+  /** The app, when the caller has at least `need` on it (404 when it has no role there). */
+  const appAs = (actor: Actor, name: string, need: AppRole, what: string) => authorizeApp(ctx, actor, name, need, what);
+  /** The environment, when the caller may read it, and change it if `need` is given (protected: app admins). */
+  const envAs = async (actor: Actor, appName: string, envName: string, what: string, need?: AppRole) => {
+    const { app, role } = await appAs(actor, appName, 'viewer', what);
+    const env = await findEnvironment(ctx, app, envName);
+    if (need) requireForEnvironment(actor, app, role, env, what, need);
+    return { app, role, env };
+  };
 
   api.route({
     method: 'post', path: '/auth/login', summary: 'Log in (sets an HttpOnly session cookie)', access: 'public',
@@ -37,7 +53,7 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
     async handler({ body, c }) {
       const { session, actor } = await login(ctx, body.name, body.password, clientAddress(c));
       setCookie(c, SESSION_COOKIE, session, { httpOnly: true, sameSite: 'Strict', path: '/', maxAge: 7 * 86400 });
-      return { user: actor };
+      return { user: await actorView(ctx, actor) };
     },
   });
   api.route({
@@ -48,7 +64,7 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
       deleteCookie(c, SESSION_COOKIE, { path: '/' });
     },
   });
-  api.route({ method: 'get', path: '/me', summary: 'Who am I', access: 'member', handler: async ({ actor }) => ({ user: actor }) });
+  api.route({ method: 'get', path: '/me', summary: 'Who am I (a token: also its scope and role)', access: 'member', handler: async ({ actor }) => ({ user: await actorView(ctx, actor) }) });
 
   api.route({ method: 'get', path: '/team', summary: 'List platform users', access: 'admin', handler: async () => ({ users: await listUsers(ctx) }) });
   api.route({
@@ -57,9 +73,21 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
     handler: async ({ body }) => ({ user: await createUser(ctx, body.name, body.role) }),
   });
   api.route({
-    method: 'post', path: '/tokens', summary: 'Create an API token (shown once)', access: 'admin', status: 201,
-    body: z.strictObject({ name: z.string().min(1), role }),
-    handler: async ({ body, actor }) => ({ token: await createToken(ctx, body.name, body.role, actor.name) }),
+    method: 'delete', path: '/team/{user}', summary: 'Remove a platform user: their sessions, app memberships and API tokens end with them', access: 'admin', status: 204,
+    handler: async ({ params, actor }) => removeUser(ctx, actor, params.user),
+  });
+  api.route({
+    method: 'post', path: '/tokens', summary: 'Create an API token (shown once): a role, a scope (app, or the instance when absent) and an expiry (default 90 days)', access: 'member', status: 201,
+    body: z.strictObject({ name: z.string().min(1), role: z.enum(['viewer', 'developer', 'admin', 'member']), app: z.string().optional(), expiresInSeconds: z.number().int().optional() }),
+    async handler({ body, actor }) {
+      const { token, view } = await createToken(ctx, actor, body);
+      return { token, info: view };
+    },
+  });
+  api.route({ method: 'get', path: '/tokens', summary: 'List the API tokens the caller may manage (never their secrets)', access: 'member', handler: async ({ actor }) => ({ tokens: await listTokens(ctx, actor) }) });
+  api.route({
+    method: 'delete', path: '/tokens/{id}', summary: 'Revoke an API token', access: 'member', status: 204,
+    handler: async ({ params, actor }) => revokeToken(ctx, actor, /^[0-9]{1,9}$/.test(params.id) ? Number(params.id) : -1),
   });
 
   api.route({ method: 'get', path: '/accounts', summary: 'List Neon accounts', access: 'member', handler: async () => ({ accounts: (await listAccounts(ctx)).map(accountView) }) });
@@ -72,25 +100,95 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
     method: 'delete', path: '/accounts/{account}', summary: 'Remove a Neon account', access: 'admin', status: 204,
     handler: async ({ params, actor }) => removeAccount(ctx, actor, params.account),
   });
-  api.route({ method: 'get', path: '/accounts/{account}/projects', summary: "List the account's Neon projects and branches", access: 'member', handler: async ({ params }) => ({ projects: await listNeonProjects(ctx, params.account) }) });
+  api.route({
+    method: 'get', path: '/accounts/{account}/projects', summary: "List the account's Neon projects and branches (but those of apps the caller does not belong to)", access: 'member',
+    async handler({ params, actor }) {
+      const projects = await listNeonProjects(ctx, params.account);
+      if (isInstanceAdmin(actor)) return { projects };
+      // What environments of apps the caller cannot see use is not shown: a project only they
+      // use, and their branches.
+      const account = await findAccount(ctx, params.account);
+      const visible = await appRoles(ctx, actor);
+      const used = await ctx.db.select({ appId: environments.appId, neon: environments.neon }).from(environments).where(eq(environments.accountId, account.id));
+      const hiddenBranches = new Set(used.filter((e) => !visible.has(e.appId) && e.neon.branchId).map((e) => e.neon.branchId!));
+      const hiddenProjects = new Set(used.filter((e) => !visible.has(e.appId) && e.neon.projectId).map((e) => e.neon.projectId!));
+      for (const e of used) if (visible.has(e.appId) && e.neon.projectId) hiddenProjects.delete(e.neon.projectId);
+      return { projects: projects.filter((p) => !hiddenProjects.has(p.id)).map((p) => ({ ...p, branches: p.branches.filter((b) => !hiddenBranches.has(b.id)) })) };
+    },
+  });
   api.route({ method: 'get', path: '/accounts/{account}/regions', summary: "List the account's regions", access: 'member', handler: async ({ params }) => ({ regions: await listRegions(ctx, params.account) }) });
 
-  api.route({ method: 'get', path: '/apps', summary: 'List apps', access: 'member', handler: async () => ({ apps: (await listApps(ctx)).map(appView) }) });
+  api.route({ method: 'get', path: '/apps', summary: 'List the apps the caller belongs to, with its role on each', access: 'member', handler: async ({ actor }) => ({ apps: (await visibleApps(ctx, actor)).map(({ app, role }) => appView(app, role)) }) });
   api.route({
-    method: 'post', path: '/apps', summary: 'Create an app from its model (arbor.yaml as data or text) and migrations', access: 'member', status: 201,
+    method: 'post', path: '/apps', summary: 'Create an app from its model (arbor.yaml as data or text) and migrations; its creator becomes its admin', access: 'member', status: 201,
     body: z.strictObject({ model: z.unknown(), migrations: migrations.optional() }),
-    handler: async ({ body, actor }) => ({ app: appView(await createApp(ctx, actor, body)) }),
+    async handler({ body, actor }) {
+      if (actor.token && (actor.token.appId !== null || actor.token.role === 'viewer')) throw new PlatformError(403, 'forbidden', 'creating an app takes a user, or an instance-scoped developer or admin token');
+      return { app: appView(await createApp(ctx, actor, body), 'admin') };
+    },
   });
-  api.route({ method: 'get', path: '/apps/{app}', summary: 'Get an app', access: 'member', handler: async ({ params }) => ({ app: appView(await findApp(ctx, params.app)) }) });
   api.route({
-    method: 'patch', path: '/apps/{app}', summary: "Update an app's model or migrations (every environment is reconciled)", access: 'member',
+    method: 'get', path: '/apps/{app}', summary: 'Get an app', access: 'member',
+    async handler({ params, actor }) {
+      const { app, role } = await appAs(actor, params.app, 'viewer', 'reading the app');
+      return { app: appView(app, role) };
+    },
+  });
+  api.route({
+    method: 'patch', path: '/apps/{app}', summary: "Update an app's model or migrations: an app admin's change reaches every environment; a developer's reaches unprotected ones and waits for approval for protected ones", access: 'member',
     body: z.strictObject({ model: z.unknown(), migrations: migrations.optional() }),
-    handler: async ({ body, actor, params }) => changed({ app: appView(await updateApp(ctx, actor, params.app, body)) }),
+    async handler({ body, actor, params }) {
+      const { role } = await appAs(actor, params.app, 'developer', "changing the app's model");
+      const { app, pending } = await updateApp(ctx, actor, params.app, body, { approve: role === 'admin' });
+      return changed({ app: appView(app, role), ...(pending ? { pending: changeView(pending) } : {}) });
+    },
+  });
+  api.route({
+    method: 'get', path: '/apps/{app}/changes', summary: "Model changes by developers: pending (waiting for an app admin, for the protected environments), approved, rejected, superseded", access: 'member',
+    async handler({ params, actor }) {
+      const { app } = await appAs(actor, params.app, 'viewer', "reading the app's changes");
+      return { changes: (await listChanges(ctx, app)).map(changeView) };
+    },
+  });
+  for (const decision of ['approve', 'reject'] as const) {
+    api.route({
+      method: 'post', path: `/apps/{app}/changes/{id}/${decision}`, summary: decision === 'approve' ? 'Approve a pending model change: the protected environments get it (audited)' : 'Reject a pending model change: the protected environments keep the approved model (audited)', access: 'member',
+      async handler({ params, actor }) {
+        const { app } = await appAs(actor, params.app, 'admin', `${decision === 'approve' ? 'approving' : 'rejecting'} a model change`);
+        const change = await decideChange(ctx, actor, app, /^[0-9]{1,9}$/.test(params.id) ? Number(params.id) : -1, decision);
+        return changed({ change: changeView(change) });
+      },
+    });
+  }
+  api.route({
+    method: 'get', path: '/apps/{app}/members', summary: "The app's members and their roles (instance admins are admins of every app without being listed)", access: 'member',
+    async handler({ params, actor }) {
+      const { app } = await appAs(actor, params.app, 'viewer', "reading the app's members");
+      return { members: await listMembers(ctx, app) };
+    },
+  });
+  api.route({
+    method: 'put', path: '/apps/{app}/members/{user}', summary: 'Add a user to the app, or change their role: viewer, developer or admin (app admins)', access: 'member',
+    body: z.strictObject({ role: appRole }),
+    async handler({ params, body, actor }) {
+      const { app } = await appAs(actor, params.app, 'admin', "managing the app's members");
+      return { member: await setMember(ctx, actor, app, params.user, body.role) };
+    },
+  });
+  api.route({
+    method: 'delete', path: '/apps/{app}/members/{user}', summary: 'Remove a user from the app (app admins)', access: 'member', status: 204,
+    async handler({ params, actor }) {
+      const { app } = await appAs(actor, params.app, 'admin', "managing the app's members");
+      await removeMember(ctx, actor, app, params.user);
+    },
   });
 
   api.route({
     method: 'get', path: '/apps/{app}/environments', summary: "List an app's environments", access: 'member',
-    handler: async ({ params }) => ({ environments: await Promise.all((await listEnvironments(ctx, params.app)).map((e) => environmentView(ctx, e))) }),
+    async handler({ params, actor }) {
+      await appAs(actor, params.app, 'viewer', "listing the app's environments");
+      return { environments: await Promise.all((await listEnvironments(ctx, params.app)).map((e) => environmentView(ctx, e))) };
+    },
   });
   api.route({
     method: 'post', path: '/apps/{app}/environments', summary: 'Create an environment (new-project, branch-environment, branch-neon or import)', access: 'member', status: 201,
@@ -108,25 +206,59 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
       neonBranchId: z.string().optional(),
       settings: settings.optional(),
     }),
-    handler: async ({ body, actor, params }) => changed({ environment: await environmentView(ctx, await createEnvironment(ctx, actor, params.app, body)) }),
+    async handler({ body, actor, params }) {
+      const { app, role } = await appAs(actor, params.app, 'developer', 'creating an environment');
+      // Production (protected from the start) and claims on Neon branches made outside Arbor take an app admin.
+      if (role !== 'admin') {
+        const refuse = (why: string) => new PlatformError(403, 'forbidden', `${why} needs the admin role on app ${app.name}; ${actor.name} is a ${role} there`);
+        if (body.type === 'production') throw refuse('creating a production environment');
+        if (body.mode === 'import' || body.mode === 'branch-neon') throw refuse(`mode ${body.mode} (a claim on a Neon branch)`);
+        if (body.mode === 'branch-environment' && body.parentEnvironment) {
+          const [parent] = (await ctx.db.select().from(environments).where(eq(environments.appId, app.id))).filter((e) => e.name === body.parentEnvironment);
+          if (parent?.protected) throw refuse(`branching the protected environment ${parent.name} (a copy of its data)`);
+        }
+      }
+      return changed({ environment: await environmentView(ctx, await createEnvironment(ctx, actor, params.app, body)) });
+    },
   });
   api.route({
     method: 'get', path: '/apps/{app}/environments/{env}', summary: 'Get an environment: status, Neon resources, recorded steps', access: 'member',
-    handler: async ({ params }) => ({ environment: await environmentView(ctx, await findEnvironment(ctx, await findApp(ctx, params.app), params.env)) }),
+    async handler({ params, actor }) {
+      const { env } = await envAs(actor, params.app, params.env, 'reading the environment');
+      return { environment: await environmentView(ctx, env) };
+    },
   });
   api.route({
-    method: 'delete', path: '/apps/{app}/environments/{env}', summary: 'Delete an environment and what Arbor created for it (confirm with its name)', access: 'admin', status: 202,
+    method: 'patch', path: '/apps/{app}/environments/{env}', summary: 'Protect an environment or not (app admins): protected ones are changed by app admins only and run the approved model', access: 'member',
+    body: z.strictObject({ protected: z.boolean() }),
+    async handler({ params, body, actor }) {
+      const { app, env } = await envAs(actor, params.app, params.env, "changing the environment's protection", 'admin');
+      await appAs(actor, params.app, 'admin', "changing the environment's protection");
+      return changed({ environment: await environmentView(ctx, await setProtection(ctx, actor, app, env, body.protected)) });
+    },
+  });
+  api.route({
+    method: 'delete', path: '/apps/{app}/environments/{env}', summary: 'Delete an environment and what Arbor created for it (confirm with its name; protected: app admins)', access: 'member', status: 202,
     query: z.object({ confirm: z.string().optional() }),
-    handler: async ({ params, query, actor }) => changed({ environment: await environmentView(ctx, await deleteEnvironment(ctx, actor, params.app, params.env, query.confirm)) }),
+    async handler({ params, query, actor }) {
+      await envAs(actor, params.app, params.env, 'deleting an environment', 'developer');
+      return changed({ environment: await environmentView(ctx, await deleteEnvironment(ctx, actor, params.app, params.env, query.confirm)) });
+    },
   });
   api.route({
-    method: 'patch', path: '/apps/{app}/environments/{env}/neon', summary: 'Change Neon settings: retention, compute units, suspend timeout', access: 'member',
+    method: 'patch', path: '/apps/{app}/environments/{env}/neon', summary: 'Change Neon settings: retention, compute units, suspend timeout (protected: app admins)', access: 'member',
     body: settings,
-    handler: async ({ params, body, actor }) => changed({ environment: await environmentView(ctx, await updateSettings(ctx, actor, params.app, params.env, body)) }),
+    async handler({ params, body, actor }) {
+      await envAs(actor, params.app, params.env, "changing the environment's Neon settings", 'developer');
+      return changed({ environment: await environmentView(ctx, await updateSettings(ctx, actor, params.app, params.env, body)) });
+    },
   });
   api.route({
-    method: 'post', path: '/apps/{app}/environments/{env}/fix-roles', summary: 'Apply the role hierarchy to an imported branch (fixes what the check found)', access: 'member', status: 202,
-    handler: async ({ params, actor }) => changed({ environment: await environmentView(ctx, await fixRoles(ctx, actor, params.app, params.env)) }),
+    method: 'post', path: '/apps/{app}/environments/{env}/fix-roles', summary: 'Apply the role hierarchy to an imported branch (fixes what the check found; app admins)', access: 'member', status: 202,
+    async handler({ params, actor }) {
+      await envAs(actor, params.app, params.env, 'fixing the roles of an imported branch', 'admin');
+      return changed({ environment: await environmentView(ctx, await fixRoles(ctx, actor, params.app, params.env)) });
+    },
   });
   api.route({
     method: 'get', path: '/apps/{app}/environments/{env}/error-detail', summary: "The full text of the environment's last failure (may carry row data; admins only, audited)", access: 'admin',
@@ -134,20 +266,32 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
   });
   api.route({
     method: 'post', path: '/apps/{app}/environments/{env}/retry', summary: 'Run the environment again now (after a permanent failure, or instead of waiting out the backoff)', access: 'member', status: 202,
-    handler: async ({ params, actor }) => changed({ environment: await environmentView(ctx, await retryEnvironment(ctx, actor, params.app, params.env)) }),
+    async handler({ params, actor }) {
+      await envAs(actor, params.app, params.env, 'retrying an environment', 'developer');
+      return changed({ environment: await environmentView(ctx, await retryEnvironment(ctx, actor, params.app, params.env)) });
+    },
   });
   api.route({
     method: 'get', path: '/apps/{app}/environments/{env}/users', summary: "The environment's database users (no passwords)", access: 'member',
-    handler: async ({ params }) => ({ users: await listCredentials(ctx, params.app, params.env) }),
+    async handler({ params, actor }) {
+      await envAs(actor, params.app, params.env, "listing the environment's users");
+      return { users: await listCredentials(ctx, params.app, params.env) };
+    },
   });
   api.route({
-    method: 'post', path: '/apps/{app}/environments/{env}/users/{role}/reveal', summary: "Reveal a user's password (audited)", access: 'admin',
-    handler: async ({ params, actor }) => ({ user: await revealCredential(ctx, actor, params.app, params.env, params.role) }),
+    method: 'post', path: '/apps/{app}/environments/{env}/users/{role}/reveal', summary: "Reveal a user's password (audited; developers: unprotected environments; protected: app admins)", access: 'member',
+    async handler({ params, actor }) {
+      await envAs(actor, params.app, params.env, 'revealing credentials', 'developer');
+      return { user: await revealCredential(ctx, actor, params.app, params.env, params.role) };
+    },
   });
   api.route({
-    method: 'post', path: '/apps/{app}/environments/{env}/users/rotate', summary: 'Rotate the password of one user (body.role) or all', access: 'admin',
+    method: 'post', path: '/apps/{app}/environments/{env}/users/rotate', summary: 'Rotate the password of one user (body.role) or all (developers: unprotected environments; protected: app admins)', access: 'member',
     body: z.strictObject({ role: z.string().optional() }),
-    handler: async ({ params, body, actor }) => ({ rotated: await rotateCredentials(ctx, actor, params.app, params.env, body.role) }),
+    async handler({ params, body, actor }) {
+      await envAs(actor, params.app, params.env, 'rotating credentials', 'developer');
+      return { rotated: await rotateCredentials(ctx, actor, params.app, params.env, body.role) };
+    },
   });
 
   const prNumber = (raw: string) => (/^[0-9]{1,9}$/.test(raw) ? Number(raw) : Number.NaN);
@@ -155,18 +299,34 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
     method: 'patch', path: '/apps/{app}/previews', summary: 'Choose the environment previews branch from (null turns previews off) and their time to live', access: 'member',
     body: z.strictObject({ parentEnvironment: z.string().nullable(), ttlSeconds: z.number().int().optional() }),
     handler: async ({ params, body, actor }) => {
+      // Previews are copies of their parent's data that developers can read: an app admin chooses it.
+      await appAs(actor, params.app, 'admin', 'choosing what previews branch from');
       await setPreviewSettings(ctx, actor, params.app, body);
-      return { app: appView(await findApp(ctx, params.app)) };
+      const { app, role } = await appAs(actor, params.app, 'admin', 'choosing what previews branch from');
+      return { app: appView(app, role) };
     },
   });
   api.route({
     method: 'get', path: '/apps/{app}/previews', summary: "List the app's preview environments", access: 'member',
-    handler: async ({ params }) => ({ previews: await Promise.all((await listPreviews(ctx, params.app)).map((e) => environmentView(ctx, e))) }),
+    async handler({ params, actor }) {
+      await appAs(actor, params.app, 'viewer', "listing the app's previews");
+      return { previews: await Promise.all((await listPreviews(ctx, params.app)).map((e) => environmentView(ctx, e))) };
+    },
   });
+  /** Opening and closing previews: developers; an environment of that name that is protected, app admins. */
+  const previewAs = async (actor: Actor, appName: string, number: string, what: string) => {
+    const { app, role } = await appAs(actor, appName, 'developer', what);
+    const n = prNumber(number);
+    if (Number.isInteger(n) && n >= 1) {
+      const [existing] = (await ctx.db.select().from(environments).where(eq(environments.appId, app.id))).filter((e) => e.name === previewName(n));
+      if (existing) requireForEnvironment(actor, app, role, existing, what);
+    }
+  };
   api.route({
     method: 'put', path: '/apps/{app}/previews/{number}', summary: "A pull request opened or pushed: create or update its preview with the pull request's migrations", access: 'member',
     body: z.strictObject({ migrations: migrations.optional() }),
     async handler({ params, body, actor, c }) {
+      await previewAs(actor, params.app, params.number, 'opening a preview');
       const { environment, created } = await openPreview(ctx, actor, params.app, prNumber(params.number), body);
       onChange();
       c.status(created ? 201 : 200);
@@ -175,15 +335,22 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
   });
   api.route({
     method: 'delete', path: '/apps/{app}/previews/{number}', summary: 'A pull request closed: delete its preview and branch (absent is fine)', access: 'member', status: 202,
-    handler: async ({ params, actor }) => changed({ deleted: await closePreview(ctx, actor, params.app, prNumber(params.number)) }),
+    async handler({ params, actor }) {
+      await previewAs(actor, params.app, params.number, 'closing a preview');
+      return changed({ deleted: await closePreview(ctx, actor, params.app, prNumber(params.number)) });
+    },
   });
   api.route({
     method: 'post', path: '/apps/{app}/previews/{number}/reset', summary: "Reset the preview to its parent's current data, keeping its passwords and host; the pull request's migrations are applied again (audited)", access: 'member', status: 202,
-    handler: async ({ params, actor }) => changed({ environment: await environmentView(ctx, await resetPreview(ctx, actor, params.app, prNumber(params.number))) }),
+    async handler({ params, actor }) {
+      await previewAs(actor, params.app, params.number, 'resetting a preview');
+      return changed({ environment: await environmentView(ctx, await resetPreview(ctx, actor, params.app, prNumber(params.number))) });
+    },
   });
   api.route({
     method: 'get', path: '/apps/{app}/previews/{number}/schema-diff', summary: "What the pull request changes in the database: the preview's schema against its parent environment's, as JSON and markdown", access: 'member',
-    async handler({ params }) {
+    async handler({ params, actor }) {
+      await appAs(actor, params.app, 'viewer', "reading a preview's schema diff");
       const diff = await previewSchemaDiff(ctx, params.app, prNumber(params.number));
       return { diff, markdown: schemaDiffMarkdown(diff) };
     },
@@ -191,9 +358,13 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
   githubWebhookRoutes(api, ctx, onChange);
 
   api.route({
-    method: 'get', path: '/audit', summary: 'The audit log, newest first', access: 'admin',
-    handler: async () => ({ entries: (await listAudit(ctx)).map((e) => ({ at: e.at.toISOString(), actor: e.actor, action: e.action, target: e.target, detail: e.detail })) }),
+    method: 'get', path: '/audit', summary: 'The audit log, newest first (instance admins: all of it; app admins: their apps)', access: 'member',
+    handler: async ({ actor }) => ({ entries: (await listAudit(ctx, 200, isInstanceAdmin(actor) ? undefined : await adminApps(actor))).map((e) => ({ at: e.at.toISOString(), actor: e.actor, action: e.action, target: e.target, detail: e.detail })) }),
   });
+
+  async function adminApps(actor: Actor): Promise<string[]> {
+    return (await visibleApps(ctx, actor)).filter((a) => a.role === 'admin').map((a) => a.app.name);
+  }
 
   api.hono.get('/openapi.json', (c) => c.json(api.openapi()));
   return api;

@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { accountView, listNeonProjects, listRegions } from '../accounts/accounts.ts';
-import type { appView } from '../apps/apps.ts';
+import type { appView, changeView, listMembers } from '../apps/apps.ts';
+import type { actorView, listTokens } from '../auth/auth.ts';
 import type { Actor } from '../context.ts';
 import type { listCredentials, revealCredential } from '../credentials/credentials.ts';
 import type { EnvironmentInput as ServerEnvironmentInput, environmentView } from '../environments/environments.ts';
@@ -19,11 +20,14 @@ function fits<T extends true>(): T | undefined {
 }
 
 test('the handlers answer with the shapes types.ts publishes', () => {
-  fits<Fits<Actor, Api.UserView>>();
   fits<Fits<ReturnType<typeof accountView>, Api.AccountView>>();
   fits<Fits<Result<typeof listRegions>, Api.RegionView[]>>();
   fits<Fits<Result<typeof listNeonProjects>, Api.NeonProjectView[]>>();
   fits<Fits<ReturnType<typeof appView>, Api.AppView>>();
+  fits<Fits<Result<typeof actorView>, Api.UserView>>();
+  fits<Fits<Result<typeof listTokens>, Api.TokenView[]>>();
+  fits<Fits<Result<typeof listMembers>, Api.MemberView[]>>();
+  fits<Fits<ReturnType<typeof changeView>, Api.ChangeView>>();
   fits<Fits<Result<typeof environmentView>, Api.EnvironmentView>>();
   fits<Fits<Api.EnvironmentInput, ServerEnvironmentInput>>();
   fits<Fits<Result<typeof listCredentials>, Api.CredentialView[]>>();

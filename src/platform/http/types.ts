@@ -3,9 +3,9 @@
  * (web/) and other clients import. It imports types only (erased when bundled), and only from the
  * schema, their one home; `types.test.ts` checks the handlers' results against these shapes.
  */
-import type { EnvironmentMode, EnvironmentSpec, EnvironmentStatus, EnvironmentType, NeonSettings, Plan, StepStatus, UserRole } from '../store/schema.ts';
+import type { AppRole, ChangeStatus, EnvironmentMode, EnvironmentSpec, EnvironmentStatus, EnvironmentType, NeonSettings, Plan, StepStatus, UserRole } from '../store/schema.ts';
 
-export type { EnvironmentMode, EnvironmentStatus, EnvironmentType, NeonSettings, Plan, StepStatus, UserRole };
+export type { AppRole, ChangeStatus, EnvironmentMode, EnvironmentStatus, EnvironmentType, NeonSettings, Plan, StepStatus, UserRole };
 
 /** Every error: `{error: {code, message, field?}}`; `field` names the input at fault. */
 export interface ApiErrorBody {
@@ -14,7 +14,42 @@ export interface ApiErrorBody {
 
 export interface UserView {
   name: string;
+  /** `admin`: an instance admin. */
   role: UserRole;
+  /** An API token: the app it reaches (or `instance`) and its role there. */
+  token?: { scope: string; role: AppRole };
+}
+
+/** GET /tokens: never the secret. */
+export interface TokenView {
+  id: number;
+  name: string;
+  /** An app's name, or `instance`. */
+  scope: string;
+  role: AppRole;
+  createdBy: string;
+  createdAt: string;
+  lastUsedAt?: string;
+  expiresAt: string;
+  expired: boolean;
+}
+
+export interface MemberView {
+  name: string;
+  role: AppRole;
+  since: string;
+}
+
+/** A developer's model change, pending approval for the protected environments (or decided). */
+export interface ChangeView {
+  id: number;
+  status: ChangeStatus;
+  requestedBy: string;
+  decidedBy?: string;
+  createdAt: string;
+  decidedAt?: string;
+  model: unknown;
+  migrations: Record<string, string[]>;
 }
 
 export interface AccountView {
@@ -50,6 +85,8 @@ export interface NeonProjectView {
 
 export interface AppView {
   name: string;
+  /** The caller's role on the app. */
+  role?: AppRole;
   previews: { parentEnvironment?: string; ttlSeconds: number };
   model: unknown;
   /** Migration file names per database. */
@@ -70,6 +107,8 @@ export interface StepView {
 export interface EnvironmentView {
   name: string;
   type: EnvironmentType;
+  /** Changed by app admins only; runs the app's approved model. */
+  protected: boolean;
   mode: EnvironmentMode;
   account?: string;
   status: EnvironmentStatus;

@@ -11,7 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { and, eq, isNull, lt, ne, or, sql } from 'drizzle-orm';
 import { clientFor } from '../accounts/accounts.ts';
-import { modelOf } from '../apps/apps.ts';
+import { appFor, modelOf } from '../apps/apps.ts';
 import type { Context } from '../context.ts';
 import { accounts, apps, environments, environmentSteps, type Environment, type EnvironmentNeon } from '../store/schema.ts';
 import type { CallCounter } from '../neon/client.ts';
@@ -144,7 +144,8 @@ export class Reconciler {
     const ctx = this.ctx;
     let env = claimed;
     const generation = env.generation;
-    const [app] = await ctx.db.select().from(apps).where(eq(apps.id, env.appId));
+    // A protected environment runs the app's approved model and migrations (a developer's pending change waits).
+    const app = appFor((await ctx.db.select().from(apps).where(eq(apps.id, env.appId)))[0], env);
     const [account] = await ctx.db.select().from(accounts).where(eq(accounts.id, env.accountId));
     const step: StepContext = {
       ctx,

@@ -3,9 +3,12 @@
  * migrations in ./migrations are generated from this file (`npm run db:generate`).
  */
 import { sql } from 'drizzle-orm';
-import { integer, jsonb, pgTable, primaryKey, serial, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { type AnyPgColumn, boolean, integer, jsonb, pgTable, primaryKey, serial, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 
+/** A user's role on the instance: `admin` manages accounts and users and is admin of every app. */
 export type UserRole = 'admin' | 'member';
+/** A role on one app (docs/security.md): status only; non-protected environments; everything. */
+export type AppRole = 'viewer' | 'developer' | 'admin';
 
 export const users = pgTable('users', {
   id: serial('id').primaryKey(),
@@ -28,12 +31,19 @@ export const sessions = pgTable('sessions', {
 export const apiTokens = pgTable('api_tokens', {
   id: serial('id').primaryKey(),
   name: text('name').notNull(),
-  role: text('role').$type<UserRole>().notNull(),
+  /** What the token may do within its scope (never more than its creator may: auth/access.ts). */
+  role: text('role').$type<AppRole>().notNull(),
+  /** The one app it reaches; null: instance scope (every app its creator reaches). */
+  appId: integer('app_id').references((): AnyPgColumn => apps.id, { onDelete: 'cascade' }),
+  /** The user who made it (it dies with them); null: made through ARBOR_HOME (`arbor tokens create`). */
+  userId: integer('user_id').references(() => users.id, { onDelete: 'cascade' }),
   /** sha256 of the token. */
   tokenHash: text('token_hash').notNull().unique(),
   last4: text('last4').notNull(),
   createdBy: text('created_by').notNull(),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  expiresAt: timestamp('expires_at', { withTimezone: true }).notNull().default(sql`now() + interval '90 days'`),
+  lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
 });
 
 export type Plan = 'free' | 'launch' | 'scale';
@@ -65,6 +75,13 @@ export const apps = pgTable('apps', {
   previewParent: text('preview_parent'),
   /** How long a preview lives after its last update. */
   previewTtlSeconds: integer('preview_ttl_seconds').notNull().default(7 * 86400),
+  /**
+   * The model and migrations protected environments run: set by an app admin's change, or by an
+   * app admin approving a developer's pending change (app_changes). Unprotected environments run
+   * `model` / `migrations`.
+   */
+  approvedModel: jsonb('approved_model').notNull(),
+  approvedMigrations: jsonb('approved_migrations').$type<Record<string, StoredMigration[]>>().notNull().default({}),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
 });
@@ -122,6 +139,8 @@ export const environments = pgTable(
       .references(() => apps.id, { onDelete: 'cascade' }),
     name: text('name').notNull(),
     type: text('type').$type<EnvironmentType>().notNull(),
+    /** Only app admins change it, and it runs the app's approved model (production: on by default). */
+    protected: boolean('protected').notNull().default(false),
     accountId: integer('account_id')
       .notNull()
       .references(() => accounts.id),
@@ -174,8 +193,46 @@ export const credentials = pgTable(
   (t) => [primaryKey({ columns: [t.environmentId, t.role] })],
 );
 
+/** Who belongs to which app, with which role. Instance admins need no row: they are admin of every app. */
+export const appMembers = pgTable(
+  'app_members',
+  {
+    appId: integer('app_id')
+      .notNull()
+      .references(() => apps.id, { onDelete: 'cascade' }),
+    userId: integer('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    role: text('role').$type<AppRole>().notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.appId, t.userId] })],
+);
+
+export type ChangeStatus = 'pending' | 'approved' | 'rejected' | 'superseded';
+
+/**
+ * A developer's change to the app's model or migrations: applied to unprotected environments at
+ * once, to protected ones only when an app admin approves it (a newer change supersedes it).
+ */
+export const appChanges = pgTable('app_changes', {
+  id: serial('id').primaryKey(),
+  appId: integer('app_id')
+    .notNull()
+    .references(() => apps.id, { onDelete: 'cascade' }),
+  model: jsonb('model').notNull(),
+  migrations: jsonb('migrations').$type<Record<string, StoredMigration[]>>().notNull(),
+  status: text('status').$type<ChangeStatus>().notNull().default('pending'),
+  requestedBy: text('requested_by').notNull(),
+  decidedBy: text('decided_by'),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  decidedAt: timestamp('decided_at', { withTimezone: true }),
+});
+
 export const auditLog = pgTable('audit_log', {
   id: serial('id').primaryKey(),
+  /** The app an entry is about (null: instance-level), so app admins see their apps' entries only. */
+  app: text('app'),
   at: timestamp('at', { withTimezone: true }).notNull().default(sql`now()`),
   actor: text('actor').notNull(),
   action: text('action').notNull(),
@@ -200,3 +257,5 @@ export type App = typeof apps.$inferSelect;
 export type Environment = typeof environments.$inferSelect;
 export type EnvironmentStep = typeof environmentSteps.$inferSelect;
 export type AuditEntry = typeof auditLog.$inferSelect;
+export type ApiToken = typeof apiTokens.$inferSelect;
+export type AppChange = typeof appChanges.$inferSelect;
