@@ -129,7 +129,7 @@ describe('a first start that cannot work says why in one sentence', () => {
 });
 
 describe('a normal start', () => {
-  test('arbor up to a ready environment prints progress and no library warning', async () => {
+  test('arbor up, an environment, a resize and a branch of it: progress lines and no warning', async () => {
     const home = newHome();
     const child = spawn(process.execPath, ['bin/arbor.js', 'up', '--home', home, '--port', '0', '--engine-port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
@@ -157,13 +157,21 @@ describe('a normal start', () => {
       const model = 'app: shop\ndatabases:\n  - name: main\nservices:\n  - name: orders\n    databases: [main]\n';
       await call('POST', '/apps', { model, migrations: { main: [{ file: '1_init.up.sql', sql: 'CREATE TABLE orders (id serial PRIMARY KEY);' }] } });
       await call('POST', '/apps/shop/environments', { name: 'staging', type: 'production', account: 'local', mode: 'new-project', regionId: 'aws-us-east-2', pgVersion: 17 });
+      const ready = async (name: string) => {
+        for (;;) {
+          const { environment } = await call('GET', `/apps/shop/environments/${name}`);
+          assert.notEqual(environment.status, 'failed', environment.error);
+          if (environment.status === 'ready' && environment.generation === environment.observedGeneration) return;
+          await new Promise((r) => setTimeout(r, 200));
+        }
+      };
       // The platform connects to the branch (roles, migrations) with the engine's sslmode=require URI.
-      for (let status = ''; status !== 'ready'; ) {
-        const { environment } = await call('GET', '/apps/shop/environments/staging');
-        status = environment.status;
-        assert.notEqual(status, 'failed', environment.error);
-        if (status !== 'ready') await new Promise((r) => setTimeout(r, 200));
-      }
+      await ready('staging');
+      // The README's next steps: a bigger compute (the branch's spare is made again at that size), then a branch of it.
+      await call('PATCH', '/apps/shop/environments/staging/neon', { minCu: 0.5, maxCu: 2 });
+      await ready('staging');
+      await call('POST', '/apps/shop/environments', { name: 'dev', mode: 'branch-environment', parentEnvironment: 'staging' });
+      await ready('dev');
     } finally {
       child.kill('SIGINT');
       await exited;
