@@ -328,6 +328,24 @@ test('synchronize: new migrations apply; the same credentials; the mask line com
   assert.match(mine[0].body, /at a1b2c3d/, "the head commit of the event's payload");
 });
 
+test('arbor previews diff: the same diff from the command line, as markdown and JSON', async () => {
+  const cli = (...args: string[]) =>
+    new Promise<{ code: number; stdout: string; stderr: string }>((done) => {
+      const child = spawn(process.execPath, [join(ROOT, 'bin/arbor.js'), ...args], { env: { ...process.env, ARBOR_URL: t.platform.url, ARBOR_TOKEN: token }, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      child.on('close', (code) => done({ code: code ?? 1, stdout, stderr }));
+    });
+  const api = (await t.call('GET', '/apps/shop/previews/42/schema-diff', undefined, { token })).body;
+  const text = await cli('previews', 'diff', '--app', 'shop', '--pr', '42');
+  assert.equal(text.code, 0, text.stderr);
+  assert.equal(text.stdout, `${api.markdown}\n`);
+  const json = await cli('previews', 'diff', '--app', 'shop', '--pr', '42', '--json');
+  assert.deepEqual(JSON.parse(json.stdout), api.diff);
+});
+
 test("reset: the parent's current data, the same URL and host, the pull request's migrations again", async () => {
   await query(firstUrl, "INSERT INTO users (email) VALUES ('only-in-preview@example.com')");
   await query((await reveal('staging')).connectionUri, "INSERT INTO users (email) VALUES ('grace@example.com')");
