@@ -42,9 +42,10 @@ test('init_source schema-only: the schema, roles and grants without rows; sequen
                     SELECT nextval('tickets') FROM generate_series(1, 5);
                     CREATE ROLE readers NOLOGIN; GRANT SELECT ON parents TO readers;`);
   await main.end();
-  await rejects(engine.api.createProjectBranch(projectId, { branch: { name: 'bad', init_source: 'schema-only', parent_timestamp: new Date().toISOString() } }), 400, /schema-only/);
   const { data } = await engine.api.createProjectBranch(projectId, { branch: { name: 'schema-only', init_source: 'schema-only' }, endpoints: [{ type: 'read_write' as never }] });
   assert.equal(data.branch.init_source, 'schema-only');
+  // As on Neon, a root branch: parent_id named only its source.
+  assert.equal(data.branch.parent_id, undefined);
   const client = await connect(data.connection_uris![0].connection_uri);
   assert.deepEqual((await client.query('SELECT (SELECT count(*)::int FROM parents) AS p, (SELECT count(*)::int FROM kids) AS k')).rows, [{ p: 0, k: 0 }]);
   assert.deepEqual((await client.query(`INSERT INTO parents (name) VALUES ('first') RETURNING id`)).rows, [{ id: 1 }]);
@@ -88,5 +89,21 @@ test("Neon's 423 rules: a project update or delete while operations run is answe
   const dirs = (await import('node:fs')).readdirSync(`${engine.home}/clusters`);
   assert.ok(!engine.engine.data.branches.some((b) => b.project_id === data.project.id));
   assert.ok(dirs.every((d) => engine.engine.data.branches.some((b) => d.startsWith(b.id)) || engine.engine.spares.isSpare(d)), `left: ${dirs.join(', ')}`);
+  assert.deepEqual(engine.specProblems, []);
+});
+
+test('branch lists page with opaque cursors; branches say who created them', async () => {
+  const all = (await engine.api.listProjectBranches({ projectId, sort_by: 'name', sort_order: 'asc' })).data.branches.map((b) => b.name);
+  const seen: string[] = [];
+  let cursor: string | undefined;
+  for (;;) {
+    const { data } = await engine.api.listProjectBranches({ projectId, sort_by: 'name', sort_order: 'asc', limit: 2, ...(cursor ? { cursor } : {}) });
+    seen.push(...data.branches.map((b) => b.name));
+    assert.ok(data.branches.every((b) => b.created_by?.name === 'Arbor engine'));
+    cursor = data.pagination?.next;
+    if (!cursor) break;
+    assert.doesNotMatch(cursor, /^br-/, 'the cursor is opaque');
+  }
+  assert.deepEqual(seen, all);
   assert.deepEqual(engine.specProblems, []);
 });

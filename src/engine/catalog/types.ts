@@ -77,7 +77,7 @@ export interface BranchRecord {
    * Present from the 201 of its creation until its data is complete: a restarted engine resumes
    * the creation from it (http/branches.ts), so an acknowledged branch is never lost.
    */
-  creation?: { point?: { lsn?: string; timestamp?: string }; schema_only?: boolean };
+  creation?: { point?: { lsn?: string; timestamp?: string }; schema_only?: boolean; /** A schema-only branch's source (it has no parent). */ source_id?: string };
   /** `schema-only`: made with the parent's schema and no data; absent for `parent-data`. */
   init_source?: 'schema-only';
   /** Neon's branch annotation (`annotation_value` at creation), returned by get and list. */

@@ -111,7 +111,6 @@ export function branchRoutes(engine: Engine): Hono {
     const spec = body.branch ?? {};
     const parent = spec.parent_id ? engine.branch(project.id, spec.parent_id) : engine.defaultBranch(project.id);
     const schemaOnly = spec.init_source === 'schema-only';
-    if (schemaOnly && (spec.parent_lsn || spec.parent_timestamp)) throw badRequest('init_source schema-only branches are made from the parent\'s head; omit parent_lsn and parent_timestamp');
     if (spec.parent_lsn && spec.parent_timestamp) throw badRequest('give parent_lsn or parent_timestamp, not both');
     if (spec.parent_timestamp && Date.parse(spec.parent_timestamp) > Date.now()) throw badRequest('parent_timestamp is in the future');
     // A past point of the parent is rebuilt from its history (history/point-in-time.ts).
@@ -138,17 +137,18 @@ export function branchRoutes(engine: Engine): Hono {
       id,
       project_id: project.id,
       name: name ?? id,
-      parent_id: parent.id,
+      // A schema-only branch is a root branch (Neon's rule): `parent_id` only names its source.
+      ...(schemaOnly ? {} : { parent_id: parent.id }),
       default: false,
       protected: spec.protected ?? false,
       ...(spec.expires_at ? { expires_at: new Date(spec.expires_at).toISOString().replace(/\.\d{3}Z$/, 'Z'), ttl_interval_seconds: ttlSeconds(spec.expires_at) } : {}),
-      ...(point?.lsn ? { parent_lsn: point.lsn.toUpperCase() } : {}),
-      parent_timestamp: point?.timestamp ? new Date(point.timestamp).toISOString().replace(/\.\d{3}Z$/, 'Z') : at,
+      ...(point?.lsn && !schemaOnly ? { parent_lsn: point.lsn.toUpperCase() } : {}),
+      ...(schemaOnly ? {} : { parent_timestamp: point?.timestamp ? new Date(point.timestamp).toISOString().replace(/\.\d{3}Z$/, 'Z') : at }),
       current_state: 'init',
       pending_state: 'ready',
       creation: {
         ...(point ? { point: { ...(point.lsn ? { lsn: point.lsn } : {}), ...(point.timestamp ? { timestamp: point.timestamp } : {}) } } : {}),
-        ...(schemaOnly ? { schema_only: true } : {}),
+        ...(schemaOnly ? { schema_only: true, source_id: parent.id } : {}),
       },
       ...(schemaOnly ? { init_source: 'schema-only' as const } : {}),
       state_changed_at: at,
@@ -199,7 +199,9 @@ export function branchRoutes(engine: Engine): Hono {
     const key = sortBy as 'name' | 'created_at' | 'updated_at';
     branches = [...branches].sort((a, b) => a[key].localeCompare(b[key]) || a.id.localeCompare(b.id));
     if (sortOrder === 'desc') branches.reverse();
-    const cursor = c.req.query('cursor');
+    // Opaque cursors, as Neon's (a raw branch id is still understood).
+    const given = c.req.query('cursor');
+    const cursor = given && !given.startsWith('br-') ? Buffer.from(given, 'base64url').toString() : given;
     if (cursor) {
       const index = branches.findIndex((b) => b.id === cursor);
       branches = index >= 0 ? branches.slice(index + 1) : [];
@@ -209,7 +211,7 @@ export function branchRoutes(engine: Engine): Hono {
     return c.json({
       branches: page.map(branchView),
       annotations: Object.fromEntries(page.filter((b) => b.annotation).map((b) => [b.id, annotationView(b)])),
-      pagination: { ...(more ? { next: page[page.length - 1].id } : {}), sort_by: sortBy, sort_order: sortOrder },
+      pagination: { ...(more ? { next: Buffer.from(page[page.length - 1].id).toString('base64url') } : {}), sort_by: sortBy, sort_order: sortOrder },
     });
   });
 
@@ -310,8 +312,10 @@ export function scheduleBranchCreation(engine: Engine, branch: BranchRecord, par
       }
       if (point) {
         const built = await buildAtPoint(engine, parent, point, partial, PARENT_POINT);
-        branch.parent_lsn = built.lsn;
-        branch.parent_timestamp = built.timestamp;
+        if (branch.parent_id) {
+          branch.parent_lsn = built.lsn;
+          branch.parent_timestamp = built.timestamp;
+        }
       } else if (promoted) {
         // Adopt the promoted postmaster as this branch's compute, with the endpoint's settings.
         const rw = endpoints[0];
@@ -323,10 +327,11 @@ export function scheduleBranchCreation(engine: Engine, branch: BranchRecord, par
           await engine.computes.rewriteSettings({ branchId: id, bins: engine.binaries(project.pg_version), port: rw.port, minCu: rw.autoscaling_limit_min_cu, maxCu: rw.autoscaling_limit_max_cu });
       } else if (engine.computes.isRunning(parent.id)) {
         const copied = await engine.withAdmin(parent, (admin) => copyRunningCluster(admin, parentDir, partial, project.pg_version, undefined, id));
-        branch.parent_lsn = copied.lsn;
+        if (branch.parent_id) branch.parent_lsn = copied.lsn;
       } else if (!(await engine.computes.whileStopped(parent.id, () => copyStoppedCluster(parentDir, partial)))) {
         // The parent woke in between: copy it running.
-        branch.parent_lsn = (await engine.withAdmin(parent, (admin) => copyRunningCluster(admin, parentDir, partial, project.pg_version, undefined, id))).lsn;
+        const copied = await engine.withAdmin(parent, (admin) => copyRunningCluster(admin, parentDir, partial, project.pg_version, undefined, id));
+        if (branch.parent_id) branch.parent_lsn = copied.lsn;
       }
       if (!promoted) await fs.rename(partial, dataDir);
       if (branch.creation?.schema_only) await removeData(engine, branch);
@@ -362,7 +367,7 @@ export async function resumeBranchCreations(engine: Engine): Promise<BranchRecor
   const resumed: BranchRecord[] = [];
   for (const branch of engine.data.branches) {
     if (!branch.creation) continue;
-    const parent = engine.data.branches.find((b) => b.id === branch.parent_id);
+    const parent = engine.data.branches.find((b) => b.id === (branch.creation!.source_id ?? branch.parent_id));
     const ops = engine.data.operations.filter((o) => o.branch_id === branch.id && (o.action === 'create_branch' || o.action === 'start_compute') && (o.status === 'running' || o.status === 'scheduling'));
     if (!parent) continue;
     const dataDir = engine.computes.dataDir(branch.id);
@@ -384,7 +389,7 @@ export async function resumeBranchCreations(engine: Engine): Promise<BranchRecor
 /** Schedules the creations `resumeBranchCreations` prepared (once the engine's ports are managed). */
 export function rescheduleBranchCreations(engine: Engine, branches: BranchRecord[]): void {
   for (const branch of branches) {
-    const parent = engine.data.branches.find((b) => b.id === branch.parent_id)!;
+    const parent = engine.data.branches.find((b) => b.id === (branch.creation?.source_id ?? branch.parent_id))!;
     const ops = engine.data.operations.filter((o) => o.branch_id === branch.id && (o.action === 'create_branch' || o.action === 'start_compute') && (o.status === 'running' || o.status === 'scheduling'));
     if (!ops.length) ops.push(engine.operation(branch.project_id, 'create_branch', { branch_id: branch.id }));
     scheduleBranchCreation(engine, branch, parent, engine.endpointsOf(branch.id), ops);

@@ -68,6 +68,7 @@ export function branchView(b: BranchRecord) {
     ...(b.last_reset_at ? { last_reset_at: b.last_reset_at } : {}),
     ...(b.logical_size !== undefined ? { logical_size: b.logical_size } : {}),
     init_source: b.init_source ?? 'parent-data',
+    created_by: { name: 'Arbor engine', image: '' },
     created_at: b.created_at,
     updated_at: b.updated_at,
   };
