@@ -220,7 +220,9 @@ const TABLE_PARTS = new Set<ObjectKind>(['column', 'constraint', 'trigger']);
 /** GitHub refuses comments longer than 65536 characters. */
 export const MAX_MARKDOWN = 60_000;
 
-const code = (s: string) => {
+const code = (raw: string) => {
+  // An identifier may hold a line break: shown as ↵, so a code span never ends a list item.
+  const s = raw.replace(/\r?\n|\r/g, '↵');
   const fence = s.includes('`') ? '``' : '`';
   return `${fence}${s.includes('`') ? ' ' : ''}${s}${s.includes('`') ? ' ' : ''}${fence}`;
 };
