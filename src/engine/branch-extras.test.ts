@@ -107,3 +107,16 @@ test('branch lists page with opaque cursors; branches say who created them', asy
   assert.deepEqual(seen, all);
   assert.deepEqual(engine.specProblems, []);
 });
+
+test("project bodies carry the fields of Neon's recorded ones", async () => {
+  const { project } = (await engine.api.getProject(projectId)).data;
+  assert.deepEqual(project.settings?.allowed_ips, { ips: [], protected_branches_only: false });
+  assert.equal(project.settings?.enable_logical_replication, false);
+  assert.equal(project.settings?.block_public_connections, false);
+  assert.equal(project.settings?.block_vpc_connections, false);
+  assert.equal(typeof project.synthetic_storage_size, 'number');
+  assert.equal(project.owner?.subscription_type, 'scale');
+  const listed = (await engine.api.listProjects({})).data.projects.find((p) => p.id === projectId)!;
+  assert.ok(listed.quota_reset_at);
+  assert.deepEqual(engine.specProblems, []);
+});
