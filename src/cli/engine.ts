@@ -4,7 +4,7 @@
 import type { Command } from 'commander';
 import { resolve, join } from 'node:path';
 import { readEngineKey, startEngineServer } from '../engine/server.ts';
-import { checkHome, checkMachine, checkPort, checkShim, info, warn } from './preflight.ts';
+import { checkHome, checkMachine, checkPort, checkShim, claimStateDir, info, warn } from './preflight.ts';
 
 export function registerEngine(program: Command): void {
   const engine = program.command('engine').description('the offline Neon-compatible engine');
@@ -21,6 +21,7 @@ export function registerEngine(program: Command): void {
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port ${opts.port} is not a port number (0-65535)`);
       checkMachine();
       checkHome(home);
+      claimStateDir(home, home);
       await checkPort(opts.host, port, '--port');
       await checkShim(home);
       info('starting the engine…');

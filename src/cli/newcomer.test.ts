@@ -172,6 +172,11 @@ describe('a normal start', () => {
       await ready('staging');
       await call('POST', '/apps/shop/environments', { name: 'dev', mode: 'branch-environment', parentEnvironment: 'staging' });
       await ready('dev');
+      // A second arbor on the same state directory stops before it touches anything.
+      const second = await arbor(['up', '--home', home, '--port', '0', '--engine-port', '0']);
+      assertOneSentence(second, new RegExp(`${home} is in use by another arbor \\(process ${child.pid}\\): .*--home DIR`));
+      assertOneSentence(await arbor(['engine', 'serve', '--home', join(home, 'engine'), '--port', '0']), /is in use by another arbor/);
+      await ready('dev');
     } finally {
       child.kill('SIGINT');
       await exited;

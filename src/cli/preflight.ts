@@ -5,10 +5,10 @@
  * stack trace), instead of a library's error half-way through a start.
  */
 import { execFileSync } from 'node:child_process';
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { buildShim } from '../engine/compute/shim.ts';
 
 export const info = (m: string) => process.stderr.write(`INFO: ${m}\n`);
@@ -62,6 +62,39 @@ export function checkHome(home: string, flag = '--home'): void {
   throw new Error(
     `the state directory ${home} belongs to ${ownerName(owner)}, not to you (${userInfo().username}): run arbor as its owner, or pass ${flag} DIR (or set ARBOR_HOME) to a directory of your own.`,
   );
+}
+
+/**
+ * Claims the state directory `dir` for this process (until it exits): two engines on one home
+ * would each take the other's postmasters and spares for debris of a crash. `shown` is the
+ * directory the user named.
+ */
+export function claimStateDir(dir: string, shown: string, flag = '--home'): void {
+  const lock = join(dir, 'arbor-cli.pid');
+  let holder = 0;
+  try {
+    holder = Number(readFileSync(lock, 'utf8'));
+  } catch {
+    // no claim yet
+  }
+  if (holder > 0 && holder !== process.pid) {
+    let alive = true;
+    try {
+      process.kill(holder, 0);
+    } catch (error) {
+      alive = (error as NodeJS.ErrnoException).code === 'EPERM';
+    }
+    if (alive) throw new Error(`the state directory ${shown} is in use by another arbor (process ${holder}): stop that one, or pass ${flag} DIR for a state directory of its own.`);
+  }
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  writeFileSync(lock, String(process.pid));
+  process.once('exit', () => {
+    try {
+      if (readFileSync(lock, 'utf8') === String(process.pid)) rmSync(lock);
+    } catch {
+      // already gone
+    }
+  });
 }
 
 /** Builds the listen shim now (with a progress line), so a missing compiler stops the start at once. */

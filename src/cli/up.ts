@@ -7,7 +7,7 @@ import { join, resolve } from 'node:path';
 import { startEngineServer } from '../engine/server.ts';
 import { ensureLocalAccount } from '../platform/accounts/accounts.ts';
 import { startPlatform, type Platform } from '../platform/platform.ts';
-import { checkHome, checkMachine, checkPort, checkShim, info, warn } from './preflight.ts';
+import { checkHome, checkMachine, checkPort, checkShim, claimStateDir, info, warn } from './preflight.ts';
 
 const log = { info, warn };
 
@@ -55,6 +55,7 @@ export function registerUp(program: Command): void {
       const enginePort = port(opts.enginePort, '--engine-port');
       checkMachine();
       checkHome(home);
+      claimStateDir(join(home, 'engine'), home);
       await checkPort('127.0.0.1', port(opts.port, '--port'), '--port', true);
       await checkPort('127.0.0.1', enginePort, '--engine-port', true);
       await checkShim(join(home, 'engine'));
