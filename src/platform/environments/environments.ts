@@ -63,6 +63,10 @@ export async function environmentView(ctx: Context, env: Environment) {
     account: account?.name,
     status: env.status,
     error: env.error ?? undefined,
+    // A failure is permanent (not retried until a change or POST …/retry) or retried at nextAttemptAt.
+    ...(env.status === 'failed'
+      ? { retry: env.observedGeneration === env.generation ? { permanent: true } : { permanent: false, nextAttemptAt: env.leaseUntil?.toISOString() } }
+      : {}),
     imported: env.spec.mode === 'import',
     neon: { projectId: env.neon.projectId, branchId: env.neon.branchId, endpointId: env.neon.endpointId, host: env.neon.host },
     ...(await projectSharing(ctx, env)),

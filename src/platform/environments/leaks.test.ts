@@ -91,6 +91,8 @@ test('a migration that raises row data: the views show file, line and SQLSTATE, 
     assert.match(failed.error, new RegExp(attack.file.replace('.', '\\.')));
     assert.match(failed.error, new RegExp(`SQLSTATE ${attack.code}`), failed.error);
     assert.match(failed.error, /line 1/);
+    assert.equal(failed.retry.permanent, false, 'a failed migration is retried with backoff');
+    assert.ok(failed.retry.nextAttemptAt, 'the next attempt is shown');
     const views = await everyView();
     assert.ok(!views.includes(SECRET), `${attack.file}: the row's email appears in a view: ${views.slice(Math.max(0, views.indexOf(SECRET) - 600), views.indexOf(SECRET) + 100)}`);
     assert.ok(!views.includes(leak), `${attack.file}: part of the row appears in a view`);

@@ -64,6 +64,7 @@ test("Neon's reason is shown, and a refusal is not retried until something chang
   assert.doesNotMatch(failed.error, /Request failed with status code/);
   assert.match(failed.error, /Retrying does not help/);
   assert.equal(failed.observedGeneration, failed.generation, 'a permanent failure is not queued again');
+  assert.deepEqual(failed.retry, { permanent: true });
   const step = failed.steps.find((s: { step: string }) => s.step === 'neon-resources');
   assert.match(step.detail, /pg_version 16 is not installed/);
 
