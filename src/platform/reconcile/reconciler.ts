@@ -17,6 +17,7 @@ import { accounts, apps, environments, environmentSteps, type Environment, type 
 import type { CallCounter } from '../neon/client.ts';
 import { expirePreviews } from '../previews/previews.ts';
 import { resetFromParent, withReset } from '../previews/reset.ts';
+import { sweepPreviewBranches } from '../previews/sweep.ts';
 import { describeFailure } from './failure.ts';
 import { recoverVanished } from './vanished.ts';
 import { neonStatus } from '../neon/client.ts';
@@ -26,6 +27,8 @@ const LEASE_MS = 15_000;
 const POLL_MS = 500;
 const MAX_BACKOFF_MS = 5 * 60_000;
 const EXPIRY_CHECK_MS = 2000;
+/** How often Neon is looked through for preview branches no environment holds (previews/sweep.ts). */
+const SWEEP_MS = 60_000;
 
 type Step = { name: string; run: (s: StepContext) => Promise<string | void> };
 
@@ -67,10 +70,16 @@ export class Reconciler {
     if (this.options.exclusive) await this.ctx.db.update(environments).set({ leaseOwner: null, leaseUntil: null });
     const loop = async () => {
       let expiredAt = 0;
+      // The first sweep a minute after start (not on every test platform's first second).
+      let sweptAt = Date.now();
       while (!this.stopped) {
         if (Date.now() - expiredAt > EXPIRY_CHECK_MS) {
           expiredAt = Date.now();
           await expirePreviews(this.ctx).catch((error) => this.ctx.log.warn(`preview expiry: ${(error as Error).message}`));
+        }
+        if (Date.now() - sweptAt > SWEEP_MS) {
+          sweptAt = Date.now();
+          await sweepPreviewBranches(this.ctx).catch((error) => this.ctx.log.warn(`preview sweep: ${(error as Error).message}`));
         }
         const worked = await this.runOnce().catch((error) => {
           this.ctx.log.warn(`reconciler: ${(error as Error).message}`);

@@ -1,0 +1,58 @@
+/**
+ * @module Nothing lingers: Neon branches named like previews (`preview/<app>/pr-<n>`, as
+ * previews.ts names them) that no environment holds — a platform that crashed between creating a
+ * branch and recording it, an environment row removed by hand, a store restored from an older
+ * backup — are deleted once they are older than a grace period, each deletion in the audit log.
+ * Only projects some environment of this platform uses are looked at, only branches with an
+ * expiry (Arbor gives every preview branch one), never a branch an environment holds by id or is
+ * about to hold by name. The reconciler runs it periodically.
+ */
+import { eq } from 'drizzle-orm';
+import { clientFor } from '../accounts/accounts.ts';
+import { audit } from '../audit.ts';
+import type { Actor, Context } from '../context.ts';
+import { ignoreNotFound } from '../neon/client.ts';
+import { accounts, environments } from '../store/schema.ts';
+
+const SWEEP_ACTOR: Actor = { name: 'preview-sweep', role: 'member' };
+const PREVIEW_BRANCH = /^preview\/([a-z][a-z0-9-]*)\/pr-([0-9]{1,9})$/;
+/** A branch younger than this is left alone (its environment may be recording it right now). */
+export const SWEEP_GRACE_MS = 3600_000;
+
+export async function sweepPreviewBranches(ctx: Context, options: { graceMs?: number } = {}): Promise<{ deleted: { account: string; projectId: string; branchId: string; name: string }[] }> {
+  const grace = options.graceMs ?? SWEEP_GRACE_MS;
+  const deleted: { account: string; projectId: string; branchId: string; name: string }[] = [];
+  for (const account of await ctx.db.select().from(accounts)) {
+    const envs = await ctx.db.select({ neon: environments.neon, spec: environments.spec }).from(environments).where(eq(environments.accountId, account.id));
+    const projects = new Set(envs.map((e) => e.neon.projectId).filter((p): p is string => !!p));
+    if (!projects.size) continue;
+    const heldIds = new Set(envs.map((e) => e.neon.branchId).filter(Boolean));
+    const heldNames = new Set(envs.map((e) => e.spec.branchName).filter(Boolean));
+    const api = clientFor(ctx, account);
+    for (const projectId of projects) {
+      let branches;
+      try {
+        branches = (await api.listProjectBranches({ projectId })).data.branches;
+      } catch (error) {
+        ctx.log.warn(`preview sweep: cannot list the branches of project ${projectId} (account ${account.name}): ${(error as Error).message}`);
+        continue;
+      }
+      for (const branch of branches) {
+        const match = PREVIEW_BRANCH.exec(branch.name);
+        if (!match || !branch.expires_at || heldIds.has(branch.id) || heldNames.has(branch.name)) continue;
+        if (Date.now() - Date.parse(branch.created_at) < grace) continue;
+        try {
+          await ignoreNotFound(api.deleteProjectBranch({ projectId, branchId: branch.id }));
+        } catch (error) {
+          // e.g. someone branched from it: Neon refuses; it stays, and is tried again next time.
+          ctx.log.warn(`preview sweep: cannot delete branch ${branch.name} (${branch.id}) of project ${projectId}: ${(error as Error).message}`);
+          continue;
+        }
+        deleted.push({ account: account.name, projectId, branchId: branch.id, name: branch.name });
+        await audit(ctx, SWEEP_ACTOR, 'preview.sweep', `${match[1]}/pr:${match[2]}`, { account: account.name, projectId, branchId: branch.id, branch: branch.name, reason: 'no environment holds this preview branch' });
+        ctx.log.info(`preview sweep: deleted branch ${branch.name} (${branch.id}) of project ${projectId}: no environment holds it`);
+      }
+    }
+  }
+  return { deleted };
+}
