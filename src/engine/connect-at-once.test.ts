@@ -74,3 +74,15 @@ test('a branch taken from a spare also connects the moment the 201 arrives', asy
   await engine.engine.spares.settled(main.id);
   assert.deepEqual(engine.specProblems, []);
 });
+
+test("a new project's connection string connects the moment the 201 arrives", async () => {
+  for (let i = 0; i < 2; i++) {
+    const { data } = await engine.api.createProject({ project: { name: `at-once-${i}` } });
+    const client = await connect(data.connection_uris![0].connection_uri);
+    assert.deepEqual((await client.query('SELECT current_user AS u, current_database() AS d')).rows, [{ u: 'neondb_owner', d: 'neondb' }]);
+    await client.end();
+    await settle(engine.api, data.project.id);
+    await engine.engine.spares.settled(data.branch.id);
+  }
+  assert.deepEqual(engine.specProblems, []);
+});

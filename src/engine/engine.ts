@@ -290,8 +290,11 @@ export class Engine {
     }
   }
 
-  /** Starts the endpoint's postmaster and marks it active. */
-  async startEndpoint(endpoint: EndpointRecord): Promise<void> {
+  /**
+   * Starts the endpoint's postmaster and marks it active. With `holdClients`, clients wait on its
+   * port until `computes.resumeAccepting` (a new project's, until its roles exist).
+   */
+  async startEndpoint(endpoint: EndpointRecord, options: { holdClients?: boolean } = {}): Promise<void> {
     const project = this.project(endpoint.project_id);
     await this.computes.start({
       branchId: endpoint.branch_id,
@@ -300,6 +303,7 @@ export class Engine {
       minCu: endpoint.autoscaling_limit_min_cu,
       maxCu: endpoint.autoscaling_limit_max_cu,
       pgSettings: endpoint.settings.pg_settings,
+      ...(options.holdClients ? { holdClients: true } : {}),
     });
     const at = nowIso();
     endpoint.current_state = 'active';

@@ -142,6 +142,8 @@ export function projectRoutes(engine: Engine): Hono {
       engine.operation(id, 'start_compute', { branch_id: branch.id, endpoint_id: endpoint.id }),
     ];
     await engine.save();
+    // From the 201 on, the endpoint's port accepts; a client waits for the compute (Engine.wake).
+    await engine.listeners.listen(endpoint.port);
 
     const dataDir = engine.computes.dataDir(branch.id);
     engine.schedule(
@@ -152,7 +154,8 @@ export function projectRoutes(engine: Engine): Hono {
         await initCluster(bins, partial, engine.superuserPassword(project), `${engine.home}/run`);
         await fs.rename(partial, dataDir);
         engine.finish(ops[0]);
-        await engine.startEndpoint(endpoint);
+        // Clients that connect meanwhile wait until the project's role and database exist.
+        await engine.startEndpoint(endpoint, { holdClients: true });
         await engine.withAdmin(branch, async (admin, connect) => {
           await createNeonSuperuser(admin, pgVersion);
           await createApiRole(admin, roleName, password);
@@ -164,6 +167,7 @@ export function projectRoutes(engine: Engine): Hono {
             await db.end();
           }
         });
+        await engine.computes.resumeAccepting(branch.id);
         branch.current_state = 'ready';
         delete branch.pending_state;
         branch.state_changed_at = nowIso();
@@ -179,6 +183,7 @@ export function projectRoutes(engine: Engine): Hono {
         engine.data.endpoints = engine.data.endpoints.filter((e) => e.project_id !== id);
         engine.data.branches = engine.data.branches.filter((b) => b.project_id !== id);
         engine.data.projects = engine.data.projects.filter((p) => p.id !== id);
+        await engine.listeners.release(endpoint.port);
       },
     );
 
