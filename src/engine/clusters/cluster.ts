@@ -4,7 +4,7 @@
  */
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type pg from 'pg';
@@ -117,7 +117,8 @@ export async function writeSettings(dataDir: string, s: ClusterSettings): Promis
     `logging_collector = off`,
     `log_min_messages = warning`,
     `log_connections = off`,
-    `createrole_self_grant = 'set, inherit'`,
+    // PostgreSQL 16+ (a CREATEROLE role administers what it creates either way before that).
+    ...(clusterMajor(dataDir) >= 16 ? [`createrole_self_grant = 'set, inherit'`] : []),
     // One syncfs() instead of an fsync per file when a copied cluster first starts.
     `recovery_init_sync_method = syncfs`,
     // A spare standby streams without a slot (so none can leak); this covers its short lag.
@@ -141,6 +142,15 @@ export async function writeSettings(dataDir: string, s: ClusterSettings): Promis
   const path = join(dataDir, 'arbor.conf');
   await fs.writeFile(path, lines.join('\n'));
   ownFile(path, 0o600);
+}
+
+/** The major version a data directory was made by (its PG_VERSION file); 17 when unreadable. */
+function clusterMajor(dataDir: string): number {
+  try {
+    return Number(readFileSync(join(dataDir, 'PG_VERSION'), 'utf8').trim()) || 17;
+  } catch {
+    return 17;
+  }
 }
 
 function settingLiteral(value: string): string {
