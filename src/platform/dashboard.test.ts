@@ -165,5 +165,10 @@ describe('dashboard', () => {
     assert.equal(await page.getByRole('button', { name: 'Reveal' }).count(), 0);
     assert.equal(await page.getByRole('button', { name: 'Rotate' }).count(), 0);
     assert.equal(await page.getByRole('link', { name: 'Audit' }).count(), 0);
+    // As a developer: still none on staging, which is production (protected).
+    assert.equal((await t.call('PUT', '/apps/shop/members/dana', { role: 'developer' })).status, 200);
+    await page.reload();
+    await page.getByText(/Only app admins can reveal or rotate the passwords of a protected environment/).waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Reveal' }).count(), 0);
   });
 });

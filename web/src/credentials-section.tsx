@@ -3,7 +3,7 @@
  * (each reveal is written to the audit log) and rotate it; members see no such buttons.
  */
 import { useState } from 'react';
-import { api, seg, type CredentialView, type EnvironmentView, type RevealedCredential, type UserView } from './api.ts';
+import { api, seg, type CredentialView, type EnvironmentView, type RevealedCredential } from './api.ts';
 import { FormError, Loading, useData } from './data.tsx';
 
 function CredentialRow({ base, user, admin }: { base: string; user: CredentialView; admin: boolean }) {
@@ -97,11 +97,12 @@ function CredentialRow({ base, user, admin }: { base: string; user: CredentialVi
   );
 }
 
-export function CredentialsSection({ app, env, me }: { app: string; env: EnvironmentView; me: UserView }) {
+/** `mayManage`: the caller may reveal and rotate here (an app admin; a developer on an unprotected environment). */
+export function CredentialsSection({ app, env, mayManage }: { app: string; env: EnvironmentView; mayManage: boolean }) {
   const base = `/apps/${seg(app)}/environments/${seg(env.name)}`;
   const ready = env.status === 'ready';
   const users = useData(() => api<{ users: CredentialView[] }>('GET', `${base}/users`).then((r) => r.users), [base, ready]);
-  const admin = me.role === 'admin';
+  const admin = mayManage;
   return (
     <section className="panel">
       <h2>Credentials</h2>
@@ -127,7 +128,7 @@ export function CredentialsSection({ app, env, me }: { app: string; env: Environ
           </tbody>
         </table>
       )}
-      {!admin && <p className="hint">Only admins can reveal or rotate passwords.</p>}
+      {!admin && <p className="hint">{env.protected ? 'Only app admins can reveal or rotate the passwords of a protected environment.' : 'Only developers and admins of the app can reveal or rotate passwords.'}</p>}
     </section>
   );
 }

@@ -3,7 +3,7 @@
  * every second until ready), errors, an import's warnings and deviations with "Fix roles", the
  * Neon settings and the credentials.
  */
-import { api, seg, type EnvironmentView, type StepView, type UserView } from './api.ts';
+import { api, seg, type AppView, type EnvironmentView, type StepView, type UserView } from './api.ts';
 import { settled } from './app-page.tsx';
 import { CredentialsSection } from './credentials-section.tsx';
 import { FormError, Loading, Status, useAction, useData } from './data.tsx';
@@ -106,6 +106,9 @@ export function EnvironmentPage({ app, env: name, me }: { app: string; env: stri
     (e) => (settled(e) ? undefined : 1000),
   );
   const e = env.data;
+  // The caller's role on the app decides what the page offers (the API checks it again).
+  const appRole = useData(() => api<{ app: AppView }>('GET', `/apps/${seg(app)}`).then((r) => r.app.role), [app]).data;
+  const mayManageCredentials = !!e && (me.role === 'admin' || appRole === 'admin' || (appRole === 'developer' && !e.protected));
   return (
     <>
       <p className="crumbs">
@@ -126,7 +129,10 @@ export function EnvironmentPage({ app, env: name, me }: { app: string; env: stri
           )}
           <dl className="facts">
             <dt>Type</dt>
-            <dd>{e.type}</dd>
+            <dd>
+              {e.type}
+              {e.protected ? ' (protected: app admins change it; it runs the approved model)' : ''}
+            </dd>
             <dt>Mode</dt>
             <dd>{e.mode}</dd>
             <dt>Account</dt>
@@ -148,7 +154,7 @@ export function EnvironmentPage({ app, env: name, me }: { app: string; env: stri
           <h2>Steps</h2>
           <Steps env={e} />
           <SettingsForm app={app} env={e} onChange={env.reload} />
-          <CredentialsSection app={app} env={e} me={me} />
+          <CredentialsSection app={app} env={e} mayManage={mayManageCredentials} />
         </>
       )}
     </>

@@ -281,6 +281,11 @@ describe('protected environments', () => {
     assert.equal((await as({ cookie: people.dev1.cookie }, 'PATCH', '/apps/shop/environments/dev/neon', { suspendTimeoutSeconds: 300 })).status, 403);
     assert.equal((await as({ cookie: admin.cookie }, 'PATCH', '/apps/shop/environments/dev', { protected: false })).status, 200);
     await t.waitFor('shop', 'dev', 'ready');
+    // The full text of a failure (it may carry row data) is an app admin's to read.
+    assert.equal((await as({ cookie: admin.cookie }, 'GET', '/apps/shop/environments/prod/error-detail')).status, 200);
+    assert.equal((await as({ cookie: people.dev1.cookie }, 'GET', '/apps/shop/environments/prod/error-detail')).status, 403);
+    assert.equal((await as({ cookie: people.dev1.cookie }, 'GET', '/apps/shop/environments/dev/error-detail')).status, 403);
+    assert.equal((await as({ cookie: people.outsider.cookie }, 'GET', '/apps/shop/environments/prod/error-detail')).status, 404);
   });
 });
 

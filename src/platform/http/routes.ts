@@ -261,8 +261,11 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
     },
   });
   api.route({
-    method: 'get', path: '/apps/{app}/environments/{env}/error-detail', summary: "The full text of the environment's last failure (may carry row data; admins only, audited)", access: 'admin',
-    handler: async ({ params, actor }) => ({ errorDetail: await errorDetail(ctx, actor, params.app, params.env) }),
+    method: 'get', path: '/apps/{app}/environments/{env}/error-detail', summary: "The full text of the environment's last failure (may carry row data; app admins only, audited)", access: 'member',
+    async handler({ params, actor }) {
+      await appAs(actor, params.app, 'admin', "reading the full text of an environment's failure");
+      return { errorDetail: await errorDetail(ctx, actor, params.app, params.env) };
+    },
   });
   api.route({
     method: 'post', path: '/apps/{app}/environments/{env}/retry', summary: 'Run the environment again now (after a permanent failure, or instead of waiting out the backoff)', access: 'member', status: 202,
