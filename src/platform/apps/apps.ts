@@ -11,6 +11,7 @@ import { APP_ROLES } from '../auth/access.ts';
 import type { Actor, Context } from '../context.ts';
 import { PlatformError, conflict, invalid, notFound } from '../errors.ts';
 import { AppModelError, validateAppModel, type AppModel } from '../postgres/app-model.ts';
+import { migrationNameProblems } from '../postgres/migrate.ts';
 import { appChanges, appMembers, apps, changed, environments, users, type App, type AppChange, type AppRole, type Environment, type StoredMigration } from '../store/schema.ts';
 
 export interface AppInput {
@@ -19,7 +20,6 @@ export interface AppInput {
   migrations?: Record<string, StoredMigration[]>;
 }
 
-const MIGRATION_FILE = /^(\d+)_[A-Za-z0-9_.-]+\.up\.sql$/;
 
 /** App names follow the environment-name rules (no pr:<n>): they go into URLs, Neon project and branch names. */
 const APP_NAME = /^[a-z][a-z0-9-]{0,39}$/;
@@ -57,11 +57,14 @@ function readModel(input: unknown): AppModel {
 
 export function checkMigrations(model: AppModel, migrations: Record<string, StoredMigration[]>): void {
   for (const [database, files] of Object.entries(migrations)) {
-    if (!model.databases.some((d) => d.name === database)) throw invalid(`migrations.${database}`, `migrations are given for database ${database}, which the model does not declare`);
+    const db = model.databases.find((d) => d.name === database);
+    if (!db) throw invalid(`migrations.${database}`, `migrations are given for database ${database}, which the model does not declare`);
     for (const [i, f] of files.entries()) {
-      if (!MIGRATION_FILE.test(f.file)) throw invalid(`migrations.${database}[${i}].file`, `migration file "${f.file}" must be named N_name.up.sql`);
       if (typeof f.sql !== 'string') throw invalid(`migrations.${database}[${i}].sql`, 'sql must be a string');
+      if (f.file.split('/').some((part) => part === '..' || part === '' || part === '.')) throw invalid(`migrations.${database}[${i}].file`, `migration file "${f.file}" must be a relative path inside the migrations folder`);
     }
+    const problems = migrationNameProblems(db, files.map((f) => f.file));
+    if (problems.length) throw invalid(`migrations.${database}`, `migrations of database ${database}: ${problems.join('; ')}`);
   }
 }
 
