@@ -170,5 +170,10 @@ describe('dashboard', () => {
     await page.reload();
     await page.getByText(/Only app admins can reveal or rotate the passwords of a protected environment/).waitFor();
     assert.equal(await page.getByRole('button', { name: 'Reveal' }).count(), 0);
+    // The app page lists the members; only app admins get the form to change them.
+    await page.goto(`${t.platform.url}/apps/shop`);
+    assert.match(await page.locator('tr[data-member="dana"]').innerText(), /developer/);
+    assert.equal(await page.getByRole('form', { name: 'Add a member' }).count(), 0);
+    assert.match(await page.getByRole('row', { name: /staging/ }).innerText(), /production \(protected\)/);
   });
 });

@@ -1,7 +1,8 @@
 /**
- * @module One app: its environments (refreshing every second while one is not ready) and the form
- * to create another.
+ * @module One app: its environments (refreshing every second while one is not ready), the form
+ * to create another, changes waiting for approval and the app's members.
  */
+import { AppAccess } from './access-section.tsx';
 import { api, seg, type EnvironmentView } from './api.ts';
 import { FormError, Loading, Status, useData } from './data.tsx';
 import { CreateEnvironmentForm } from './environment-form.tsx';
@@ -50,7 +51,10 @@ export function AppPage({ app }: { app: string }) {
                   <Status status={e.status} />
                   {e.error && <div className="error-inline">{e.error}</div>}
                 </td>
-                <td>{e.type}</td>
+                <td>
+                  {e.type}
+                  {e.protected ? ' (protected)' : ''}
+                </td>
                 <td>{e.mode}</td>
                 <td>{e.account ?? '—'}</td>
                 <td className="mono">{e.neon.projectId ?? '—'}</td>
@@ -61,6 +65,7 @@ export function AppPage({ app }: { app: string }) {
         </table>
       )}
       {environments.data && <CreateEnvironmentForm app={app} environments={environments.data} />}
+      <AppAccess app={app} />
     </>
   );
 }
