@@ -94,3 +94,22 @@ test('point-in-time branches: refused before the 201 when the point is outside h
   engine.process.kill('SIGTERM');
   await exited(engine.process);
 });
+
+test('kill -9 at any moment after a project creation 201: the project is finished after the restart, role and database included', async () => {
+  let engine = await engines.start();
+  for (const delay of [0, 20, 80, 250, 700]) {
+    const what = `project killed ${delay} ms after the 201`;
+    const { data } = await engine.api.createProject({ project: { name: `ack-project-${delay}` } });
+    if (delay) await sleep(delay);
+    engine = await restart(engine);
+    const ops = await operationsAtRest(engine.api, data.project.id);
+    assert.deepEqual(ops.map((o) => [o.action, o.status]).sort(), [['create_timeline', 'finished'], ['start_compute', 'finished']], `${what}: ${JSON.stringify(ops)}`);
+    assert.equal((await engine.api.getProjectBranch(data.project.id, data.branch.id)).data.branch.current_state, 'ready', what);
+    const client = await connect(data.connection_uris![0].connection_uri);
+    assert.deepEqual((await client.query('SELECT current_user AS u, current_database() AS d')).rows, [{ u: 'neondb_owner', d: 'neondb' }], what);
+    await client.query('CREATE TABLE works AS SELECT 1 AS x');
+    await client.end();
+  }
+  engine.process.kill('SIGTERM');
+  await exited(engine.process);
+});

@@ -18,6 +18,7 @@ import { branchView, connectionUris, databaseView, endpointView, operationView, 
 import { buildAtPoint, checkPoint, type HistoryPoint } from '../history/point-in-time.ts';
 import { removeHistory } from '../history/store.ts';
 import type { Spare } from '../spares.ts';
+import { scheduleProjectCreation } from './projects.ts';
 import { runningPid, stopPostmaster } from '../compute/postmaster.ts';
 
 const MAX_EXPIRY_MS = 30 * 86_400_000;
@@ -357,6 +358,8 @@ export function scheduleBranchCreation(engine: Engine, branch: BranchRecord, par
   );
 }
 
+const CREATION_ACTIONS: string[] = ['create_branch', 'create_timeline', 'start_compute'];
+
 /**
  * On engine start, before endpoints come back: branches whose creation a crash interrupted
  * (their data incomplete) are made again from scratch — what the crash left (a spare, a partial
@@ -367,15 +370,20 @@ export async function resumeBranchCreations(engine: Engine): Promise<BranchRecor
   const resumed: BranchRecord[] = [];
   for (const branch of engine.data.branches) {
     if (!branch.creation) continue;
-    const parent = engine.data.branches.find((b) => b.id === (branch.creation!.source_id ?? branch.parent_id));
-    const ops = engine.data.operations.filter((o) => o.branch_id === branch.id && (o.action === 'create_branch' || o.action === 'start_compute') && (o.status === 'running' || o.status === 'scheduling'));
-    if (!parent) continue;
+    const sourceId = branch.creation.source_id ?? branch.parent_id;
+    const parent = engine.data.branches.find((b) => b.id === sourceId);
+    // A project's first branch has no parent: its creation (initdb, role, database) is made again.
+    const root = !sourceId;
+    const ops = engine.data.operations.filter((o) => o.branch_id === branch.id && CREATION_ACTIONS.includes(o.action) && (o.status === 'running' || o.status === 'scheduling'));
+    if (!parent && !root) continue;
     const dataDir = engine.computes.dataDir(branch.id);
     for (const dir of [dataDir, `${dataDir}.partial`, `${dataDir}.partial.pitr`]) {
       const pid = runningPid(dir);
       if (pid) await stopPostmaster(pid);
       await removeCluster(dir);
     }
+    // What the interrupted attempt archived (a promoted spare archives at once) is not this branch's history.
+    await removeHistory(engine.home, branch.id);
     for (const op of ops) {
       op.failures_count += 1;
       op.error = 'the engine stopped while this operation ran; it is retried';
@@ -389,8 +397,16 @@ export async function resumeBranchCreations(engine: Engine): Promise<BranchRecor
 /** Schedules the creations `resumeBranchCreations` prepared (once the engine's ports are managed). */
 export function rescheduleBranchCreations(engine: Engine, branches: BranchRecord[]): void {
   for (const branch of branches) {
-    const parent = engine.data.branches.find((b) => b.id === (branch.creation?.source_id ?? branch.parent_id))!;
-    const ops = engine.data.operations.filter((o) => o.branch_id === branch.id && (o.action === 'create_branch' || o.action === 'start_compute') && (o.status === 'running' || o.status === 'scheduling'));
+    const sourceId = branch.creation?.source_id ?? branch.parent_id;
+    const ops = engine.data.operations.filter((o) => o.branch_id === branch.id && CREATION_ACTIONS.includes(o.action) && (o.status === 'running' || o.status === 'scheduling'));
+    if (!sourceId) {
+      // create_timeline first: the project's creation finishes it once the cluster exists.
+      if (!ops.some((o) => o.action === 'create_timeline')) ops.unshift(engine.operation(branch.project_id, 'create_timeline', { branch_id: branch.id }));
+      ops.sort((a, b) => (a.action === 'create_timeline' ? -1 : b.action === 'create_timeline' ? 1 : 0));
+      scheduleProjectCreation(engine, engine.project(branch.project_id), branch, engine.readWriteEndpoint(branch.id)!, ops);
+      continue;
+    }
+    const parent = engine.data.branches.find((b) => b.id === sourceId)!;
     if (!ops.length) ops.push(engine.operation(branch.project_id, 'create_branch', { branch_id: branch.id }));
     scheduleBranchCreation(engine, branch, parent, engine.endpointsOf(branch.id), ops);
   }

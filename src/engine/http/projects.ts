@@ -8,7 +8,7 @@ import { z } from 'zod';
 import type { Engine } from '../engine.ts';
 import { nowIso } from '../engine.ts';
 import { branchId, endpointId, projectId, rolePassword } from '../catalog/ids.ts';
-import type { BranchRecord, EndpointRecord, ProjectRecord } from '../catalog/types.ts';
+import type { BranchRecord, EndpointRecord, OperationRecord, ProjectRecord } from '../catalog/types.ts';
 import { DEFAULT_PG_VERSION } from '../clusters/binaries.ts';
 import { initCluster, removeCluster } from '../clusters/cluster.ts';
 import { createApiRole, createDatabase, createNeonSuperuser, isReservedRoleName, setPublicSchemaOwner } from '../clusters/neon-roles.ts';
@@ -112,6 +112,7 @@ export function projectRoutes(engine: Engine): Hono {
       protected: false,
       current_state: 'init',
       pending_state: 'ready',
+      creation: {},
       state_changed_at: at,
       created_at: at,
       updated_at: at,
@@ -145,47 +146,7 @@ export function projectRoutes(engine: Engine): Hono {
     // From the 201 on, the endpoint's port accepts; a client waits for the compute (Engine.wake).
     await engine.listeners.listen(endpoint.port);
 
-    const dataDir = engine.computes.dataDir(branch.id);
-    engine.schedule(
-      id,
-      ops,
-      async () => {
-        const partial = `${dataDir}.partial`;
-        await initCluster(bins, partial, engine.superuserPassword(project), `${engine.home}/run`);
-        await fs.rename(partial, dataDir);
-        engine.finish(ops[0]);
-        // Clients that connect meanwhile wait until the project's role and database exist.
-        await engine.startEndpoint(endpoint, { holdClients: true });
-        await engine.withAdmin(branch, async (admin, connect) => {
-          await createNeonSuperuser(admin, pgVersion);
-          await createApiRole(admin, roleName, password);
-          await createDatabase(admin, databaseName, roleName);
-          const db = await connect(databaseName);
-          try {
-            await setPublicSchemaOwner(db, roleName);
-          } finally {
-            await db.end();
-          }
-        });
-        await engine.computes.resumeAccepting(branch.id);
-        branch.current_state = 'ready';
-        delete branch.pending_state;
-        branch.state_changed_at = nowIso();
-        engine.spares.replenish(branch);
-        engine.history.track(branch);
-      },
-      async () => {
-        await engine.computes.stop(branch.id);
-        await removeCluster(`${dataDir}.partial`);
-        await removeCluster(dataDir);
-        endpoint.current_state = 'idle';
-        delete endpoint.pending_state;
-        engine.data.endpoints = engine.data.endpoints.filter((e) => e.project_id !== id);
-        engine.data.branches = engine.data.branches.filter((b) => b.project_id !== id);
-        engine.data.projects = engine.data.projects.filter((p) => p.id !== id);
-        await engine.listeners.release(endpoint.port);
-      },
-    );
+    scheduleProjectCreation(engine, project, branch, endpoint, ops);
 
     return c.json(
       {
@@ -289,4 +250,62 @@ export function projectRoutes(engine: Engine): Hono {
   });
 
   return app;
+}
+
+/**
+ * Makes a new project's cluster (initdb, its role and database) and starts its endpoint, as the
+ * operations `ops`. Until the role and database exist the branch keeps its `creation` record, and
+ * a restarted engine runs this again (http/branches.ts, `resumeBranchCreations`).
+ */
+export function scheduleProjectCreation(engine: Engine, project: ProjectRecord, branch: BranchRecord, endpoint: EndpointRecord, ops: OperationRecord[]): void {
+  const id = project.id;
+  const bins = engine.binaries(project.pg_version);
+  const pgVersion = project.pg_version;
+  const roleName = branch.roles[0].name;
+  const password = engine.secrets.open(branch.roles[0].password!);
+  const databaseName = branch.databases[0].name;
+  const dataDir = engine.computes.dataDir(branch.id);
+  engine.schedule(
+    id,
+    ops,
+    async () => {
+      const partial = `${dataDir}.partial`;
+      await initCluster(bins, partial, engine.superuserPassword(project), `${engine.home}/run`);
+      await fs.rename(partial, dataDir);
+      engine.finish(ops[0]);
+      // Clients that connect meanwhile wait until the project's role and database exist.
+      await engine.startEndpoint(endpoint, { holdClients: true });
+      await engine.withAdmin(branch, async (admin, connect) => {
+        await createNeonSuperuser(admin, pgVersion);
+        await createApiRole(admin, roleName, password);
+        await createDatabase(admin, databaseName, roleName);
+        const db = await connect(databaseName);
+        try {
+          await setPublicSchemaOwner(db, roleName);
+        } finally {
+          await db.end();
+        }
+      });
+      // Complete: saved before any client is served (until then a restart makes it again).
+      delete branch.creation;
+      await engine.save();
+      await engine.computes.resumeAccepting(branch.id);
+      branch.current_state = 'ready';
+      delete branch.pending_state;
+      branch.state_changed_at = nowIso();
+      engine.spares.replenish(branch);
+      engine.history.track(branch);
+    },
+    async () => {
+      await engine.computes.stop(branch.id);
+      await removeCluster(`${dataDir}.partial`);
+      await removeCluster(dataDir);
+      endpoint.current_state = 'idle';
+      delete endpoint.pending_state;
+      engine.data.endpoints = engine.data.endpoints.filter((e) => e.project_id !== id);
+      engine.data.branches = engine.data.branches.filter((b) => b.project_id !== id);
+      engine.data.projects = engine.data.projects.filter((p) => p.id !== id);
+      await engine.listeners.release(endpoint.port);
+    },
+  );
 }
