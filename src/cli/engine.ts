@@ -2,6 +2,7 @@
  * @module `arbor engine serve`: the offline Neon alone.
  */
 import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import { readEngineKey, startEngineServer } from '../engine/server.ts';
 import { checkHome, checkMachine, checkPort, checkShim, claimStateDir, info, warn } from './preflight.ts';
@@ -50,5 +51,17 @@ export function registerEngine(program: Command): void {
     .action((opts: { home?: string }) => {
       const home = resolve(opts.home ?? join(process.env.ARBOR_HOME ?? '.arbor', 'engine'));
       process.stdout.write(`${readEngineKey(home)}\n`);
+    });
+
+  engine
+    .command('ca')
+    .description("print the path of the engine's local CA certificate, which signs every endpoint's certificate (give it to clients that verify TLS)")
+    .option('--home <dir>', 'state directory (default: $ARBOR_HOME/engine or ./.arbor/engine)')
+    .action((opts: { home?: string }) => {
+      const home = resolve(opts.home ?? join(process.env.ARBOR_HOME ?? '.arbor', 'engine'));
+      const ca = join(home, 'tls', 'ca.crt');
+      if (!existsSync(ca)) throw new Error(`${ca} does not exist yet: it is made on the engine's first start (npx arbor engine serve --home ${home})`);
+      process.stdout.write(`${ca}\n`);
+      process.stderr.write(`Trust it: NODE_EXTRA_CA_CERTS=${ca} (node-postgres), PGSSLROOTCERT=${ca} (psql, neonctl), or sslrootcert=${ca} in a URL\n`);
     });
 }

@@ -50,5 +50,9 @@ test('node-postgres and psql verify the endpoint with the local CA (verify-full)
   url.searchParams.set('sslrootcert', ca);
   const { stdout } = await execFileAsync('psql', [url.toString(), '-XAtc', 'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()'], { env: { PATH: process.env.PATH } });
   assert.equal(stdout.trim(), 't');
+  // `arbor engine ca` prints where it is.
+  const cli = await execFileAsync(process.execPath, ['bin/arbor.js', 'engine', 'ca', '--home', engine.home]);
+  assert.equal(cli.stdout.trim(), ca);
+  assert.match(cli.stderr, /NODE_EXTRA_CA_CERTS=/);
   assert.deepEqual(engine.specProblems, []);
 });
