@@ -109,11 +109,15 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
       // use, and their branches.
       const account = await findAccount(ctx, params.account);
       const visible = await appRoles(ctx, actor);
-      const used = await ctx.db.select({ appId: environments.appId, neon: environments.neon }).from(environments).where(eq(environments.accountId, account.id));
-      const hiddenBranches = new Set(used.filter((e) => !visible.has(e.appId) && e.neon.branchId).map((e) => e.neon.branchId!));
-      const hiddenProjects = new Set(used.filter((e) => !visible.has(e.appId) && e.neon.projectId).map((e) => e.neon.projectId!));
-      for (const e of used) if (visible.has(e.appId) && e.neon.projectId) hiddenProjects.delete(e.neon.projectId);
-      return { projects: projects.filter((p) => !hiddenProjects.has(p.id)).map((p) => ({ ...p, branches: p.branches.filter((b) => !hiddenBranches.has(b.id)) })) };
+      const rows = await ctx.db.select({ appId: environments.appId, neon: environments.neon, spec: environments.spec }).from(environments).where(eq(environments.accountId, account.id));
+      // What an environment holds, or is about to (an import's branch, a new project by its name).
+      const used = rows.map((e) => ({ appId: e.appId, projectId: e.neon.projectId ?? e.spec.neonProjectId, branchId: e.neon.branchId ?? e.spec.neonBranchId, projectName: e.neon.projectId ? undefined : e.spec.projectName }));
+      const hidden = used.filter((e) => !visible.has(e.appId));
+      const hiddenBranches = new Set(hidden.map((e) => e.branchId).filter(Boolean));
+      const hiddenProjects = new Set(hidden.map((e) => e.projectId).filter(Boolean));
+      const hiddenNames = new Set(hidden.map((e) => e.projectName).filter(Boolean));
+      for (const e of used) if (visible.has(e.appId) && e.projectId) hiddenProjects.delete(e.projectId);
+      return { projects: projects.filter((p) => !hiddenProjects.has(p.id) && !hiddenNames.has(p.name)).map((p) => ({ ...p, branches: p.branches.filter((b) => !hiddenBranches.has(b.id)) })) };
     },
   });
   api.route({ method: 'get', path: '/accounts/{account}/regions', summary: "List the account's regions", access: 'member', handler: async ({ params }) => ({ regions: await listRegions(ctx, params.account) }) });
