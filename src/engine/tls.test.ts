@@ -50,6 +50,17 @@ test('node-postgres and psql verify the endpoint with the local CA (verify-full)
   url.searchParams.set('sslrootcert', ca);
   const { stdout } = await execFileAsync('psql', [url.toString(), '-XAtc', 'SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()'], { env: { PATH: process.env.PATH } });
   assert.equal(stdout.trim(), 't');
+  // A string without sslrootcert (as neonctl or create-branch-action build them): the CA given by environment.
+  const bare = new URL(mainUri);
+  bare.searchParams.delete('sslrootcert');
+  const script = `const pg = require('pg'); const c = new pg.Client({ connectionString: process.argv[1] }); c.connect().then(() => c.query('SELECT 1 AS one')).then((r) => { console.log(r.rows[0].one); return c.end(); }).catch((e) => { console.error(e.message); process.exit(1); });`;
+  const node = await execFileAsync(process.execPath, ['-e', script, bare.toString()], { env: { ...process.env, NODE_EXTRA_CA_CERTS: ca } });
+  assert.equal(node.stdout.trim(), '1');
+  await assert.rejects(execFileAsync(process.execPath, ['-e', script, bare.toString()], { env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } }), /self[- ]signed|unable to/);
+  bare.searchParams.set('sslmode', 'verify-full');
+  const psql = await execFileAsync('psql', [bare.toString(), '-XAtc', 'SELECT 1'], { env: { PATH: process.env.PATH, PGSSLROOTCERT: ca } });
+  assert.equal(psql.stdout.trim(), '1');
+
   // `arbor engine ca` prints where it is.
   const cli = await execFileAsync(process.execPath, ['bin/arbor.js', 'engine', 'ca', '--home', engine.home]);
   assert.equal(cli.stdout.trim(), ca);
