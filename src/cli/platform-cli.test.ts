@@ -40,7 +40,7 @@ after(async () => {
 test('without a token the commands say what to set', async () => {
   const r = await arbor(['apps', 'list'], { ARBOR_TOKEN: '' });
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /set ARBOR_TOKEN/);
+  assert.match(r.stderr, /ARBOR_TOKEN is not set: make a platform API token .*export ARBOR_TOKEN=/);
 });
 
 test('apps apply, a preview opened from CI with its migrations, db shell, closed', async () => {

@@ -78,7 +78,7 @@ describe('arbor roles and migrate', () => {
     assert.equal((await arbor(['roles', 'apply', '--url', server.platformUrl])).code, 0);
     const clean = await arbor(['roles', 'check', '--url', server.platformUrl, '--json']);
     assert.equal(clean.code, 0, clean.stderr);
-    assert.deepEqual(JSON.parse(clean.stdout), { ok: true, deviations: [] });
+    assert.deepEqual(JSON.parse(clean.stdout), { ok: true, deviations: [], appRoles: [] });
   });
 
   test('a bad app model fails with exit 1 and names the file and field', async () => {
