@@ -116,6 +116,10 @@ test("project bodies carry the fields of Neon's recorded ones", async () => {
   assert.equal(project.settings?.block_vpc_connections, false);
   assert.equal(typeof project.synthetic_storage_size, 'number');
   assert.equal(project.owner?.subscription_type, 'scale');
+  // Endpoints carry last_active from their creation on, as Neon's do.
+  const { data: created } = await engine.api.createProjectBranch(projectId, { branch: { name: 'with-endpoint' }, endpoints: [{ type: 'read_write' as never }] });
+  assert.ok(created.endpoints[0].last_active);
+  await engine.settle(projectId);
   const listed = (await engine.api.listProjects({})).data.projects.find((p) => p.id === projectId)!;
   assert.ok(listed.quota_reset_at);
   assert.deepEqual(engine.specProblems, []);

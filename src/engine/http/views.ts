@@ -102,7 +102,8 @@ export function endpointView(e: EndpointRecord, regionId: string) {
     creation_source: 'arbor-engine',
     created_at: e.created_at,
     updated_at: e.updated_at,
-    ...(e.last_active ? { last_active: e.last_active } : {}),
+    // Present from the start, as in Neon's bodies (its creation time until the compute first runs).
+    last_active: e.last_active ?? e.created_at,
     ...(e.started_at ? { started_at: e.started_at } : {}),
     ...(e.suspended_at ? { suspended_at: e.suspended_at } : {}),
     proxy_host: ENGINE_HOST,
