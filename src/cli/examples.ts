@@ -49,6 +49,7 @@ export const EXAMPLES: Record<string, string[]> = {
     'NEON_API_HOST=http://127.0.0.1:4599/api/v2 NEON_API_KEY=<key> npx neonctl projects list --no-analytics',
   ],
   'engine key': ['NEON_API_HOST=http://127.0.0.1:4599/api/v2 NEON_API_KEY=$(npx arbor engine key) npx neonctl projects list --no-analytics'],
+  'engine ca': ['NODE_EXTRA_CA_CERTS=$(npx arbor engine ca) node app.js', 'PGSSLROOTCERT=$(npx arbor engine ca) psql "postgresql://…@127.0.0.1:<port>/neondb?sslmode=verify-full"'],
   roles: ['npx arbor roles check --url "$PLATFORM_URL" --app arbor.yaml'],
   'roles apply': ['npx arbor roles apply --url "postgresql://encore_platform:$PW@127.0.0.1:5432/neondb" --app arbor.yaml'],
   'roles check': ['ARBOR_DATABASE_URL="$PLATFORM_URL" npx arbor roles check --app arbor.yaml --json   # exit 2 when the branch deviates'],
