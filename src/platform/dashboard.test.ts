@@ -149,6 +149,8 @@ describe('dashboard', () => {
     await page.getByRole('link', { name: 'Accounts' }).click();
     const row = page.locator('tr[data-account="engine"]');
     await row.getByRole('button', { name: 'Remove' }).click();
+    await row.getByLabel('Type engine to confirm').fill('engine');
+    await row.getByRole('button', { name: 'Remove account' }).click();
     assert.match(await row.getByRole('alert').innerText(), /used by shop\/staging; delete those environments first/);
   });
 

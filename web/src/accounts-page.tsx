@@ -63,21 +63,39 @@ function ConnectForm({ onConnected }: { onConnected: () => void }) {
   );
 }
 
+/** Remove, after typing the account's name (the API still refuses while environments use it). */
 function RemoveButton({ name, onRemoved }: { name: string; onRemoved: () => void }) {
-  const { error, run } = useAction();
+  const { busy, error, run } = useAction();
+  const [confirming, setConfirming] = useState(false);
+  const [typed, setTyped] = useState('');
   async function remove() {
     await run(async () => {
       await api('DELETE', `/accounts/${seg(name)}`);
+      setConfirming(false);
       onRemoved();
     });
   }
-  return (
-    <>
-      <button type="button" className="danger" onClick={remove}>
+  if (!confirming) {
+    return (
+      <button type="button" className="danger" onClick={() => (setTyped(''), setConfirming(true))}>
         Remove
       </button>
+    );
+  }
+  return (
+    <div className="confirm" role="group" aria-label={`Confirm removing ${name}`}>
+      <label>
+        Type <b>{name}</b> to remove this account{' '}
+        <input value={typed} onChange={(e) => setTyped(e.target.value)} aria-label={`Type ${name} to confirm`} autoComplete="off" />
+      </label>{' '}
+      <button type="button" className="danger" onClick={remove} disabled={busy || typed !== name}>
+        Remove account
+      </button>{' '}
+      <button type="button" onClick={() => setConfirming(false)}>
+        Cancel
+      </button>
       <FormError error={error} />
-    </>
+    </div>
   );
 }
 

@@ -18,9 +18,9 @@ export function AppPage({ app }: { app: string }) {
   );
   return (
     <>
-      <p className="crumbs">
-        <Link to="/">Apps</Link> /
-      </p>
+      <nav className="crumbs" aria-label="Breadcrumb">
+        <Link to="/">Apps</Link> / <span aria-current="page">{app}</span>
+      </nav>
       <h1>{app}</h1>
       <FormError error={environments.error} />
       <h2>Environments</h2>

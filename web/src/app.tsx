@@ -11,6 +11,30 @@ import { EnvironmentPage } from './environment-page.tsx';
 import { LoginPage } from './login-page.tsx';
 import { Link, match, navigate, usePath } from './router.tsx';
 
+/** Whether this browser logged in (and did not log out) since: a hint only, the cookie decides. */
+const SESSION_HINT = 'arbor.loggedIn';
+function rememberedSession(): boolean {
+  try {
+    return localStorage.getItem(SESSION_HINT) === '1';
+  } catch {
+    return true;
+  }
+}
+function rememberSession(): void {
+  try {
+    localStorage.setItem(SESSION_HINT, '1');
+  } catch {
+    /* storage refused: /me is asked every time */
+  }
+}
+function forgetSession(): void {
+  try {
+    localStorage.removeItem(SESSION_HINT);
+  } catch {
+    /* nothing kept */
+  }
+}
+
 function Page({ path, me }: { path: string; me: UserView }) {
   if (path === '/' || path === '/apps') return <AppsPage />;
   let params = match('/apps/:app', path);
@@ -33,11 +57,18 @@ export function App() {
   const path = usePath();
 
   useEffect(() => {
-    whenUnauthorized(() => setMe(null));
+    whenUnauthorized(() => (forgetSession(), setMe(null)));
+    // Without a login remembered here, the login page shows at once: asking /me would only
+    // answer 401 (the session cookie is HttpOnly, so the page cannot look for it).
+    if (!rememberedSession()) {
+      setMe(null);
+      return;
+    }
     api<{ user: UserView }>('GET', '/me').then(
       (r) => setMe(r.user),
       (error) => {
         if ((error as { status?: number }).status !== 401) setProblem(messageOf(error));
+        else forgetSession();
         setMe(null);
       },
     );
@@ -47,13 +78,14 @@ export function App() {
     try {
       await api('POST', '/auth/logout');
     } finally {
+      forgetSession();
       setMe(null);
       navigate('/');
     }
   }
 
   if (me === undefined) return <p className="muted">Loading…</p>;
-  if (me === null) return <LoginPage problem={problem} onLogin={(user) => (setProblem(undefined), setMe(user))} />;
+  if (me === null) return <LoginPage problem={problem} onLogin={(user) => (rememberSession(), setProblem(undefined), setMe(user))} />;
   return (
     <>
       <header>

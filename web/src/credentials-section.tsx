@@ -6,6 +6,39 @@ import { useState } from 'react';
 import { api, seg, type CredentialView, type EnvironmentView, type RevealedCredential } from './api.ts';
 import { FormError, Loading, useData } from './data.tsx';
 
+/** Copies `value` (the clipboard API, or a selection where it is not allowed) and says so. */
+function CopyButton({ value, what }: { value: string; what: string }) {
+  const [done, setDone] = useState<string>();
+  async function copy() {
+    try {
+      await navigator.clipboard.writeText(value);
+      setDone('copied');
+    } catch {
+      const area = document.createElement('textarea');
+      area.value = value;
+      document.body.append(area);
+      area.select();
+      const ok = document.execCommand('copy');
+      area.remove();
+      setDone(ok ? 'copied' : 'could not copy: select it and copy by hand');
+    }
+    setTimeout(() => setDone(undefined), 2000);
+  }
+  return (
+    <>
+      <button type="button" className="copy" onClick={copy} aria-label={`Copy ${what}`}>
+        Copy
+      </button>
+      {done && (
+        <span className="ok" role="status">
+          {' '}
+          {done}
+        </span>
+      )}
+    </>
+  );
+}
+
 function CredentialRow({ base, user, admin }: { base: string; user: CredentialView; admin: boolean }) {
   const [revealed, setRevealed] = useState<RevealedCredential>();
   const [confirming, setConfirming] = useState(false);
@@ -78,10 +111,10 @@ function CredentialRow({ base, user, admin }: { base: string; user: CredentialVi
         <tr className="revealed" data-revealed={user.username}>
           <td colSpan={6}>
             <div>
-              Password: <code className="secret">{revealed.password}</code>
+              Password: <code className="secret">{revealed.password}</code> <CopyButton value={revealed.password} what={`the password of ${user.username}`} />
             </div>
             <div>
-              Connection URI: <code className="secret">{revealed.connectionUri}</code>
+              Connection URI: <code className="secret">{revealed.connectionUri}</code> <CopyButton value={revealed.connectionUri} what={`the connection URI of ${user.username}`} />
             </div>
           </td>
         </tr>

@@ -125,14 +125,42 @@ export function Loading({ what }: { what: string }) {
   return <p className="muted">Loading {what}…</p>;
 }
 
-/** `604800` → `7 days`; `-1` → `never`. */
+const UNITS: [number, string][] = [
+  [86400, 'day'],
+  [3600, 'hour'],
+  [60, 'minute'],
+  [1, 'second'],
+];
+
+/** `604800` → `7 days`, `3000000` → `34.7 days`, `90` → `1.5 minutes`; `-1` → `never`. */
 export function duration(seconds: number | undefined): string {
   if (seconds === undefined) return '';
+  if (!Number.isFinite(seconds)) return 'not a number of seconds';
   if (seconds === -1) return 'never';
-  if (seconds % 86400 === 0 && seconds >= 86400) return `${seconds / 86400} day${seconds === 86400 ? '' : 's'}`;
-  if (seconds % 3600 === 0 && seconds >= 3600) return `${seconds / 3600} h`;
-  if (seconds % 60 === 0 && seconds >= 60) return `${seconds / 60} min`;
-  return `${seconds} s`;
+  if (seconds < 0) return 'a negative time';
+  if (seconds === 0) return '0 seconds';
+  const [size, unit] = UNITS.find(([size]) => seconds >= size) ?? UNITS[UNITS.length - 1];
+  const n = Math.round((seconds / size) * 10) / 10;
+  return `${Number.isInteger(seconds / size) ? '' : 'about '}${n} ${unit}${n === 1 ? '' : 's'}`;
+}
+
+/** How far `iso` is from now, in words: `in 12 s`, `in 3 min`, `2 min ago`, `now`. */
+export function relative(iso: string, now = Date.now()): string {
+  const s = Math.round((new Date(iso).getTime() - now) / 1000);
+  const abs = Math.abs(s);
+  const amount = abs < 60 ? `${abs} s` : abs < 3600 ? `${Math.round(abs / 60)} min` : abs < 86400 ? `${Math.round(abs / 3600)} h` : `${Math.round(abs / 86400)} days`;
+  if (abs < 1) return 'now';
+  return s > 0 ? `in ${amount}` : `${amount} ago`;
+}
+
+/** The current time, updated every `ms`: for texts like "next attempt in 12 s". */
+export function useNow(ms = 1000): number {
+  const [now, setNow] = useState(Date.now());
+  useEffect(() => {
+    const timer = setInterval(() => setNow(Date.now()), ms);
+    return () => clearInterval(timer);
+  }, [ms]);
+  return now;
 }
 
 export function time(iso: string | undefined): string {

@@ -3,10 +3,11 @@
  * every second until ready), errors, an import's warnings and deviations with "Fix roles", the
  * Neon settings and the credentials.
  */
-import { api, seg, type AppView, type EnvironmentView, type StepView, type UserView } from './api.ts';
+import { useState } from 'react';
+import { api, seg, type AppView, type EnvironmentView, type ErrorDetailView, type StepView, type UserView } from './api.ts';
 import { settled } from './app-page.tsx';
 import { CredentialsSection } from './credentials-section.tsx';
-import { FormError, Loading, Status, useAction, useData } from './data.tsx';
+import { FormError, Loading, relative, Status, time, useAction, useData, useNow } from './data.tsx';
 import { Link } from './router.tsx';
 import { SettingsForm } from './settings-form.tsx';
 
@@ -63,6 +64,95 @@ function Steps({ env }: { env: EnvironmentView }) {
   );
 }
 
+/** The step the last run failed at: the latest failed step of the newest generation that has one. */
+function failedStep(env: EnvironmentView): StepView | undefined {
+  return [...env.steps].reverse().find((s) => s.status === 'failed');
+}
+
+function NextAttempt({ at }: { at?: string }) {
+  const now = useNow();
+  if (!at) return <>It is retried automatically.</>;
+  const due = new Date(at).getTime() <= now;
+  return <>It is retried automatically: {due ? 'next attempt any moment now' : `next attempt ${relative(at, now)}`} ({new Date(at).toLocaleTimeString()}).</>;
+}
+
+/**
+ * A failed environment: the step, the cause as the API gives it, transient (next attempt) or
+ * permanent (what to change), Retry for those who may, and the full text for app admins.
+ */
+function Failure({ app, env, mayRetry, appAdmin, onChange }: { app: string; env: EnvironmentView; mayRetry: boolean; appAdmin: boolean; onChange: () => void }) {
+  const base = `/apps/${seg(app)}/environments/${seg(env.name)}`;
+  const retry = useAction();
+  const detail = useAction();
+  const [full, setFull] = useState<ErrorDetailView['failure'] | null>();
+  const step = failedStep(env);
+  const permanent = env.retry?.permanent ?? false;
+  async function retryNow() {
+    await retry.run(async () => {
+      await api('POST', `${base}/retry`);
+      onChange();
+    });
+  }
+  async function showFull() {
+    await detail.run(async () => setFull((await api<{ errorDetail: ErrorDetailView }>('GET', `${base}/error-detail`)).errorDetail.failure));
+  }
+  return (
+    <section className="panel failure" aria-label="Failure">
+      <h2>Failed{step ? <> at step <span className="mono">{step.step}</span></> : ''}</h2>
+      <p className="cause" data-testid="failure-cause">
+        {env.error ?? 'no cause was recorded'}
+      </p>
+      <p data-testid="failure-kind">
+        {permanent ? (
+          <>
+            <b>Permanent:</b> retrying as it is will not help. Change what the message names (the app&apos;s model or migrations, this environment&apos;s settings, or the Neon
+            account), then Retry.
+          </>
+        ) : (
+          <>
+            <b>Transient:</b> <NextAttempt at={env.retry?.nextAttemptAt} />
+          </>
+        )}
+      </p>
+      <FormError error={retry.error} />
+      <FormError error={detail.error} />
+      <div className="buttons">
+        {mayRetry ? (
+          <button type="button" onClick={retryNow} disabled={retry.busy}>
+            {permanent ? 'Retry' : 'Retry now'}
+          </button>
+        ) : (
+          <span className="hint">{env.protected ? 'Only app admins can retry a protected environment.' : 'Only developers and admins of the app can retry.'}</span>
+        )}
+        {appAdmin &&
+          (full === undefined ? (
+            <button type="button" onClick={showFull} disabled={detail.busy} title="The full text may carry row data; each read is audited">
+              Show full error
+            </button>
+          ) : (
+            <button type="button" onClick={() => setFull(undefined)}>
+              Hide full error
+            </button>
+          ))}
+      </div>
+      {full !== undefined && (
+        <div className="full-error" data-testid="full-error">
+          {full ? (
+            <>
+              <div className="hint">
+                Step {full.step}, {time(full.at)} (this read is in the audit log)
+              </div>
+              <pre>{full.message}</pre>
+            </>
+          ) : (
+            <p className="muted">No failure is recorded any more.</p>
+          )}
+        </div>
+      )}
+    </section>
+  );
+}
+
 function Imported({ env, app, onChange }: { env: EnvironmentView; app: string; onChange: () => void }) {
   const { busy, error, run } = useAction();
   async function fix() {
@@ -108,12 +198,14 @@ export function EnvironmentPage({ app, env: name, me }: { app: string; env: stri
   const e = env.data;
   // The caller's role on the app decides what the page offers (the API checks it again).
   const appRole = useData(() => api<{ app: AppView }>('GET', `/apps/${seg(app)}`).then((r) => r.app.role), [app]).data;
-  const mayManageCredentials = !!e && (me.role === 'admin' || appRole === 'admin' || (appRole === 'developer' && !e.protected));
+  const appAdmin = me.role === 'admin' || appRole === 'admin';
+  const failed = e?.status === 'failed';
+  const mayChange = !!e && (appAdmin || (appRole === 'developer' && !e.protected));
   return (
     <>
-      <p className="crumbs">
-        <Link to="/">Apps</Link> / <Link to={`/apps/${seg(app)}`}>{app}</Link> /
-      </p>
+      <nav className="crumbs" aria-label="Breadcrumb">
+        <Link to="/">Apps</Link> / <Link to={`/apps/${seg(app)}`}>{app}</Link> / <span aria-current="page">{name}</span>
+      </nav>
       <h1>
         {name} {e && <Status status={e.status} />}
       </h1>
@@ -122,7 +214,8 @@ export function EnvironmentPage({ app, env: name, me }: { app: string; env: stri
         !env.error && <Loading what="the environment" />
       ) : (
         <>
-          {e.error && (
+          {failed && <Failure app={app} env={e} mayRetry={mayChange} appAdmin={appAdmin} onChange={env.reload} />}
+          {e.error && !failed && (
             <div className="error" role="alert">
               <b>{e.status === 'failed' ? 'Failed' : 'Last error'}:</b> {e.error}
             </div>
@@ -154,7 +247,7 @@ export function EnvironmentPage({ app, env: name, me }: { app: string; env: stri
           <h2>Steps</h2>
           <Steps env={e} />
           <SettingsForm app={app} env={e} onChange={env.reload} />
-          <CredentialsSection app={app} env={e} mayManage={mayManageCredentials} />
+          <CredentialsSection app={app} env={e} mayManage={mayChange} />
         </>
       )}
     </>

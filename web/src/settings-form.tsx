@@ -1,6 +1,8 @@
 /**
  * @module An environment's Neon settings: history retention, compute size, suspend timeout.
- * Read-only for imported environments; the API checks the account's plan and names the field.
+ * Retention is the Neon project's: shown with the environments that share it, changed only on the
+ * environment that created the project (after a confirmation naming the others), read-only with
+ * the reason elsewhere. Imported environments are read-only; the API checks the plan and names the field.
  */
 import { useState, type FormEvent } from 'react';
 import { api, seg, type EnvironmentView, type NeonSettings } from './api.ts';
@@ -9,6 +11,25 @@ import { duration, Field, FormError, useAction } from './data.tsx';
 const FIELDS = ['historyRetentionSeconds', 'minCu', 'maxCu', 'suspendTimeoutSeconds'];
 const text = (n: number | undefined) => (n === undefined ? '' : String(n));
 
+/** `staging, dev and 2 environments of other apps`, or '' when nothing else shares the project. */
+export function sharers(env: EnvironmentView): string {
+  const p = env.project;
+  if (!p) return '';
+  const names = [...p.sharedWith];
+  if (p.sharedWithOtherApps) names.push(`${p.sharedWithOtherApps} environment${p.sharedWithOtherApps === 1 ? '' : 's'} of other apps`);
+  return names.length <= 1 ? names.join('') : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
+}
+
+/** Why this environment may not change retention, or undefined when it may. */
+function retentionLocked(env: EnvironmentView): string | undefined {
+  if (env.imported) return undefined; // the whole form is read-only
+  const owner = env.project?.retentionSetBy;
+  const where = owner && owner !== env.name ? ` Change it on ${owner}, which created the project.` : owner ? '' : ' Arbor did not create that project and leaves its retention as it is.';
+  if (env.type === 'preview') return `A preview never changes retention: it belongs to the Neon project it is branched in.${where}`;
+  if (env.mode !== 'new-project') return `Retention belongs to the Neon project, which this branch shares; a branch environment never changes it.${where}`;
+  return undefined;
+}
+
 export function SettingsForm({ app, env, onChange }: { app: string; env: EnvironmentView; onChange: () => void }) {
   const s = env.settings;
   const [retention, setRetention] = useState(text(s.historyRetentionSeconds));
@@ -16,25 +37,46 @@ export function SettingsForm({ app, env, onChange }: { app: string; env: Environ
   const [maxCu, setMaxCu] = useState(text(s.maxCu));
   const [never, setNever] = useState(s.suspendTimeoutSeconds === -1);
   const [suspend, setSuspend] = useState(s.suspendTimeoutSeconds === -1 ? '' : text(s.suspendTimeoutSeconds));
-  const [saved, setSaved] = useState(false);
+  /** The generation our save asked for: "applying" until the environment is ready at it. */
+  const [savedGeneration, setSavedGeneration] = useState<number>();
+  const [confirming, setConfirming] = useState(false);
   const { busy, error, run } = useAction();
   const readOnly = env.imported;
+  const locked = retentionLocked(env);
+  const shared = sharers(env);
+  const retentionChanged = retention.trim() !== '' && Number(retention) !== s.historyRetentionSeconds;
+  const applying = savedGeneration !== undefined && !(env.status === 'ready' && env.observedGeneration >= savedGeneration);
 
-  async function submit(event: FormEvent) {
-    event.preventDefault();
+  async function save() {
     const patch: NeonSettings = {};
-    if (retention.trim()) patch.historyRetentionSeconds = Number(retention);
+    if (!locked && retention.trim()) patch.historyRetentionSeconds = Number(retention);
     if (minCu.trim()) patch.minCu = Number(minCu);
     if (maxCu.trim()) patch.maxCu = Number(maxCu);
     if (never) patch.suspendTimeoutSeconds = -1;
     else if (suspend.trim()) patch.suspendTimeoutSeconds = Number(suspend);
-    setSaved(false);
+    setConfirming(false);
+    setSavedGeneration(undefined);
     await run(async () => {
-      await api('PATCH', `/apps/${seg(app)}/environments/${seg(env.name)}/neon`, patch);
-      setSaved(true);
+      const r = await api<{ environment: EnvironmentView }>('PATCH', `/apps/${seg(app)}/environments/${seg(env.name)}/neon`, patch);
+      setSavedGeneration(r.environment.generation);
       onChange();
     });
   }
+
+  async function submit(event: FormEvent) {
+    event.preventDefault();
+    // Retention is the project's: changing it changes it for every environment on the project.
+    if (!locked && retentionChanged && shared) setConfirming(true);
+    else await save();
+  }
+
+  const retentionHint = (
+    <>
+      {retention ? duration(Number(retention)) : 'plan default'}
+      {env.project && <> · the Neon project&apos;s setting{shared ? <>, shared with {shared}</> : ', used by this environment only'}</>}
+      {locked && <div data-testid="retention-locked">{locked}</div>}
+    </>
+  );
 
   return (
     <section className="panel">
@@ -43,8 +85,8 @@ export function SettingsForm({ app, env, onChange }: { app: string; env: Environ
       <form onSubmit={submit} aria-label="Neon settings">
         <fieldset disabled={readOnly || busy}>
           <div className="row">
-            <Field label="History retention (seconds)" name="historyRetentionSeconds" error={error} hint={retention ? duration(Number(retention)) : 'plan default'}>
-              <input inputMode="numeric" value={retention} onChange={(e) => setRetention(e.target.value)} placeholder="default" />
+            <Field label="History retention (seconds)" name="historyRetentionSeconds" error={error} hint={retentionHint}>
+              <input inputMode="numeric" value={retention} onChange={(e) => (setRetention(e.target.value), setConfirming(false))} placeholder="default" readOnly={!!locked} />
             </Field>
             <Field label="Min compute (CU)" name="minCu" error={error}>
               <input inputMode="decimal" value={minCu} onChange={(e) => setMinCu(e.target.value)} placeholder="0.25" />
@@ -59,7 +101,7 @@ export function SettingsForm({ app, env, onChange }: { app: string; env: Environ
               hint={
                 <label className="check">
                   <input type="checkbox" checked={never} onChange={(e) => setNever(e.target.checked)} /> never suspend
-                  {!never && <span> · {suspend ? duration(Number(suspend)) : 'default (300 s)'}</span>}
+                  {!never && <span> · {suspend ? duration(Number(suspend)) : 'default (5 minutes)'}</span>}
                 </label>
               }
             >
@@ -67,8 +109,23 @@ export function SettingsForm({ app, env, onChange }: { app: string; env: Environ
             </Field>
           </div>
           <FormError error={error} fields={FIELDS} />
-          <button type="submit">Save settings</button>
-          {saved && <span className="ok"> Saved; applying to Neon…</span>}
+          {confirming ? (
+            <div className="warning confirm" role="alertdialog" aria-label="Confirm the retention change">
+              <p>
+                History retention belongs to Neon project <span className="mono">{env.project?.id}</span>: changing it from {duration(s.historyRetentionSeconds)} to {duration(Number(retention))} changes it
+                for {shared} too.
+              </p>
+              <button type="button" className="danger" onClick={save}>
+                Change it for all of them
+              </button>{' '}
+              <button type="button" onClick={() => setConfirming(false)}>
+                Cancel
+              </button>
+            </div>
+          ) : (
+            <button type="submit">Save settings</button>
+          )}
+          {applying && <span className="ok"> Saved; applying to Neon…</span>}
         </fieldset>
       </form>
     </section>

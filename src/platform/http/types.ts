@@ -113,8 +113,12 @@ export interface EnvironmentView {
   account?: string;
   status: EnvironmentStatus;
   error?: string;
+  /** A failed environment: permanent (waits for a change or POST …/retry) or retried at nextAttemptAt. */
+  retry?: { permanent: boolean; nextAttemptAt?: string };
   imported: boolean;
   neon: { projectId?: string; branchId?: string; endpointId?: string; host?: string };
+  /** Retention (in `settings`) is this Neon project's, shared with these environments. */
+  project?: { id: string; sharedWith: string[]; sharedWithOtherApps: number; retentionSetBy: string | null };
   settings: NeonSettings;
   deviations: { kind: string; message: string }[];
   warnings: string[];
@@ -130,6 +134,12 @@ export type EnvironmentInput = Omit<EnvironmentSpec, 'settings' | 'fixRoles' | '
   account?: string;
   settings?: NeonSettings;
 };
+
+/** GET /apps/{app}/environments/{env}/error-detail (app admins; audited). */
+export interface ErrorDetailView {
+  status: EnvironmentStatus;
+  failure: { step: string; at: string; message: string } | null;
+}
 
 export interface CredentialView {
   username: string;

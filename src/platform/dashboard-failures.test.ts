@@ -1,0 +1,209 @@
+/**
+ * The dashboard in a real Chromium (issue 10's failures and shared retention on screen, and small
+ * items of issue 17): the login page asks nothing that answers 401; a migration with a syntax error
+ * shows the failed step, the API's cause, "transient" with the next attempt, Retry and (for app
+ * admins) the full error; fixing the migration brings it to ready on the page; a permanent failure
+ * says so and Retry runs it again; retention shows which environments share it, a change asks for
+ * confirmation naming them, and a branch environment's retention is read-only with the reason;
+ * hints in human units; a revealed password is copied; removing an account is confirmed by name.
+ *
+ * Needs the built dashboard and /usr/bin/chromium, as dashboard.test.ts. Run alone with
+ * `npm run build:web && node scripts/test.mjs src/platform/dashboard-failures.test.ts`.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { DASHBOARD_DIR } from './http/dashboard.ts';
+import { SHOP_MIGRATIONS, SHOP_MODEL, startTestPlatform, type TestPlatform } from './test-support.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+/** The shop's migrations with a typo in the second: PostgreSQL answers 'syntax error at or near "CREAT"'. */
+const BROKEN = { ...SHOP_MIGRATIONS, main: [SHOP_MIGRATIONS.main[0], { file: '2_seed.up.sql', sql: 'CREAT TABLE seed (id int);' }] };
+
+let t: TestPlatform;
+let browser: Browser;
+let context: BrowserContext;
+let page: Page;
+const unauthorized: string[] = [];
+const consoleErrors: string[] = [];
+
+before(async () => {
+  assert.ok(existsSync(join(DASHBOARD_DIR, 'index.html')), `the dashboard is not built in ${DASHBOARD_DIR}: run npm run build:web`);
+  assert.ok(existsSync(CHROMIUM), `no browser at ${CHROMIUM}: apt-get install chromium`);
+  t = await startTestPlatform();
+  const connect = await t.call('POST', '/accounts', { name: 'engine', apiKey: t.engine.apiKey, apiUrl: t.engine.url, plan: 'scale', allowInsecureUrl: true });
+  assert.equal(connect.status, 201, JSON.stringify(connect.body));
+  assert.equal((await t.call('POST', '/apps', { model: SHOP_MODEL, migrations: BROKEN })).status, 201);
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  context = await browser.newContext({ permissions: ['clipboard-read', 'clipboard-write'] });
+  page = await context.newPage();
+  page.setDefaultTimeout(15_000);
+  page.on('response', (r) => {
+    if (r.status() === 401) unauthorized.push(r.url());
+  });
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push(m.text());
+  });
+});
+after(async () => {
+  await browser?.close();
+  await t?.close();
+});
+
+const envPage = (env: string) => `${t.platform.url}/apps/shop/environments/${env}`;
+const failure = () => page.getByRole('region', { name: 'Failure' });
+const retention = () => page.getByRole('form', { name: 'Neon settings' }).getByLabel('History retention (seconds)', { exact: true });
+const retentionHint = () => page.locator('.field:has(> label:text-is("History retention (seconds)")) .hint');
+const api = async (path: string) => (await t.call('GET', path)).body;
+
+describe('dashboard: failures, shared retention', () => {
+  test('the login page shows without a 401 in the console; logging in works', async () => {
+    await page.goto(`${t.platform.url}/`);
+    await page.getByRole('button', { name: 'Log in' }).waitFor();
+    assert.deepEqual(unauthorized, [], 'nothing answered 401 on the way to the login page');
+    assert.deepEqual(consoleErrors, []);
+    const admin = t.platform.firstAdmin!;
+    await page.getByLabel('Name', { exact: true }).fill(admin.name);
+    await page.getByLabel('Password', { exact: true }).fill(admin.password);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await page.getByTestId('who').waitFor();
+    // A reload stays logged in (the dashboard remembers that it logged in, and asks /me).
+    await page.reload();
+    await page.getByTestId('who').waitFor();
+    assert.deepEqual(unauthorized, []);
+  });
+
+  test("a migration's syntax error: the failed step, the cause, transient with the next attempt, the full error for admins", async () => {
+    const created = await t.call('POST', '/apps/shop/environments', { name: 'staging', account: 'engine', mode: 'new-project', type: 'development' });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const failed = await t.waitFor('shop', 'staging', 'failed');
+    assert.equal(failed.retry?.permanent, false);
+    await page.goto(envPage('staging'));
+    assert.equal(await page.getByRole('navigation', { name: 'Breadcrumb' }).innerText(), 'Apps / shop / staging', 'breadcrumbs end in the page, not "/"');
+    await failure().waitFor();
+    assert.match(await failure().getByRole('heading').innerText(), /Failed at step migrations/);
+    const cause = await failure().getByTestId('failure-cause').innerText();
+    assert.match(cause, /2_seed\.up\.sql/);
+    assert.match(cause, /syntax error at or near "CREAT"/);
+    assert.equal(cause, (await api('/apps/shop/environments/staging')).environment.error, "the API's words");
+    assert.doesNotMatch(cause, /Request failed with status code/);
+    assert.match(await failure().getByTestId('failure-kind').innerText(), /Transient: It is retried automatically: next attempt (in \d+ (s|min)|any moment now)/);
+
+    // App admins read the full text (audited).
+    await failure().getByRole('button', { name: 'Show full error' }).click();
+    assert.match(await failure().getByTestId('full-error').innerText(), /Step migrations[\s\S]*syntax error at or near "CREAT"/);
+    const reads = (await api('/audit')).entries.filter((e: { action: string }) => e.action === 'environment.error-detail');
+    assert.equal(reads.length, 1);
+
+    // Retry now runs it again at once (audited); the migration is still broken, so it fails again.
+    const [retried] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/apps/shop/environments/staging/retry')), failure().getByRole('button', { name: 'Retry now' }).click()]);
+    assert.equal(retried.status(), 202);
+    assert.equal((await api('/audit')).entries.filter((e: { action: string }) => e.action === 'environment.retry').length, 1);
+    await page.getByText(/Earlier runs/).waitFor();
+    await failure().waitFor();
+  });
+
+  test('after the migration is fixed through the API, the page reaches ready without a reload', async () => {
+    const fixed = await t.call('PATCH', '/apps/shop', { model: SHOP_MODEL, migrations: SHOP_MIGRATIONS });
+    assert.equal(fixed.status, 200, JSON.stringify(fixed.body));
+    // The change re-runs the environment (Retry would too); the page follows it to ready.
+    await page.locator('h1 .status-ready').waitFor({ timeout: 90_000 });
+    assert.equal(await failure().count(), 0, 'no failure panel once ready');
+  });
+
+  test('a permanent failure says what to change, and Retry runs it once more', async () => {
+    assert.equal((await t.call('POST', '/apps/shop/environments', { name: 'old', account: 'engine', mode: 'new-project', pgVersion: 16 })).status, 201);
+    const failed = await t.waitFor('shop', 'old', 'failed');
+    assert.equal(failed.retry?.permanent, true);
+    await page.goto(envPage('old'));
+    await failure().waitFor();
+    assert.match(await failure().getByRole('heading').innerText(), /Failed at step neon-resources/);
+    assert.match(await failure().getByTestId('failure-cause').innerText(), /pg_version 16 is not installed/);
+    assert.match(await failure().getByTestId('failure-kind').innerText(), /Permanent: retrying as it is will not help\. Change what the message names/);
+    const [retried] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/apps/shop/environments/old/retry')), failure().getByRole('button', { name: 'Retry', exact: true }).click()]);
+    assert.equal(retried.status(), 202);
+    await page.getByText(/Earlier runs/).waitFor();
+    await failure().waitFor();
+    assert.equal((await t.call('DELETE', '/apps/shop/environments/old?confirm=old')).status, 202);
+    for (;;) {
+      if ((await t.call('GET', '/apps/shop/environments/old')).status === 404) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  });
+
+  test('hints are in human units, never NaN', async () => {
+    await page.goto(envPage('staging'));
+    await page.locator('h1 .status-ready').waitFor();
+    await retention().fill('86400');
+    assert.match(await retentionHint().innerText(), /^1 day/);
+    await retention().fill('3000000');
+    assert.match(await retentionHint().innerText(), /^about 34\.7 days/);
+    await retention().fill('abc');
+    assert.match(await retentionHint().innerText(), /^not a number of seconds/);
+    const suspend = page.getByRole('form', { name: 'Neon settings' }).getByLabel('Suspend after (seconds)', { exact: true });
+    await suspend.fill('3600');
+    assert.match(await page.getByRole('form', { name: 'Neon settings' }).innerText(), /· 1 hour/);
+    await page.reload();
+  });
+
+  test("retention shows who shares it; a change names them and asks first; a branch environment's is read-only with the reason", async () => {
+    assert.equal((await t.call('POST', '/apps/shop/environments', { name: 'dev', account: 'engine', mode: 'branch-environment', parentEnvironment: 'staging' })).status, 201);
+    await t.waitFor('shop', 'dev', 'ready');
+    await page.goto(envPage('staging'));
+    await page.locator('h1 .status-ready').waitFor();
+    const staging = (await api('/apps/shop/environments/staging')).environment;
+    assert.equal(await retention().inputValue(), String(staging.settings.historyRetentionSeconds), "the project's real value");
+    assert.match(await retentionHint().innerText(), /the Neon project's setting, shared with dev/);
+
+    await retention().fill(String(2 * 86400));
+    await page.getByRole('button', { name: 'Save settings' }).click();
+    const confirm = page.getByRole('alertdialog', { name: 'Confirm the retention change' });
+    assert.match(await confirm.innerText(), /changes it for dev too/);
+    assert.match(await confirm.innerText(), /to 2 days/);
+    assert.equal((await api('/apps/shop/environments/staging')).environment.settings.historyRetentionSeconds, staging.settings.historyRetentionSeconds, 'nothing saved before confirming');
+    await confirm.getByRole('button', { name: 'Change it for all of them' }).click();
+    await page.getByText('Saved; applying to Neon…').waitFor();
+    // The message ends once the environment is ready with the change.
+    await page.getByText('Saved; applying to Neon…').waitFor({ state: 'detached', timeout: 60_000 });
+    const after = (await api('/apps/shop/environments/staging')).environment;
+    assert.equal(after.status, 'ready');
+    assert.equal(after.settings.historyRetentionSeconds, 2 * 86400);
+    assert.equal(t.engine.engine.project(after.neon.projectId).history_retention_seconds, 2 * 86400, 'on Neon');
+    assert.equal((await api('/apps/shop/environments/dev')).environment.settings.historyRetentionSeconds, 2 * 86400, 'dev shows the shared value');
+
+    await page.goto(envPage('dev'));
+    await page.locator('h1 .status-ready').waitFor();
+    assert.equal(await retention().inputValue(), String(2 * 86400));
+    assert.ok(await retention().evaluate((input) => (input as HTMLInputElement).readOnly), 'read-only on a branch environment');
+    assert.match(await page.getByTestId('retention-locked').innerText(), /a branch environment never changes it\. Change it on staging, which created the project/);
+    assert.match(await retentionHint().innerText(), /shared with staging/);
+  });
+
+  test('a revealed password has a copy button', async () => {
+    await page.goto(envPage('staging'));
+    const row = page.locator('tr[data-user="svc_orders"]');
+    await row.getByRole('button', { name: 'Reveal' }).click();
+    const revealed = page.locator('tr[data-revealed="svc_orders"]');
+    await revealed.getByRole('button', { name: 'Copy the password of svc_orders' }).click();
+    await revealed.getByText('copied').waitFor();
+    const { password } = (await t.call('POST', '/apps/shop/environments/staging/users/svc_orders/reveal')).body.user;
+    assert.equal(await page.evaluate(() => navigator.clipboard.readText()), password);
+  });
+
+  test("removing an account asks for its name first; the API's refusal is shown in its words", async () => {
+    await page.getByRole('link', { name: 'Accounts' }).click();
+    const row = page.locator('tr[data-account="engine"]');
+    await row.getByRole('button', { name: 'Remove' }).click();
+    const remove = row.getByRole('button', { name: 'Remove account' });
+    assert.ok(await remove.isDisabled(), 'not before the name is typed');
+    await row.getByLabel('Type engine to confirm').fill('engine');
+    await remove.click();
+    const refusal = await row.getByRole('alert').innerText();
+    assert.match(refusal, /is used by shop\/dev, shop\/staging; delete those environments first/);
+    assert.doesNotMatch(refusal, /status code/);
+    await row.getByRole('button', { name: 'Cancel' }).click();
+    assert.equal((await api('/accounts')).accounts.length, 1, 'still there');
+  });
+});
