@@ -12,6 +12,7 @@ import { findApp } from '../apps/apps.ts';
 import type { Actor, Context } from '../context.ts';
 import { PlatformError, conflict, invalid, notFound, unprocessable } from '../errors.ts';
 import { neonStatus } from '../neon/client.ts';
+import { checkAt } from './point-in-time.ts';
 import {
   accounts,
   apps,
@@ -68,6 +69,9 @@ export async function environmentView(ctx: Context, env: Environment) {
       ? { retry: env.observedGeneration === env.generation ? { permanent: true } : { permanent: false, nextAttemptAt: env.leaseUntil?.toISOString() } }
       : {}),
     imported: env.spec.mode === 'import',
+    // Branched at a point in its source's history; restored to one (environments/restore.ts).
+    ...(env.spec.at ? { at: env.spec.at } : {}),
+    ...((env.spec as { restore?: { at: string; requestedAt: string } }).restore ? { restore: (env.spec as { restore?: object }).restore } : {}),
     neon: { projectId: env.neon.projectId, branchId: env.neon.branchId, endpointId: env.neon.endpointId, host: env.neon.host },
     ...(await projectSharing(ctx, env)),
     deviations: env.neon.deviations ?? [],
@@ -97,6 +101,9 @@ export async function createEnvironment(ctx: Context, actor: Actor, appName: str
   const type = input.type ?? 'development';
   if (!['production', 'development', 'preview'].includes(type)) throw invalid('type', 'type must be production, development or preview');
 
+  if (input.at !== undefined && input.mode !== 'branch-environment' && input.mode !== 'branch-neon') {
+    throw invalid('at', `at (a point in time) is for modes branch-environment and branch-neon; mode ${input.mode} has no source to branch from in the past`);
+  }
   let accountName = input.account;
   const spec: EnvironmentSpec = { mode: input.mode, settings: {} };
   switch (input.mode) {
@@ -121,6 +128,11 @@ export async function createEnvironment(ctx: Context, actor: Actor, appName: str
       if (accountName && accountName !== parentAccount.name) throw invalid('account', `a branch lives in its parent's Neon account (${parentAccount.name})`);
       accountName = parentAccount.name;
       Object.assign(spec, { parentEnvironment: parent.name, branchName: input.branchName ?? `${app.name}-${input.name}` });
+      if (input.at !== undefined) {
+        if (!parent.neon.projectId || !parent.neon.branchId) throw unprocessable(`parent environment ${parent.name} has no Neon branch yet, so it has no history to branch from at ${input.at}; wait until it is ready`, 'at');
+        const point = await checkAt(clientFor(ctx, parentAccount), parent.neon.projectId, parent.neon.branchId, input.at);
+        spec.at = point.lsn ?? point.timestamp;
+      }
       break;
     }
     case 'branch-neon':
@@ -142,6 +154,10 @@ export async function createEnvironment(ctx: Context, actor: Actor, appName: str
       }
       Object.assign(spec, { neonProjectId: input.neonProjectId, neonBranchId: input.neonBranchId });
       if (input.mode === 'branch-neon') spec.branchName = input.branchName ?? `${app.name}-${input.name}`;
+      if (input.mode === 'branch-neon' && input.at !== undefined) {
+        const point = await checkAt(api, input.neonProjectId, input.neonBranchId, input.at);
+        spec.at = point.lsn ?? point.timestamp;
+      }
       break;
     }
     default:

@@ -20,6 +20,7 @@ import { createEnvironment, deleteEnvironment, environmentView, errorDetail, fin
 import { closePreview, listPreviews, openPreview, previewName, setPreviewSettings } from '../previews/previews.ts';
 import { Api, SESSION_COOKIE, clientAddress } from './api.ts';
 import { resetPreview } from '../previews/reset.ts';
+import { environmentHistory, requestRestore } from '../environments/restore.ts';
 import { previewSchemaDiff, schemaDiffMarkdown } from '../previews/schema-diff.ts';
 import { githubWebhookRoutes } from '../github/webhook.ts';
 
@@ -208,6 +209,7 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
       parentEnvironment: z.string().optional(),
       neonProjectId: z.string().optional(),
       neonBranchId: z.string().optional(),
+      at: z.string().optional(),
       settings: settings.optional(),
     }),
     async handler({ body, actor, params }) {
@@ -276,6 +278,21 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
     async handler({ params, actor }) {
       await envAs(actor, params.app, params.env, 'retrying an environment', 'developer');
       return changed({ environment: await environmentView(ctx, await retryEnvironment(ctx, actor, params.app, params.env)) });
+    },
+  });
+  api.route({
+    method: 'get', path: '/apps/{app}/environments/{env}/history', summary: "The points in time the environment's branch can be restored to, or branched from (at): from, to, and why it begins there", access: 'member',
+    async handler({ params, actor }) {
+      const { env } = await envAs(actor, params.app, params.env, "reading the environment's history window");
+      return { history: await environmentHistory(ctx, env) };
+    },
+  });
+  api.route({
+    method: 'post', path: '/apps/{app}/environments/{env}/restore', summary: "Restore the environment's data to a point in its history (at: ISO timestamp or LSN, within the retention window), keeping its credentials and host (app admins; protected: confirm with its name; audited)", access: 'member', status: 202,
+    body: z.strictObject({ at: z.string(), confirm: z.string().optional() }),
+    async handler({ params, body, actor }) {
+      await envAs(actor, params.app, params.env, 'restoring an environment to a point in time', 'admin');
+      return changed({ environment: await environmentView(ctx, await requestRestore(ctx, actor, params.app, params.env, body.at, body.confirm)) });
     },
   });
   api.route({

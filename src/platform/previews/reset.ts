@@ -57,21 +57,16 @@ export async function resetPreview(ctx: Context, actor: Actor, appName: string, 
   return updated;
 }
 
-/** The reconciler step: restore from the parent, then the preview's passwords again. */
-export async function resetFromParent(s: StepContext): Promise<string> {
+/**
+ * After a Neon restore (from the parent, or from the branch's own past), the branch has the
+ * source's roles and passwords: the platform's role gets a new one through Neon (as on every run
+ * of a preview); every other login role its stored one again. Returns the roles whose passwords
+ * were put back (environments/restore.ts uses it too).
+ */
+export async function restorePasswords(s: StepContext): Promise<string[]> {
   const { ctx, api, env } = s;
-  const wanted = pendingReset(env);
-  if (!wanted) return 'nothing to reset';
-  const [parent] = await ctx.db.select().from(environments).where(and(eq(environments.appId, env.appId), eq(environments.name, env.spec.parentEnvironment ?? '')));
-  if (!parent?.neon.branchId) throw new NotYet(`parent environment ${env.spec.parentEnvironment} has no Neon branch`);
   const projectId = env.neon.projectId!;
   const branchId = env.neon.branchId!;
-  await awaitOperations(api, projectId);
-  await api.restoreProjectBranch(projectId, branchId, { source_branch_id: parent.neon.branchId });
-  await awaitOperations(api, projectId);
-
-  // The branch has the parent's roles and passwords now. The platform's role gets a new one
-  // through Neon (as on every run of a preview); every other login role its stored one again.
   const platform = roleNames(s.model.prefix).platform;
   const { data } = await api.resetProjectBranchRolePassword(projectId, branchId, platform);
   await awaitOperations(api, projectId);
@@ -93,6 +88,23 @@ export async function resetFromParent(s: StepContext): Promise<string> {
   } finally {
     await session.end();
   }
+  return kept;
+}
+
+/** The reconciler step: restore from the parent, then the preview's passwords again. */
+export async function resetFromParent(s: StepContext): Promise<string> {
+  const { ctx, api, env } = s;
+  const wanted = pendingReset(env);
+  if (!wanted) return 'nothing to reset';
+  const [parent] = await ctx.db.select().from(environments).where(and(eq(environments.appId, env.appId), eq(environments.name, env.spec.parentEnvironment ?? '')));
+  if (!parent?.neon.branchId) throw new NotYet(`parent environment ${env.spec.parentEnvironment} has no Neon branch`);
+  const projectId = env.neon.projectId!;
+  const branchId = env.neon.branchId!;
+  await awaitOperations(api, projectId);
+  await api.restoreProjectBranch(projectId, branchId, { source_branch_id: parent.neon.branchId });
+  await awaitOperations(api, projectId);
+
+  const kept = await restorePasswords(s);
   await s.saveNeon({ ...s.env.neon, resetDone: wanted } as ResetNeon);
   return `restored from ${parent.name}'s current data; ${kept.length} password(s) kept`;
 }

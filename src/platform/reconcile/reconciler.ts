@@ -17,6 +17,7 @@ import { accounts, apps, environments, environmentSteps, type Environment, type 
 import type { CallCounter } from '../neon/client.ts';
 import { expirePreviews } from '../previews/previews.ts';
 import { resetFromParent, withReset } from '../previews/reset.ts';
+import { restoreToPoint, withRestore } from '../environments/restore.ts';
 import { sweepPreviewBranches } from '../previews/sweep.ts';
 import { describeFailure } from './failure.ts';
 import { recoverVanished } from './vanished.ts';
@@ -168,8 +169,9 @@ export class Reconciler {
         step.env = env;
       },
     };
-    // A preview asked to reset from its parent runs `reset-from-parent` after `operations` (previews/reset.ts).
-    const steps: Step[] = env.status === 'deleting' ? [{ name: 'delete-neon', run: deleteNeonResources }] : withReset(env, STEPS, { name: 'reset-from-parent', run: resetFromParent });
+    // A preview asked to reset from its parent runs `reset-from-parent` after `operations` (previews/reset.ts),
+    // an environment asked to restore to a point in time `restore-to-point` (environments/restore.ts).
+    const steps: Step[] = env.status === 'deleting' ? [{ name: 'delete-neon', run: deleteNeonResources }] : withRestore(env, withReset(env, STEPS, { name: 'reset-from-parent', run: resetFromParent }), { name: 'restore-to-point', run: restoreToPoint });
     // A deletion requested meanwhile wins over whatever this run writes (status is never moved off 'deleting').
     const keepDeleting = (next: string) => sql`CASE WHEN ${environments.status} = 'deleting' THEN 'deleting' ELSE ${next} END`;
     if (env.status !== 'deleting') await ctx.db.update(environments).set({ status: keepDeleting('provisioning'), error: null }).where(eq(environments.id, env.id));

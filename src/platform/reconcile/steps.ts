@@ -19,6 +19,7 @@ import { applyRoles, RolesApplyError } from '../postgres/roles-apply.ts';
 import { newRoundTrips, openSession } from '../postgres/connection.ts';
 import { checkRoles } from '../postgres/roles-check.ts';
 import { branchUri, loginRoles, rotateOnBranch, storedPassword, storeSecrets } from '../credentials/credentials.ts';
+import { parentFields, parsePoint } from '../environments/point-in-time.ts';
 import { environments, type App, type Environment, type EnvironmentNeon } from '../store/schema.ts';
 
 export interface StepContext {
@@ -100,7 +101,7 @@ export async function ensureNeonResources(s: StepContext): Promise<void> {
         // even if the platform is gone.
         const neonExpiry = spec.expiresAt ? new Date(Math.min(Date.parse(spec.expiresAt) + 86_400_000, Date.now() + 29 * 86_400_000)).toISOString() : undefined;
         const { data } = await api.createProjectBranch(parentProject!, {
-          branch: { parent_id: parentBranch, name: spec.branchName, ...(neonExpiry ? { expires_at: neonExpiry } : {}) },
+          branch: { parent_id: parentBranch, name: spec.branchName, ...(spec.at ? parentFields(parsePoint(spec.at)) : {}), ...(neonExpiry ? { expires_at: neonExpiry } : {}) },
           endpoints: [{ type: 'read_write' as never, ...endpointSettings(env) }],
         });
         neon = { ...neon, branchId: data.branch.id, endpointId: data.endpoints[0]?.id, createdBranch: true };
@@ -367,7 +368,17 @@ export async function deleteNeonResources(s: StepContext): Promise<string> {
   if (env.neon.createdBranch && env.neon.branchId) {
     await awaitOperations(api, env.neon.projectId!).catch(() => {});
     await ignoreNotFound(api.deleteProjectBranch({ projectId: env.neon.projectId!, branchId: env.neon.branchId }));
-    return `deleted branch ${env.neon.branchId}`;
+    // The states restores preserved (the branch's parents since): deleted after it.
+    const left: string[] = [];
+    for (const id of [...(env.neon.preserved ?? [])].reverse()) {
+      await awaitOperations(api, env.neon.projectId!).catch(() => {});
+      try {
+        await ignoreNotFound(api.deleteProjectBranch({ projectId: env.neon.projectId!, branchId: id }));
+      } catch (error) {
+        left.push(`${id} (${neonMessage(error)})`);
+      }
+    }
+    return `deleted branch ${env.neon.branchId}${env.neon.preserved?.length ? ` and ${env.neon.preserved.length - left.length} branch(es) restores preserved` : ''}${left.length ? `; left ${left.join(', ')}` : ''}`;
   }
   return 'nothing Arbor created';
 }

@@ -102,6 +102,8 @@ export interface EnvironmentSpec {
   /** branch-neon and import: the Neon project and branch. */
   neonProjectId?: string;
   neonBranchId?: string;
+  /** branch-environment and branch-neon: the point in the source's history the branch starts at (ISO timestamp or LSN). */
+  at?: string;
   settings: NeonSettings;
   /** import: apply the role hierarchy (the one-click fix for what `check` found). */
   fixRoles?: boolean;
@@ -128,6 +130,8 @@ export interface EnvironmentNeon {
   createdBranch?: boolean;
   /** Deviations `roles check` found (import) until fixed. */
   deviations?: { kind: string; message: string }[];
+  /** Branches Neon kept the state before a restore to a point in time under (deleted with the environment). */
+  preserved?: string[];
 }
 
 export const environments = pgTable(
