@@ -192,8 +192,39 @@ describe('dashboard: failures, shared retention', () => {
     assert.equal(await page.evaluate(() => navigator.clipboard.readText()), password);
   });
 
+  test('Retry is offered by the role on the app: a developer retries (no full error), a viewer is told who may', async () => {
+    assert.equal((await t.call('POST', '/apps/shop/environments', { name: 'old', account: 'engine', mode: 'new-project', pgVersion: 16 })).status, 201);
+    await t.waitFor('shop', 'old', 'failed');
+    const dana = (await t.call('POST', '/team', { name: 'dana', role: 'member' })).body.user;
+    assert.equal((await t.call('PUT', '/apps/shop/members/dana', { role: 'developer' })).status, 200);
+    const logIn = async (name: string, password: string) => {
+      await page.getByRole('button', { name: 'Log out' }).click();
+      await page.getByLabel('Name', { exact: true }).fill(name);
+      await page.getByLabel('Password', { exact: true }).fill(password);
+      await page.getByRole('button', { name: 'Log in' }).click();
+      await page.getByTestId('who').waitFor();
+    };
+    await logIn(dana.name, dana.password);
+    await page.goto(envPage('old'));
+    await failure().getByRole('button', { name: 'Retry', exact: true }).waitFor();
+    assert.equal(await failure().getByRole('button', { name: 'Show full error' }).count(), 0, 'the full text is for app admins');
+
+    assert.equal((await t.call('PUT', '/apps/shop/members/dana', { role: 'viewer' })).status, 200);
+    await page.reload();
+    await failure().getByText('Only developers and admins of the app can retry.').waitFor();
+    assert.equal(await failure().getByRole('button').count(), 0);
+
+    await logIn(t.platform.firstAdmin!.name, t.platform.firstAdmin!.password);
+    assert.equal((await t.call('DELETE', '/team/dana')).status < 300, true);
+    assert.equal((await t.call('DELETE', '/apps/shop/environments/old?confirm=old')).status, 202);
+    for (;;) {
+      if ((await t.call('GET', '/apps/shop/environments/old')).status === 404) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  });
+
   test("removing an account asks for its name first; the API's refusal is shown in its words", async () => {
-    await page.getByRole('link', { name: 'Accounts' }).click();
+    await page.goto(`${t.platform.url}/accounts`);
     const row = page.locator('tr[data-account="engine"]');
     await row.getByRole('button', { name: 'Remove' }).click();
     const remove = row.getByRole('button', { name: 'Remove account' });
