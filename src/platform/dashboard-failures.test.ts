@@ -126,6 +126,9 @@ describe('dashboard: failures, shared retention', () => {
     assert.equal(retried.status(), 202);
     await page.getByText(/Earlier runs/).waitFor();
     await failure().waitFor();
+    // The app's list says so too.
+    await page.goto(`${t.platform.url}/apps/shop`);
+    await page.locator('tr', { hasText: 'pg_version 16' }).getByText('permanent: change the cause, then Retry on its page').waitFor();
     assert.equal((await t.call('DELETE', '/apps/shop/environments/old?confirm=old')).status, 202);
     for (;;) {
       if ((await t.call('GET', '/apps/shop/environments/old')).status === 404) break;
@@ -179,6 +182,9 @@ describe('dashboard: failures, shared retention', () => {
     assert.ok(await retention().evaluate((input) => (input as HTMLInputElement).readOnly), 'read-only on a branch environment');
     assert.match(await page.getByTestId('retention-locked').innerText(), /a branch environment never changes it\. Change it on staging, which created the project/);
     assert.match(await retentionHint().innerText(), /shared with staging/);
+    await page.goto(`${t.platform.url}/apps/shop`);
+    assert.match(await page.locator('tr', { hasText: 'branch-environment' }).innerText(), /shared with staging/);
+    assert.match(await page.locator('tr', { hasText: 'new-project' }).innerText(), /shared with dev/);
   });
 
   test('a revealed password has a copy button', async () => {

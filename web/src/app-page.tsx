@@ -50,6 +50,11 @@ export function AppPage({ app }: { app: string }) {
                 <td>
                   <Status status={e.status} />
                   {e.error && <div className="error-inline">{e.error}</div>}
+                  {e.status === 'failed' && (
+                    <div className="hint" data-testid="failure-kind">
+                      {e.retry?.permanent ? 'permanent: change the cause, then Retry on its page' : 'transient: retried automatically (Retry now on its page)'}
+                    </div>
+                  )}
                 </td>
                 <td>
                   {e.type}
@@ -57,7 +62,10 @@ export function AppPage({ app }: { app: string }) {
                 </td>
                 <td>{e.mode}</td>
                 <td>{e.account ?? '—'}</td>
-                <td className="mono">{e.neon.projectId ?? '—'}</td>
+                <td>
+                  <span className="mono">{e.neon.projectId ?? '—'}</span>
+                  {!!e.project?.sharedWith.length && <div className="hint">shared with {e.project.sharedWith.join(', ')}</div>}
+                </td>
                 <td className="mono">{e.neon.branchId ?? '—'}</td>
               </tr>
             ))}
