@@ -31,6 +31,12 @@ export const EXAMPLES: Record<string, string[]> = {
   'apps add-member': ['npx arbor apps add-member shop dana --role developer'],
   'apps remove-member': ['npx arbor apps remove-member shop dana'],
   'apps apply': ['ARBOR_TOKEN=arbor_pat_... npx arbor apps apply --file arbor.yaml   # also sends the migration folders arbor.yaml names'],
+  environments: ['npx arbor environments history --app shop --env staging', 'npx arbor environments restore --app shop --env staging --at 2026-05-01T12:00:00Z --confirm staging'],
+  'environments history': ['npx arbor environments history --app shop --env staging --json   # from, to, and why it begins there'],
+  'environments restore': [
+    'npx arbor environments restore --app shop --env dev --at 2026-05-01T12:00:00Z           # same passwords and host',
+    'npx arbor environments restore --app shop --env staging --at 0/1A2B3C8 --confirm staging   # protected: confirm with its name',
+  ],
   previews: ['npx arbor previews open --pr 42 --file arbor.yaml', 'npx arbor previews close --app shop --pr 42'],
   'previews open': ['ARBOR_URL=https://arbor.example.com ARBOR_TOKEN=$ARBOR_TOKEN npx arbor previews open --pr 42 --file arbor.yaml'],
   'previews close': ['ARBOR_TOKEN=$ARBOR_TOKEN npx arbor previews close --app shop --pr 42'],

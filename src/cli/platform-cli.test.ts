@@ -72,3 +72,28 @@ test('apps apply, a preview opened from CI with its migrations, db shell, closed
   assert.equal(closed.code, 0, closed.stderr);
   assert.match(closed.stderr, /being deleted/);
 });
+
+test('environments history and restore: a protected environment takes --confirm, then holds the rows of that moment', async () => {
+  await t.engine.engine.history.settled(); // the engine's history of a branch begins at its first base copy
+  const count = async () => (await arbor(['db', 'shell', '--app', 'cliapp', '--env', 'prod', '--', '-Atc', 'SELECT count(*) FROM users'])).stdout;
+  const insert = async () => assert.equal((await arbor(['db', 'shell', '--app', 'cliapp', '--env', 'prod', '--write', '--', '-Atc', 'INSERT INTO users DEFAULT VALUES'])).code, 0);
+  await insert();
+  await new Promise((r) => setTimeout(r, 20));
+  const at = new Date().toISOString();
+  await new Promise((r) => setTimeout(r, 20));
+  await insert();
+  assert.equal(await count(), '2\n');
+
+  const history = await arbor(['environments', 'history', '--app', 'cliapp', '--env', 'prod', '--json']);
+  assert.equal(history.code, 0, history.stderr);
+  assert.ok(Date.parse(JSON.parse(history.stdout).from) < Date.parse(at));
+  assert.equal((await t.call('PATCH', '/apps/cliapp/environments/prod', { protected: true })).status, 200);
+  const unconfirmed = await arbor(['environments', 'restore', '--app', 'cliapp', '--env', 'prod', '--at', at]);
+  assert.equal(unconfirmed.code, 1);
+  assert.match(unconfirmed.stderr, /confirm with its name .*\(field: confirm\)/);
+  const restored = await arbor(['env', 'restore', '--app', 'cliapp', '--env', 'prod', '--at', at, '--confirm', 'prod']);
+  assert.equal(restored.code, 0, restored.stderr);
+  assert.match(restored.stdout, /^prod\tready\t127\.0\.0\.1:\d+\n$/);
+  assert.match(restored.stderr, /restore-to-point: done \(restored to /);
+  assert.equal(await count(), '1\n', 'the reader still connects, and sees the row of that moment');
+});

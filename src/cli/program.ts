@@ -6,6 +6,7 @@ import { Command } from 'commander';
 import { registerApps } from './apps.ts';
 import { registerDb } from './db.ts';
 import { registerEngine } from './engine.ts';
+import { registerEnvironments } from './environments.ts';
 import { registerGithub } from './github.ts';
 import { addExamples } from './examples.ts';
 import { registerMigrate } from './migrate.ts';
@@ -22,6 +23,7 @@ export function createProgram(): Command {
   registerUp(program);
   registerTokens(program);
   registerApps(program);
+  registerEnvironments(program);
   registerPreviews(program);
   registerDb(program);
   registerGithub(program);
