@@ -146,6 +146,9 @@ describe('dashboard: failures, shared retention', () => {
     await retention().fill('abc');
     assert.match(await retentionHint().innerText(), /^not a number of seconds/);
     const suspend = page.getByRole('form', { name: 'Neon settings' }).getByLabel('Suspend after (seconds)', { exact: true });
+    const form = page.getByRole('form', { name: 'Neon settings' });
+    await form.getByLabel('Max compute (CU)', { exact: true }).fill('2');
+    assert.match(await form.innerText(), /≈ 8 GB RAM/);
     await suspend.fill('3600');
     assert.match(await page.getByRole('form', { name: 'Neon settings' }).innerText(), /· 1 hour/);
     await page.reload();

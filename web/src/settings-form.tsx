@@ -10,6 +10,12 @@ import { duration, Field, FormError, useAction } from './data.tsx';
 
 const FIELDS = ['historyRetentionSeconds', 'minCu', 'maxCu', 'suspendTimeoutSeconds'];
 const text = (n: number | undefined) => (n === undefined ? '' : String(n));
+/** `0.25` → `0.25 CU ≈ 1 GB RAM` (a Neon compute unit is 1 vCPU with 4 GB). */
+const memory = (cu: string) => {
+  if (!cu.trim()) return undefined;
+  const n = Number(cu);
+  return Number.isFinite(n) && n > 0 ? `≈ ${Math.round(n * 4 * 100) / 100} GB RAM` : 'not a number of CU';
+};
 
 /** `staging, dev and 2 environments of other apps`, or '' when nothing else shares the project. */
 export function sharers(env: EnvironmentView): string {
@@ -88,10 +94,10 @@ export function SettingsForm({ app, env, onChange }: { app: string; env: Environ
             <Field label="History retention (seconds)" name="historyRetentionSeconds" error={error} hint={retentionHint}>
               <input inputMode="numeric" value={retention} onChange={(e) => (setRetention(e.target.value), setConfirming(false))} placeholder="default" readOnly={!!locked} />
             </Field>
-            <Field label="Min compute (CU)" name="minCu" error={error}>
+            <Field label="Min compute (CU)" name="minCu" error={error} hint={memory(minCu)}>
               <input inputMode="decimal" value={minCu} onChange={(e) => setMinCu(e.target.value)} placeholder="0.25" />
             </Field>
-            <Field label="Max compute (CU)" name="maxCu" error={error}>
+            <Field label="Max compute (CU)" name="maxCu" error={error} hint={memory(maxCu)}>
               <input inputMode="decimal" value={maxCu} onChange={(e) => setMaxCu(e.target.value)} placeholder="0.25" />
             </Field>
             <Field
@@ -125,7 +131,8 @@ export function SettingsForm({ app, env, onChange }: { app: string; env: Environ
           ) : (
             <button type="submit">Save settings</button>
           )}
-          {applying && <span className="ok"> Saved; applying to Neon…</span>}
+          {applying &&
+            (env.status === 'failed' ? <span className="error-inline"> Saved, but applying it failed: see the failure above.</span> : <span className="ok"> Saved; applying to Neon…</span>)}
         </fieldset>
       </form>
     </section>
