@@ -1,6 +1,7 @@
 /**
  * @module The engine's HTTP API: Neon's management API v2 under `/api/v2`. Every call needs
- * `Authorization: Bearer <key>` with a key the engine issued; errors use Neon's envelope.
+ * `Authorization: Bearer <key>` with a key the engine issued; errors use Neon's envelope. One
+ * extension, outside Neon's API and named so: `GET /api/v2/x-arbor/pg_versions` (pg-versions.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
@@ -16,6 +17,7 @@ import { restoreRoutes } from './restore.ts';
 import { roleRoutes } from './roles.ts';
 import { schemaRoutes } from './schema.ts';
 import { apiKeyRoutes } from './api-keys.ts';
+import { pgVersionRoutes } from './pg-versions.ts';
 
 export function engineApp(engine: Engine): Hono {
   const app = new Hono();
@@ -32,7 +34,7 @@ export function engineApp(engine: Engine): Hono {
     await next();
   });
 
-  for (const routes of [accountRoutes(), projectRoutes(engine), branchRoutes(engine), restoreRoutes(engine), roleRoutes(engine), databaseRoutes(engine), endpointRoutes(engine), operationRoutes(engine), schemaRoutes(engine), apiKeyRoutes(engine)]) {
+  for (const routes of [accountRoutes(), projectRoutes(engine), branchRoutes(engine), restoreRoutes(engine), roleRoutes(engine), databaseRoutes(engine), endpointRoutes(engine), operationRoutes(engine), schemaRoutes(engine), apiKeyRoutes(engine), pgVersionRoutes()]) {
     api.route('/', routes);
   }
 

@@ -120,6 +120,36 @@ export async function listNeonProjects(ctx: Context, name: string) {
   );
 }
 
+/** The Postgres versions Neon runs. */
+export const NEON_PG_VERSIONS = [14, 15, 16, 17, 18];
+const NEON_DEFAULT_PG_VERSION = 17;
+
+/**
+ * The Postgres versions an account can create projects with: Neon's for Neon's cloud; for an
+ * Arbor engine the ones it has binaries for, asked through its one extension route
+ * (`GET …/x-arbor/pg_versions`, engine/http/pg-versions.ts). An API without that route (404) is
+ * taken as Neon's.
+ */
+export async function accountPgVersions(ctx: Context, account: Account): Promise<{ pgVersions: number[]; defaultPgVersion: number | null; hint?: string }> {
+  const neon = { pgVersions: NEON_PG_VERSIONS, defaultPgVersion: NEON_DEFAULT_PG_VERSION };
+  if (account.apiUrl === NEON_CLOUD_URL) return neon;
+  try {
+    const { data } = await clientFor(ctx, account).instance.get('/x-arbor/pg_versions');
+    const versions = (Array.isArray(data?.pg_versions) ? data.pg_versions : []).filter((v: unknown) => Number.isInteger(v) && NEON_PG_VERSIONS.includes(v as number)) as number[];
+    return { pgVersions: versions, defaultPgVersion: versions.includes(data.default_pg_version) ? data.default_pg_version : (versions[versions.length - 1] ?? null), ...(typeof data?.install_hint === 'string' ? { hint: data.install_hint.slice(0, 300) } : {}) };
+  } catch (error) {
+    if (describeNeonFailure(error)?.status === 404) return neon;
+    throw error;
+  }
+}
+
+/** One account: what `GET /accounts` shows, plus the Postgres versions and regions it offers. */
+export async function accountDetail(ctx: Context, name: string) {
+  const account = await findAccount(ctx, name);
+  const { pgVersions, defaultPgVersion } = await accountPgVersions(ctx, account);
+  return { ...accountView(account), pgVersions, defaultPgVersion, regions: await listRegions(ctx, name) };
+}
+
 export async function listRegions(ctx: Context, name: string) {
   const api = clientFor(ctx, await findAccount(ctx, name));
   return (await api.getActiveRegions({})).data.regions.map((r) => ({ id: r.region_id, name: r.name, default: r.default }));

@@ -6,7 +6,7 @@
 import { and, asc, eq } from 'drizzle-orm';
 import { audit } from '../audit.ts';
 import { requireAdmin } from '../auth/auth.ts';
-import { clientFor, findAccount } from '../accounts/accounts.ts';
+import { accountPgVersions, clientFor, findAccount } from '../accounts/accounts.ts';
 import { checkSettings, defaultSettings } from '../accounts/plans.ts';
 import { findApp } from '../apps/apps.ts';
 import type { Actor, Context } from '../context.ts';
@@ -113,8 +113,13 @@ export async function createEnvironment(ctx: Context, actor: Actor, appName: str
       const regions = (await clientFor(ctx, account).getActiveRegions({})).data.regions;
       const regionId = input.regionId ?? regions.find((r) => r.default)?.region_id ?? regions[0]?.region_id;
       if (!regions.some((r) => r.region_id === regionId)) throw invalid('regionId', `region ${regionId} is not offered by account ${account.name}; use one of ${regions.map((r) => r.region_id).join(', ')}`);
-      const pgVersion = input.pgVersion ?? 17;
-      if (!Number.isInteger(pgVersion) || pgVersion < 14 || pgVersion > 18) throw invalid('pgVersion', 'pgVersion must be 14, 15, 16, 17 or 18');
+      // Only what the account can run: Neon's versions, or those an engine has binaries for.
+      const offered = await accountPgVersions(ctx, account);
+      if (!offered.pgVersions.length) throw unprocessable(`account ${account.name} offers no Postgres version${offered.hint ? `; ${offered.hint}` : ''}`, 'pgVersion');
+      const pgVersion = input.pgVersion ?? offered.defaultPgVersion ?? offered.pgVersions[offered.pgVersions.length - 1];
+      if (!offered.pgVersions.includes(pgVersion)) {
+        throw invalid('pgVersion', `Postgres ${pgVersion} is not offered by account ${account.name}; it offers ${offered.pgVersions.join(', ')}${offered.hint ? ` (${offered.hint})` : ''}`);
+      }
       Object.assign(spec, { regionId, pgVersion, projectName: input.projectName ?? `${app.name}-${input.name}`, branchName: input.branchName ?? 'main' });
       break;
     }

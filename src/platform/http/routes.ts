@@ -7,7 +7,7 @@
 import { setCookie, deleteCookie, getCookie } from 'hono/cookie';
 import { z } from 'zod';
 import { eq } from 'drizzle-orm';
-import { accountView, connectAccount, findAccount, listAccounts, listNeonProjects, listRegions, removeAccount } from '../accounts/accounts.ts';
+import { accountDetail, accountView, connectAccount, findAccount, listAccounts, listNeonProjects, listRegions, removeAccount } from '../accounts/accounts.ts';
 import { appView, changeView, createApp, decideChange, listChanges, listMembers, removeMember, setMember, setProtection, updateApp } from '../apps/apps.ts';
 import { listAudit } from '../audit.ts';
 import { appRoles, authorizeApp, isInstanceAdmin, requireForEnvironment, visibleApps } from '../auth/access.ts';
@@ -120,6 +120,10 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
       for (const e of used) if (visible.has(e.appId) && e.projectId) hiddenProjects.delete(e.projectId);
       return { projects: projects.filter((p) => !hiddenProjects.has(p.id) && !hiddenNames.has(p.name)).map((p) => ({ ...p, branches: p.branches.filter((b) => !hiddenBranches.has(b.id)) })) };
     },
+  });
+  api.route({
+    method: 'get', path: '/accounts/{account}', summary: 'Get a Neon account: also the Postgres versions (pgVersions, defaultPgVersion) and regions it offers', access: 'member',
+    handler: async ({ params }) => ({ account: await accountDetail(ctx, params.account) }),
   });
   api.route({ method: 'get', path: '/accounts/{account}/regions', summary: "List the account's regions", access: 'member', handler: async ({ params }) => ({ regions: await listRegions(ctx, params.account) }) });
 

