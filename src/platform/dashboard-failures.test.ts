@@ -114,13 +114,16 @@ describe('dashboard: failures, shared retention', () => {
   });
 
   test('a permanent failure says what to change, and Retry runs it once more', async () => {
-    assert.equal((await t.call('POST', '/apps/shop/environments', { name: 'old', account: 'engine', mode: 'new-project', pgVersion: 16 })).status, 201);
+    // Neon's permanent refusal (a Postgres version the engine lacks is now refused by the API itself):
+    // a branch at an LSN before the parent's history.
+    await t.engine.engine.history.settled();
+    assert.equal((await t.call('POST', '/apps/shop/environments', { name: 'old', mode: 'branch-environment', parentEnvironment: 'staging', at: '0/1' })).status, 201);
     const failed = await t.waitFor('shop', 'old', 'failed');
     assert.equal(failed.retry?.permanent, true);
     await page.goto(envPage('old'));
     await failure().waitFor();
     assert.match(await failure().getByRole('heading').innerText(), /Failed at step neon-resources/);
-    assert.match(await failure().getByTestId('failure-cause').innerText(), /pg_version 16 is not installed/);
+    assert.match(await failure().getByTestId('failure-cause').innerText(), /parent_lsn 0\/1 is before the history kept/);
     assert.match(await failure().getByTestId('failure-kind').innerText(), /Permanent: retrying as it is will not help\. Change what the message names/);
     const [retried] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/apps/shop/environments/old/retry')), failure().getByRole('button', { name: 'Retry', exact: true }).click()]);
     assert.equal(retried.status(), 202);
@@ -128,7 +131,7 @@ describe('dashboard: failures, shared retention', () => {
     await failure().waitFor();
     // The app's list says so too.
     await page.goto(`${t.platform.url}/apps/shop`);
-    await page.locator('tr', { hasText: 'pg_version 16' }).getByText('permanent: change the cause, then Retry on its page').waitFor();
+    await page.locator('tr', { hasText: 'parent_lsn 0/1' }).getByText('permanent: change the cause, then Retry on its page').waitFor();
     assert.equal((await t.call('DELETE', '/apps/shop/environments/old?confirm=old')).status, 202);
     for (;;) {
       if ((await t.call('GET', '/apps/shop/environments/old')).status === 404) break;
@@ -202,7 +205,10 @@ describe('dashboard: failures, shared retention', () => {
   });
 
   test('Retry is offered by the role on the app: a developer retries (no full error), a viewer is told who may', async () => {
-    assert.equal((await t.call('POST', '/apps/shop/environments', { name: 'old', account: 'engine', mode: 'new-project', pgVersion: 16 })).status, 201);
+    // Neon's permanent refusal (a Postgres version the engine lacks is now refused by the API itself):
+    // a branch at an LSN before the parent's history.
+    await t.engine.engine.history.settled();
+    assert.equal((await t.call('POST', '/apps/shop/environments', { name: 'old', mode: 'branch-environment', parentEnvironment: 'staging', at: '0/1' })).status, 201);
     await t.waitFor('shop', 'old', 'failed');
     const dana = (await t.call('POST', '/team', { name: 'dana', role: 'member' })).body.user;
     assert.equal((await t.call('PUT', '/apps/shop/members/dana', { role: 'developer' })).status, 200);

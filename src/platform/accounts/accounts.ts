@@ -97,7 +97,8 @@ export async function removeAccount(ctx: Context, actor: Actor, name: string): P
     .select({ env: environments.name, app: apps.name })
     .from(environments)
     .innerJoin(apps, eq(apps.id, environments.appId))
-    .where(eq(environments.accountId, account.id));
+    .where(eq(environments.accountId, account.id))
+    .orderBy(apps.name, environments.name);
   if (using.length) {
     throw conflict(`Neon account ${name} is used by ${using.map((u) => `${u.app}/${u.env}`).join(', ')}; delete those environments first`);
   }
