@@ -62,6 +62,10 @@ export class Engine {
   readonly minSuspendSeconds: number;
   private projectQueues = new Map<string, Promise<void>>();
   private background = new Set<Promise<void>>();
+  /** Branches whose compute withAdmin started for its own sessions (no endpoint serves them). */
+  private maintenance = new Set<string>();
+  /** Per branch, the last withAdmin compute start decided (they run one after another). */
+  private adminStarts = new Map<string, Promise<void>>();
 
   private constructor(
     readonly home: string,
@@ -342,6 +346,28 @@ export class Engine {
     endpoint.updated_at = at;
   }
 
+  /** Starts the branch's compute for withAdmin if none runs; returns the endpoint it woke, if any. */
+  private async ensureAdminCompute(branch: BranchRecord): Promise<EndpointRecord | undefined> {
+    await this.computes.settled(branch.id);
+    if (this.computes.isRunning(branch.id)) return undefined;
+    const endpoint = this.readWriteEndpoint(branch.id);
+    if (endpoint && !endpoint.disabled && endpoint.current_state !== 'init') {
+      // An idle endpoint is woken as a client would wake it, and suspended again afterwards.
+      await this.startEndpoint(endpoint);
+      return endpoint;
+    }
+    await this.computes.start({
+      branchId: branch.id,
+      bins: this.binaries(this.project(branch.project_id).pg_version),
+      port: endpoint?.port ?? (await this.allocatePort()),
+      minCu: 0.25,
+      maxCu: 0.25,
+      listen: 'none',
+    });
+    this.maintenance.add(branch.id);
+    return undefined;
+  }
+
   /**
    * Runs `fn` with a `cloud_admin` session on the branch. A branch whose compute is not running
    * (no endpoint, or suspended) gets a short-lived maintenance postmaster, as Neon briefly starts
@@ -352,28 +378,16 @@ export class Engine {
     const password = this.superuserPassword(project);
     // The compute stays up while the engine works on it (a branch copy must not lose its parent).
     const release = this.autosuspend.hold(branch.id);
-    let maintenance = false;
     let woken: EndpointRecord | undefined;
     try {
-      await this.computes.settled(branch.id);
-      if (!this.computes.isRunning(branch.id)) {
-        const endpoint = this.readWriteEndpoint(branch.id);
-        if (endpoint && !endpoint.disabled && endpoint.current_state !== 'init') {
-          // An idle endpoint is woken as a client would wake it, and suspended again afterwards.
-          await this.startEndpoint(endpoint);
-          woken = endpoint;
-        } else {
-          await this.computes.start({
-            branchId: branch.id,
-            bins: this.binaries(project.pg_version),
-            port: endpoint?.port ?? (await this.allocatePort()),
-            minCu: 0.25,
-            maxCu: 0.25,
-            listen: 'none',
-          });
-          maintenance = true;
-        }
-      }
+      // One session at a time decides whether to start a compute: two that both found none would
+      // each start one on its own port, the second stopping the first under its session.
+      const previous = this.adminStarts.get(branch.id) ?? Promise.resolve();
+      const ready = previous.then(() => this.ensureAdminCompute(branch));
+      const tail = ready.then(() => {}, () => {});
+      this.adminStarts.set(branch.id, tail);
+      void tail.then(() => this.adminStarts.get(branch.id) === tail && this.adminStarts.delete(branch.id));
+      woken = await ready;
       const connect = (db: string) => this.computes.admin(branch.id, password, db);
       const client = await connect('postgres');
       try {
@@ -383,7 +397,13 @@ export class Engine {
       }
     } finally {
       release();
-      if (maintenance) await this.computes.stop(branch.id);
+      // The last of the concurrent sessions stops the maintenance postmaster (another may have
+      // found it running and be using it). Checked and stopped in one tick: a session that holds
+      // the branch later queues behind this stop and starts its own.
+      if (this.maintenance.has(branch.id) && !this.autosuspend.isHeld(branch.id)) {
+        this.maintenance.delete(branch.id);
+        await this.computes.stop(branch.id);
+      }
       if (woken) await this.autosuspend.suspend(woken);
     }
   }

@@ -40,6 +40,11 @@ export class Autosuspend {
   }
 
   /** Keeps the branch's compute up until the returned function is called. */
+  /** Whether anything holds the branch's compute up (see hold). */
+  isHeld(branchId: string): boolean {
+    return this.holds.has(branchId);
+  }
+
   hold(branchId: string): () => void {
     this.holds.set(branchId, (this.holds.get(branchId) ?? 0) + 1);
     let released = false;
