@@ -122,3 +122,33 @@ test('restore to a past timestamp: the old rows, the same host, and the service 
   assert.equal(audit[0].target, 'shop/staging');
   assert.equal((await t.call('PATCH', '/apps/shop/environments/staging', { protected: false })).status, 200);
 });
+
+test('an unprotected environment is restored without confirmation; deleting it deletes the state its restore preserved', async () => {
+  const orders = await reveal('then', 'svc_orders');
+  await t.engine.engine.history.settled();
+  const at = await moment();
+  await sql(orders, "INSERT INTO orders (item) VALUES ('later')");
+  const wrong = await t.call('POST', '/apps/shop/environments/then/restore', { at, confirm: 'staging' });
+  assert.equal(wrong.body.error?.field, 'confirm', 'a confirmation naming another environment is refused');
+  assert.equal((await t.call('POST', '/apps/shop/environments/then/restore', { at })).status, 202);
+  const env = await t.waitFor('shop', 'then', 'ready');
+  assert.deepEqual(await items(orders), ['first', 'before']);
+
+  const neon = async () => {
+    const response = await fetch(`${t.engine.url}/projects/${env.neon.projectId}/branches`, { headers: { authorization: `Bearer ${t.engine.apiKey}` } });
+    return ((await response.json()) as { branches: { id: string; name: string }[] }).branches;
+  };
+  const preserved = (await neon()).filter((b) => b.name.startsWith('shop-then-before-restore-'));
+  assert.equal(preserved.length, 1, JSON.stringify(await neon()));
+  assert.equal((await t.call('DELETE', '/apps/shop/environments/then?confirm=then')).status, 202);
+  while ((await t.call('GET', '/apps/shop/environments/then')).status !== 404) await new Promise((r) => setTimeout(r, 100));
+  // Neon deletes in the background: wait for the project's operations to finish.
+  for (;;) {
+    const response = await fetch(`${t.engine.url}/projects/${env.neon.projectId}/operations`, { headers: { authorization: `Bearer ${t.engine.apiKey}` } });
+    const { operations } = (await response.json()) as { operations: { status: string }[] };
+    if (operations.every((o) => ['finished', 'failed', 'error', 'cancelled', 'skipped'].includes(o.status))) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const left = (await neon()).map((b) => b.id);
+  assert.ok(!left.includes(env.neon.branchId) && !left.includes(preserved[0].id), JSON.stringify(await neon()));
+});

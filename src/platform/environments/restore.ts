@@ -53,8 +53,9 @@ const preservedName = (env: Environment, requestedAt: string) => `${env.spec.bra
 export async function requestRestore(ctx: Context, actor: Actor, appName: string, envName: string, at: string, confirm: string | undefined): Promise<Environment> {
   const app = await findApp(ctx, appName);
   const env = await findEnvironment(ctx, app, envName);
-  if (env.protected && confirm !== env.name) {
-    throw new PlatformError(400, 'confirmation_required', `environment ${env.name} is protected: to restore it to ${at}, confirm with its name ("confirm": "${env.name}")`, 'confirm');
+  // Required for protected environments; a confirmation given for another name is refused on any.
+  if ((env.protected || confirm !== undefined) && confirm !== env.name) {
+    throw new PlatformError(400, 'confirmation_required', `${env.protected ? `environment ${env.name} is protected: ` : ''}to restore ${env.name} to ${at}, confirm with its name ("confirm": "${env.name}")`, 'confirm');
   }
   if (env.spec.mode === 'import') throw conflict(`environment ${env.name} is an imported branch, shared with whatever else uses it; Arbor does not restore it. Restore it in Neon, or branch from it at a point in time (mode branch-neon with at)`);
   if (env.status === 'deleting') throw conflict(`environment ${env.name} is being deleted`);
