@@ -1,6 +1,7 @@
 /**
  * Point in time (issue 10), end to end through the platform API against the engine: an
- * environment branched at a past timestamp holds exactly the rows of that moment; one restored
+ * environment branched at a past timestamp (branch-environment) or LSN (branch-neon) holds
+ * exactly the rows of that moment; one restored
  * to a past timestamp holds the old rows and its service credentials (rotated since that moment)
  * still connect; a point outside the history window is refused on `at` with the window's bounds;
  * restoring takes an app admin, and a protected environment its name as confirmation.
@@ -50,13 +51,14 @@ before(async () => {
 // The engine and the platform, with every project and branch made here, go with their homes.
 after(() => t.close());
 
-test('a branch environment at a past timestamp holds exactly the rows of that moment', async () => {
+test('a branch environment at a past timestamp, and a branch-neon one at an LSN, hold exactly the rows of that moment', async () => {
   const orders = await reveal('staging', 'svc_orders');
   // The engine's history of a branch begins with its first base copy, taken in the background
   // right after the branch is made (docs/engine.md); Neon's at the branch's creation. The moment
   // is taken after it, as a user's would be.
   await t.engine.engine.history.settled();
   await sql(orders, "INSERT INTO orders (item) VALUES ('before')");
+  const [{ lsn }] = await sql<{ lsn: string }>(orders, 'SELECT pg_current_wal_lsn()::text AS lsn');
   const at = await moment();
   await sql(orders, "INSERT INTO orders (item) VALUES ('after')");
 
@@ -65,6 +67,16 @@ test('a branch environment at a past timestamp holds exactly the rows of that mo
   await t.waitFor('shop', 'then', 'ready');
   assert.deepEqual(await items(await reveal('then', 'svc_orders')), ['first', 'before']);
   assert.deepEqual(await items(orders), ['first', 'before', 'after'], 'the parent is untouched');
+
+  // branch-neon at an LSN: the same moment, named the other way.
+  const { projectId, branchId } = (await t.call('GET', '/apps/shop/environments/staging')).body.environment.neon;
+  const byLsn = await t.call('POST', '/apps/shop/environments', { name: 'by-lsn', account: 'engine', mode: 'branch-neon', neonProjectId: projectId, neonBranchId: branchId, at: lsn });
+  assert.equal(byLsn.status, 201, JSON.stringify(byLsn.body));
+  assert.equal(byLsn.body.environment.at, lsn);
+  await t.waitFor('shop', 'by-lsn', 'ready');
+  assert.deepEqual(await items(await reveal('by-lsn', 'svc_orders')), ['first', 'before']);
+  assert.equal((await t.call('DELETE', '/apps/shop/environments/by-lsn?confirm=by-lsn')).status, 202);
+  while ((await t.call('GET', '/apps/shop/environments/by-lsn')).status !== 404) await new Promise((r) => setTimeout(r, 100));
 });
 
 test('a point outside the history window is refused on `at`, with the window\'s bounds', async () => {
