@@ -139,8 +139,9 @@ export async function accountPgVersions(ctx: Context, account: Account): Promise
     const versions = (Array.isArray(data?.pg_versions) ? data.pg_versions : []).filter((v: unknown) => Number.isInteger(v) && NEON_PG_VERSIONS.includes(v as number)) as number[];
     return { pgVersions: versions, defaultPgVersion: versions.includes(data.default_pg_version) ? data.default_pg_version : (versions[versions.length - 1] ?? null), ...(typeof data?.install_hint === 'string' ? { hint: data.install_hint.slice(0, 300) } : {}) };
   } catch (error) {
-    if (describeNeonFailure(error)?.status === 404) return neon;
-    throw error;
+    const failure = describeNeonFailure(error);
+    if (failure?.status === 404) return neon;
+    throw new PlatformError(502, 'neon_unavailable', `could not ask account ${account.name} which Postgres versions it offers: ${failure?.message ?? (error as Error).message}`);
   }
 }
 
