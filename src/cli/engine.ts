@@ -16,7 +16,8 @@ export function registerEngine(program: Command): void {
     .option('--port <n>', 'HTTP port', '4599')
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
     .option('--api-key <key>', 'accept this API key (otherwise the engine makes its own on the first start, prints it once; later: npx arbor engine key)')
-    .action(async (opts: { home?: string; port: string; host: string; apiKey?: string }) => {
+    .option('--no-spares', 'keep no hot standby per branched-from branch: every branch is a full copy (slower), no second cluster per parent on disk')
+    .action(async (opts: { home?: string; port: string; host: string; apiKey?: string; spares: boolean }) => {
       const home = resolve(opts.home ?? join(process.env.ARBOR_HOME ?? '.arbor', 'engine'));
       const port = Number(opts.port);
       if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port ${opts.port} is not a port number (0-65535)`);
@@ -26,7 +27,7 @@ export function registerEngine(program: Command): void {
       await checkPort(opts.host, port, '--port');
       await checkShim(home);
       info('starting the engine…');
-      const server = await startEngineServer({ home, port, host: opts.host, apiKey: opts.apiKey, log: { info, warn } });
+      const server = await startEngineServer({ home, port, host: opts.host, apiKey: opts.apiKey, log: { info, warn }, engine: { spares: opts.spares } });
       process.stdout.write(`Arbor engine listening: ${server.url}\n`);
       // The key is shown once, when this start created it; never in the log (stderr).
       if (server.keyCreated) process.stdout.write(`API key: ${server.apiKey}   (shown once, on this first start; later: npx arbor engine key --home ${home})\n`);

@@ -17,7 +17,8 @@ const home = engines.home;
 after(() => engines.cleanUp());
 
 test('kill -9 during a branch creation: parent intact, the creation retried and finished, no orphans', async () => {
-  let { api, process: first } = await engines.start();
+  // Without spares, the branch is a copy (a spare's promotion makes no .partial to kill during).
+  let { api, process: first } = await engines.start({}, ['--no-spares']);
   const { data } = await api.createProject({ project: { name: 'durable' } });
   const projectId = data.project.id;
   await operationsAtRest(api, projectId);
@@ -30,13 +31,13 @@ test('kill -9 during a branch creation: parent intact, the creation retried and 
   const created = (await api.createProjectBranch(projectId, { branch: { name: 'interrupted' }, endpoints: [{ type: 'read_write' as never }] })).data;
   const branch = created.branch;
   const partial = join(home, 'clusters', `${branch.id}.partial`);
-  const deadline = Date.now() + 10_000;
+  const deadline = Date.now() + 60_000;
   while (!existsSync(partial) && Date.now() < deadline) await new Promise((r) => setImmediate(r));
   assert.ok(existsSync(partial), 'the copy had started');
   first.kill('SIGKILL');
   await new Promise((r) => first.once('exit', r));
 
-  ({ api } = await engines.start());
+  ({ api } = await engines.start({}, ['--no-spares']));
   const ops = await operationsAtRest(api, projectId);
   const create = ops.find((o) => o.action === 'create_branch' && o.branch_id === branch.id)!;
   assert.equal(create.status, 'finished');

@@ -48,6 +48,11 @@ export interface EngineOptions {
   activityPollMs?: number;
   /** Timing of history retention and expiry (tests shorten them). */
   history?: HistoryOptions;
+  /**
+   * Keep a hot standby ("spare") per branched-from branch, so the next branch is a promotion
+   * (default). Off: every branch is a copy — slower, but no second cluster per parent on disk.
+   */
+  spares?: boolean;
 }
 
 export class Engine {
@@ -78,6 +83,7 @@ export class Engine {
     this.secrets = SecretBox.open(home);
     this.computes = new Computes(home, tls);
     this.spares = new Spares(this);
+    if (options.spares === false) this.spares.setEnabled(false);
     this.history = new History(this, options.history);
     this.minSuspendSeconds = options.minSuspendSeconds ?? (Number(process.env.ARBOR_ENGINE_MIN_SUSPEND_SECONDS) || 60);
     this.listeners = new Listeners((port) => this.wake(port), (m) => this.log.warn(m));

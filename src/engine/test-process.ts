@@ -20,8 +20,8 @@ export interface EngineProcess {
 
 export interface EngineProcesses {
   home: string;
-  /** Spawns `arbor engine serve` on `home` and port 0, with `env` added; resolves once it listens. */
-  start(env?: NodeJS.ProcessEnv): Promise<EngineProcess>;
+  /** Spawns `arbor engine serve` on `home` and port 0 (plus `args`), with `env` added; resolves once it listens. */
+  start(env?: NodeJS.ProcessEnv, args?: string[]): Promise<EngineProcess>;
   /**
    * Stops the last engine started and waits for it to exit (it saves its catalog on the way out),
    * stops any postmaster left under `home` and waits for those too, then removes `home`.
@@ -35,8 +35,8 @@ export function engineProcesses(prefix: string, apiKey: string): EngineProcesses
   let last: ChildProcess | undefined;
   return {
     home,
-    start(env = {}) {
-      const child = spawn(process.execPath, ['bin/arbor.js', 'engine', 'serve', '--home', home, '--port', '0', '--api-key', apiKey], {
+    start(env = {}, args = []) {
+      const child = spawn(process.execPath, ['bin/arbor.js', 'engine', 'serve', '--home', home, '--port', '0', '--api-key', apiKey, ...args], {
         stdio: ['ignore', 'pipe', 'pipe'],
         env: { ...process.env, ...env },
       });
