@@ -33,6 +33,8 @@ export interface Spare {
 }
 
 const CATCH_UP_DEADLINE_MS = 10_000;
+/** How many times a spare is tried before its parent's branches fall back to copies. */
+const MAKE_ATTEMPTS = 3;
 
 export class Spares {
   private ready = new Map<string, Spare>();
@@ -77,10 +79,26 @@ export class Spares {
   replenish(parent: BranchRecord): void {
     if (!this.enabled || this.ready.has(parent.id) || this.making.has(parent.id)) return;
     if (!this.engine.computes.isRunning(parent.id)) return;
-    const work = this.make(parent)
-      .catch((error) => this.engine.log.warn(`spare for ${parent.id} not made: ${(error as Error).message}`))
-      .finally(() => this.making.delete(parent.id));
+    const work = this.makeWithRetries(parent).finally(() => this.making.delete(parent.id));
     this.making.set(parent.id, work);
+  }
+
+  /**
+   * A spare that could not be made (on a loaded machine its standby may not stream within the
+   * deadline) is tried again a few times: without it, every branch of the parent is a slow copy.
+   */
+  private async makeWithRetries(parent: BranchRecord): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.make(parent);
+        return;
+      } catch (error) {
+        const again = attempt < MAKE_ATTEMPTS && this.enabled && this.engine.computes.isRunning(parent.id);
+        this.engine.log.warn(`spare for ${parent.id} not made: ${(error as Error).message}${again ? '; trying again' : ''}`);
+        if (!again) return;
+        await new Promise((r) => setTimeout(r, 1000 * attempt));
+      }
+    }
   }
 
   private async make(parent: BranchRecord): Promise<void> {
