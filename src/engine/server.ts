@@ -1,9 +1,8 @@
 /**
  * @module Serving the engine over HTTP on 127.0.0.1 (or a given host).
  */
-import { serve, type ServerType } from '@hono/node-server';
+import { listen, type Listening } from '../net/listen.ts';
 import { existsSync, readFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Engine, type EngineLog, type EngineOptions } from './engine.ts';
 import { SecretBox } from './catalog/secrets.ts';
@@ -45,24 +44,20 @@ export async function startEngineServer(options: EngineServerOptions): Promise<E
   await engine.save();
   const app = engineApp(engine);
   const host = options.host ?? '127.0.0.1';
-  let server: ServerType;
+  let listening: Listening;
   try {
-    server = await new Promise((resolve, reject) => {
-      const s = serve({ fetch: app.fetch, port: options.port ?? 0, hostname: host }, () => resolve(s));
-      s.once('error', reject); // e.g. the port is in use: a rejection, not an unhandled 'error' event
-    });
+    listening = await listen(app.fetch, options.port ?? 0, host);
   } catch (error) {
     await engine.close();
     throw error;
   }
-  const { port } = server.address() as AddressInfo;
   return {
     engine,
     apiKey,
     keyCreated,
-    url: `http://${host}:${port}/api/v2`,
+    url: `http://${host}:${listening.port}/api/v2`,
     async close() {
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await listening.close();
       await engine.close();
     },
   };

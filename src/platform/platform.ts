@@ -2,10 +2,9 @@
  * @module The platform process: store, secrets, first admin, reconciler, and the HTTP server
  * (API under /api/v1, the dashboard at /), bound to 127.0.0.1 unless told otherwise.
  */
-import { serve, type ServerType } from '@hono/node-server';
+import { listen, type Listening } from '../net/listen.ts';
 import { Hono } from 'hono';
 import { mkdirSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
 import { ensureFirstAdmin } from './auth/auth.ts';
 import { dashboardRoutes } from './http/dashboard.ts';
 import type { Context, PlatformLog } from './context.ts';
@@ -53,12 +52,9 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
   app.all('/api/*', (c) => c.json({ error: { code: 'not_found', message: `no API route ${c.req.method} ${c.req.path}; see /api/v1/openapi.json` } }, 404));
   app.route('/', dashboardRoutes());
   const host = options.host ?? '127.0.0.1';
-  let server: ServerType;
+  let listening: Listening;
   try {
-    server = await new Promise((resolve, reject) => {
-      const s = serve({ fetch: app.fetch, port: options.port ?? 0, hostname: host }, () => resolve(s));
-      s.once('error', reject); // e.g. the port is in use: a rejection, not an unhandled 'error' event
-    });
+    listening = await listen(app.fetch, options.port ?? 0, host);
   } catch (error) {
     await store.close();
     throw error;
@@ -66,16 +62,15 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
   await reconciler.start();
   const inbox = setInterval(() => void drainTokenInbox(ctx, options.home).catch((e) => ctx.log.warn(`token inbox: ${(e as Error).message}`)), 500);
   await drainTokenInbox(ctx, options.home);
-  const { port } = server.address() as AddressInfo;
   return {
     ctx,
     store,
-    url: `http://${host}:${port}`,
+    url: `http://${host}:${listening.port}`,
     firstAdmin,
     reconciler,
     async close() {
       clearInterval(inbox);
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await listening.close();
       await reconciler.stop();
       await store.close();
     },
