@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import type { BranchRecord } from '../catalog/types.ts';
 import { removeCluster, SUPERUSER, uniqueName, writeSettings } from '../clusters/cluster.ts';
+import { ownFile } from '../clusters/os-user.ts';
 import type { Engine } from '../engine.ts';
 import { buildAtPoint, type HistoryPoint, type PointFields } from '../history/point-in-time.ts';
 import { startPostmaster, stopPostmaster } from './postmaster.ts';
@@ -24,10 +25,18 @@ export interface EphemeralCompute {
   connect(database: string): Promise<pg.Client>;
 }
 
-/** Runs `fn` against `branch` as it was at `point`, on a compute that exists only meanwhile. */
-export async function withPointInTime<T>(engine: Engine, branch: BranchRecord, point: HistoryPoint, fields: PointFields, fn: (compute: EphemeralCompute) => Promise<T>): Promise<T> {
+export interface PointCompute {
+  port: number;
+  pid: number;
+}
+
+/**
+ * Rebuilds `branch` as of `point` into `dir` and starts it read-only on the engine's unix socket
+ * only. `trustLocal`: sessions on that socket need no password (time travel, where the branch's
+ * own backend already authenticated its client). On failure nothing is left running or on disk.
+ */
+export async function startAtPoint(engine: Engine, branch: BranchRecord, point: HistoryPoint, dir: string, fields: PointFields, options: { maxConnections: number; trustLocal?: boolean }): Promise<PointCompute> {
   const project = engine.project(branch.project_id);
-  const dir = `${engine.computes.dataDir(branch.id)}.${uniqueName('at')}.partial`;
   let pid: number | undefined;
   try {
     await buildAtPoint(engine, branch, point, dir, fields);
@@ -37,13 +46,37 @@ export async function withPointInTime<T>(engine: Engine, branch: BranchRecord, p
       tlsCert: engine.tls.cert,
       tlsKey: engine.tls.key,
       sharedBuffersMb: 32,
-      maxConnections: 10,
+      maxConnections: options.maxConnections,
       socketDir: engine.computes.socketDir,
       listenAddresses: '',
     });
     // Read-only (written after the endpoint settings, which do not allow it).
     await fs.appendFile(join(dir, 'arbor.conf'), 'default_transaction_read_only = on\n');
+    if (options.trustLocal) {
+      await fs.writeFile(join(dir, 'pg_hba.conf'), "# Written by the Arbor engine: a compute at a past point, reached only on the engine's private socket.\nlocal all all trust\n");
+      ownFile(join(dir, 'pg_hba.conf'), 0o600);
+    }
     pid = await startPostmaster(engine.binaries(project.pg_version), dir, port, engine.computes.logFile(branch.id), { socketDir: engine.computes.socketDir });
+    return { port, pid };
+  } catch (error) {
+    await stopAtPoint(dir, pid);
+    throw error;
+  }
+}
+
+/** Stops a compute made by `startAtPoint` and removes its directories. */
+export async function stopAtPoint(dir: string, pid: number | undefined): Promise<void> {
+  if (pid) await stopPostmaster(pid);
+  await removeCluster(dir);
+  await removeCluster(`${dir}.pitr`);
+}
+
+/** Runs `fn` against `branch` as it was at `point`, on a compute that exists only meanwhile. */
+export async function withPointInTime<T>(engine: Engine, branch: BranchRecord, point: HistoryPoint, fields: PointFields, fn: (compute: EphemeralCompute) => Promise<T>): Promise<T> {
+  const project = engine.project(branch.project_id);
+  const dir = `${engine.computes.dataDir(branch.id)}.${uniqueName('at')}.partial`;
+  const { port, pid } = await startAtPoint(engine, branch, point, dir, fields, { maxConnections: 10 });
+  try {
     const password = engine.superuserPassword(project);
     const host = engine.computes.socketDir;
     return await fn({
@@ -58,8 +91,6 @@ export async function withPointInTime<T>(engine: Engine, branch: BranchRecord, p
       },
     });
   } finally {
-    if (pid) await stopPostmaster(pid);
-    await removeCluster(dir);
-    await removeCluster(`${dir}.pitr`);
+    await stopAtPoint(dir, pid);
   }
 }

@@ -15,12 +15,12 @@
 import { promises as fs } from 'node:fs';
 import net from 'node:net';
 import { basename, join } from 'node:path';
-import { removeCluster, uniqueName, writeSettings } from '../clusters/cluster.ts';
+import { removeCluster, uniqueName } from '../clusters/cluster.ts';
 import { ownFile } from '../clusters/os-user.ts';
 import type { Engine } from '../engine.ts';
-import { buildAtPoint, checkPoint, type HistoryPoint } from '../history/point-in-time.ts';
-import { freePort } from './computes.ts';
-import { startPostmaster, stopPostmaster } from './postmaster.ts';
+import { checkPoint, type HistoryPoint } from '../history/point-in-time.ts';
+import { startAtPoint } from './ephemeral.ts';
+import { stopPostmaster } from './postmaster.ts';
 
 const POINT_FIELDS = { lsn: 'neon_lsn', timestamp: 'neon_timestamp', whose: "the branch's" };
 const OWN_PROCESS = /^postgres: (checkpointer|background writer|walwriter|autovacuum|logical replication|archiver|startup|walsummarizer|io worker)/;
@@ -103,7 +103,6 @@ export class TimeTravel {
   private async make(key: string, branchId: string, point: HistoryPoint): Promise<Ephemeral> {
     const engine = this.engine;
     const branch = engine.data.branches.find((b) => b.id === branchId)!;
-    const project = engine.project(branch.project_id);
     try {
       await engine.history.quiesce(branch.id);
       await checkPoint(engine, branch, point, POINT_FIELDS, false);
@@ -111,32 +110,9 @@ export class TimeTravel {
       throw new Error(`time travel: ${(error as Error).message}`);
     }
     const dir = `${engine.computes.dataDir(branch.id)}.${uniqueName('tt')}`;
-    let pid: number | undefined;
-    try {
-      await buildAtPoint(engine, branch, point, dir, POINT_FIELDS);
-      const port = await freePort();
-      await writeSettings(dir, {
-        port,
-        tlsCert: engine.tls.cert,
-        tlsKey: engine.tls.key,
-        sharedBuffersMb: 32,
-        maxConnections: 20,
-        socketDir: engine.computes.socketDir,
-        listenAddresses: '',
-      });
-      // Read-only (written after the endpoint settings, which do not allow it).
-      await fs.appendFile(join(dir, 'arbor.conf'), 'default_transaction_read_only = on\n');
-      // Sessions come only from backends of the branch (their clients authenticated there).
-      await fs.writeFile(join(dir, 'pg_hba.conf'), '# Written by the Arbor engine: a time travel compute, reached only on the engine\'s private socket.\nlocal all all trust\n');
-      ownFile(join(dir, 'pg_hba.conf'), 0o600);
-      pid = await startPostmaster(engine.binaries(project.pg_version), dir, port, engine.computes.logFile(branch.id), { socketDir: engine.computes.socketDir });
-      return { key, dir, socket: join(engine.computes.socketDir, `.s.PGSQL.${port}`), pid, idleSince: Date.now() };
-    } catch (error) {
-      if (pid) await stopPostmaster(pid);
-      await removeCluster(dir);
-      await removeCluster(`${dir}.pitr`);
-      throw error;
-    }
+    // Sessions come only from backends of the branch (their clients authenticated there).
+    const { port, pid } = await startAtPoint(engine, branch, point, dir, POINT_FIELDS, { maxConnections: 20, trustLocal: true });
+    return { key, dir, socket: join(engine.computes.socketDir, `.s.PGSQL.${port}`), pid, idleSince: Date.now() };
   }
 
   /** Computes nobody used for `idleMs` are stopped and removed. */
