@@ -51,7 +51,8 @@ export async function createUser(ctx: Context, name: string, role: UserRole): Pr
 }
 
 export async function listUsers(ctx: Context) {
-  return ctx.db.select({ name: users.name, role: users.role, createdAt: users.createdAt }).from(users).orderBy(users.id);
+  const rows = await ctx.db.select({ name: users.name, role: users.role, createdAt: users.createdAt }).from(users).orderBy(users.id);
+  return rows.map((r) => ({ ...r, createdAt: r.createdAt.toISOString() }));
 }
 
 /**
