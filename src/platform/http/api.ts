@@ -1,6 +1,8 @@
 /**
  * @module The REST API's plumbing: one `route()` declares a path, who may call it, its zod-checked
- * body and query, and its handler; the same declarations produce the OpenAPI document. Errors
+ * body and query, the zod schema of its answer (responses.ts; it types the handler's result), and
+ * its handler; the same declarations produce the OpenAPI document, every success status with its
+ * body's schema. Errors
  * become `{error: {code, message, field?}}`; input never causes a 500: bodies are JSON of bounded
  * size and depth, and no path parameter, query value or body string may hold a NUL or other
  * control character (tab, newline and carriage return allowed in bodies) or a lone surrogate.
