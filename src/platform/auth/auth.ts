@@ -51,7 +51,8 @@ export async function createUser(ctx: Context, name: string, role: UserRole): Pr
 }
 
 export async function listUsers(ctx: Context) {
-  return ctx.db.select({ name: users.name, role: users.role, createdAt: users.createdAt }).from(users).orderBy(users.id);
+  const rows = await ctx.db.select({ name: users.name, role: users.role, createdAt: users.createdAt }).from(users).orderBy(users.id);
+  return rows.map((r) => ({ ...r, createdAt: r.createdAt.toISOString() }));
 }
 
 /**
@@ -81,12 +82,12 @@ export async function actorView(ctx: Context, actor: Actor) {
 /** Checks a login; returns a new session cookie value. */
 export async function login(ctx: Context, name: string, password: string, address = 'unknown'): Promise<{ session: string; actor: Actor }> {
   // Rate-limited per name and per address (429 with Retry-After); see login-guard.ts.
-  const attempt = startLoginAttempt(ctx, name, address);
+  const attempt = await startLoginAttempt(ctx, name, address);
   const [user] = await ctx.db.select().from(users).where(eq(users.name, name));
   // An unknown name costs the same scrypt (against a dummy hash): timing does not tell which names exist.
   const matches = await passwordMatches(password, user?.passwordHash);
   if (!user || !matches) throw new PlatformError(401, 'unauthorized', 'wrong user name or password');
-  attempt.succeeded();
+  await attempt.succeeded();
   const session = newSecret(24);
   await ctx.db.insert(sessions).values({ id: sha256(session), userId: user.id, expiresAt: new Date(Date.now() + SESSION_DAYS * 86_400_000) });
   return { session, actor: { name: user.name, role: user.role, userId: user.id, userRole: user.role } };

@@ -4,85 +4,53 @@
  * and the password check costs the same whether the user exists or not (an unknown name is
  * checked against a dummy scrypt hash), so answers do not tell which names exist.
  *
- * The counts live in the platform process (per store), not in the metadata database: several
- * platform processes on one database each allow the limit. An attempt counts as a failure from
- * the moment it starts (and is taken back when it succeeds), so parallel guesses cannot slip in
- * between the check and the count.
+ * The counts live in the metadata store (table `login_attempts`), so every platform process on
+ * one database counts the same failures: guesses spread over several processes meet one limit.
+ * An attempt counts as a failure from the moment it starts (its rows are written before the
+ * count is read, and taken back when it succeeds), so parallel guesses, in one process or many,
+ * cannot slip in between the check and the count: when they race, they are refused, not let in.
+ * Keys are hashed: the store keeps no user name or password typed at the login form.
  */
 import crypto, { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { and, desc, eq, gt, inArray, lt, ne, sql } from 'drizzle-orm';
 import type { Context } from '../context.ts';
 import { RateLimited } from '../errors.ts';
+import { loginAttempts } from '../store/schema.ts';
 
 export const LOGIN_FAILURES_ALLOWED = 10;
 export const LOGIN_WINDOW_MS = 15 * 60_000;
-/** Keys remembered at most (names or addresses); the oldest are forgotten first. */
-const MAX_KEYS = 50_000;
+const WINDOW = sql.raw(`interval '${LOGIN_WINDOW_MS / 1000} seconds'`);
 
-class Window {
-  /** Per key: start times of failed (or still running) attempts within the window, oldest first. */
-  private readonly attempts = new Map<string, number[]>();
+const keyOf = (kind: 'name' | 'address', value: string) => createHash('sha256').update(`${kind}:${value}`).digest('base64');
 
-  private live(key: string, now: number): number[] {
-    const list = (this.attempts.get(key) ?? []).filter((t) => t > now - LOGIN_WINDOW_MS);
-    if (list.length) this.attempts.set(key, list);
-    else this.attempts.delete(key);
-    return list;
-  }
-
-  /** Seconds until the key may try again, or 0. */
-  blockedFor(key: string, now: number): number {
-    const list = this.live(key, now);
-    if (list.length < LOGIN_FAILURES_ALLOWED) return 0;
-    return Math.max(1, Math.ceil((list[list.length - LOGIN_FAILURES_ALLOWED] + LOGIN_WINDOW_MS - now) / 1000));
-  }
-
-  add(key: string, at: number): void {
-    const list = this.live(key, at);
-    list.push(at);
-    this.attempts.delete(key); // re-inserted last: the map stays ordered by latest use
-    this.attempts.set(key, list);
-    while (this.attempts.size > MAX_KEYS) this.attempts.delete(this.attempts.keys().next().value as string);
-  }
-
-  remove(key: string, at: number): void {
-    const list = this.attempts.get(key);
-    const i = list?.lastIndexOf(at) ?? -1;
-    if (list && i >= 0) list.splice(i, 1);
-  }
+/** Seconds until `key` may try again (its 10th latest failure but `mine` leaves the window), or 0. */
+async function blockedFor(ctx: Context, key: string, mine: number): Promise<number> {
+  const [tenth] = await ctx.db
+    .select({ wait: sql<number>`ceil(extract(epoch from (${loginAttempts.at} + ${WINDOW} - now())))::int` })
+    .from(loginAttempts)
+    .where(and(eq(loginAttempts.key, key), ne(loginAttempts.id, mine), gt(loginAttempts.at, sql`now() - ${WINDOW}`)))
+    .orderBy(desc(loginAttempts.at), desc(loginAttempts.id))
+    .offset(LOGIN_FAILURES_ALLOWED - 1)
+    .limit(1);
+  return tenth ? Math.max(1, tenth.wait) : 0;
 }
-
-interface Limits {
-  names: Window;
-  addresses: Window;
-}
-
-const limitsByStore = new WeakMap<object, Limits>();
-
-function limitsOf(ctx: Context): Limits {
-  let limits = limitsByStore.get(ctx.db);
-  if (!limits) limitsByStore.set(ctx.db, (limits = { names: new Window(), addresses: new Window() }));
-  return limits;
-}
-
-/** A bounded key for any name (names can be as long as a request body). */
-const keyOf = (value: string) => (value.length <= 128 ? value : `sha256:${createHash('sha256').update(value).digest('base64')}`);
 
 /** One login attempt: refused with 429 if the name or the address is over the limit; else counted until `succeeded()`. */
-export function startLoginAttempt(ctx: Context, rawName: string, rawAddress: string): { succeeded(): void } {
-  const { names, addresses } = limitsOf(ctx);
-  const name = keyOf(rawName);
-  const address = keyOf(rawAddress);
-  const now = Date.now();
-  const wait = Math.max(names.blockedFor(name, now), addresses.blockedFor(address, now));
-  if (wait > 0) throw new RateLimited(`too many failed logins for this user name or from this address; try again in ${wait} s`, wait);
-  names.add(name, now);
-  addresses.add(address, now);
-  return {
-    succeeded() {
-      names.remove(name, now);
-      addresses.remove(address, now);
-    },
+export async function startLoginAttempt(ctx: Context, name: string, address: string): Promise<{ succeeded(): Promise<void> }> {
+  const keys = [keyOf('name', name), keyOf('address', address)];
+  // What has left the window is of no use to anyone (the index on `at` keeps this cheap).
+  await ctx.db.delete(loginAttempts).where(lt(loginAttempts.at, sql`now() - ${WINDOW}`));
+  const rows = await ctx.db.insert(loginAttempts).values(keys.map((key) => ({ key }))).returning({ id: loginAttempts.id });
+  const ids = rows.map((r) => r.id);
+  const wait = Math.max(...(await Promise.all(keys.map((key, i) => blockedFor(ctx, key, ids[i])))));
+  const takeBack = async () => {
+    await ctx.db.delete(loginAttempts).where(inArray(loginAttempts.id, ids));
   };
+  if (wait > 0) {
+    await takeBack(); // a refused attempt is not a failure: it does not push the wait further
+    throw new RateLimited(`too many failed logins for this user name or from this address; try again in ${wait} s`, wait);
+  }
+  return { succeeded: takeBack };
 }
 
 function scrypt(password: string, salt: Buffer, length: number): Promise<Buffer> {

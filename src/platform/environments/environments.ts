@@ -56,6 +56,7 @@ export async function environmentView(ctx: Context, env: Environment) {
     .from(environmentSteps)
     .where(eq(environmentSteps.environmentId, env.id))
     .orderBy(asc(environmentSteps.id));
+  const restoring = (env.spec as { restore?: { at: string; requestedAt: string } }).restore;
   return {
     name: env.name,
     type: env.type,
@@ -71,7 +72,7 @@ export async function environmentView(ctx: Context, env: Environment) {
     imported: env.spec.mode === 'import',
     // Branched at a point in its source's history; restored to one (environments/restore.ts).
     ...(env.spec.at ? { at: env.spec.at } : {}),
-    ...((env.spec as { restore?: { at: string; requestedAt: string } }).restore ? { restore: (env.spec as { restore?: object }).restore } : {}),
+    ...(restoring ? { restore: { at: restoring.at, requestedAt: restoring.requestedAt } } : {}),
     neon: { projectId: env.neon.projectId, branchId: env.neon.branchId, endpointId: env.neon.endpointId, host: env.neon.host },
     ...(await projectSharing(ctx, env)),
     deviations: env.neon.deviations ?? [],

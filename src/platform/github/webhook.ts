@@ -20,6 +20,7 @@ import { audit } from '../audit.ts';
 import type { Actor, Context } from '../context.ts';
 import { PlatformError } from '../errors.ts';
 import type { Api } from '../http/api.ts';
+import { WebhookAnswer, WebhookStatus } from '../http/responses.ts';
 import { closePreview } from '../previews/previews.ts';
 import { auditLog } from '../store/schema.ts';
 
@@ -48,7 +49,7 @@ export function githubWebhookRoutes(api: Api, ctx: Context, onChange: () => void
   const stats = { rejectedSignatures: 0, deliveries: 0, duplicates: 0 };
 
   api.route({
-    method: 'post', path: '/github/webhook', summary: "GitHub's webhook (pull_request events): the signature is checked with the configured secret; a closed pull request's preview is closed", access: 'public',
+    method: 'post', path: '/github/webhook', summary: "GitHub's webhook (pull_request events): the signature is checked with the configured secret; a closed pull request's preview is closed", access: 'public', response: WebhookAnswer, alsoStatus: [202],
     async handler({ c }) {
       const accepted = <T>(value: T): T => (c.status(202), value);
       const settings = githubWebhookSettings();
@@ -70,7 +71,7 @@ export function githubWebhookRoutes(api: Api, ctx: Context, onChange: () => void
       } catch {
         throw new PlatformError(400, 'invalid_json', 'the delivery is not JSON: set the webhook\'s content type to application/json');
       }
-      if (event === 'ping') return { pong: true };
+      if (event === 'ping') return { pong: true as const };
       if (event !== 'pull_request') return accepted({ ignored: `event ${event.slice(0, 100) || '(none)'} is not handled` });
       const repository = typeof body?.repository?.full_name === 'string' ? body.repository.full_name : '';
       const app = settings.repositories.get(repository.toLowerCase());
@@ -86,7 +87,7 @@ export function githubWebhookRoutes(api: Api, ctx: Context, onChange: () => void
           .limit(1);
         if (seen) {
           stats.duplicates++;
-          return { duplicate: true };
+          return { duplicate: true as const };
         }
       }
       const target = `${app}/pr:${number}`;
@@ -107,7 +108,7 @@ export function githubWebhookRoutes(api: Api, ctx: Context, onChange: () => void
   });
 
   api.route({
-    method: 'get', path: '/github/webhook', summary: "The GitHub webhook's configuration (repositories → apps, never the secret) and counters, rejected signatures among them", access: 'admin',
+    method: 'get', path: '/github/webhook', summary: "The GitHub webhook's configuration (repositories → apps, never the secret) and counters, rejected signatures among them", access: 'admin', response: WebhookStatus,
     handler: async () => {
       const settings = githubWebhookSettings();
       return { configured: !!settings.secret, repositories: Object.fromEntries(settings.repositories), ...stats };

@@ -1,6 +1,8 @@
 /**
  * @module The REST API's plumbing: one `route()` declares a path, who may call it, its zod-checked
- * body and query, and its handler; the same declarations produce the OpenAPI document. Errors
+ * body and query, the zod schema of its answer (responses.ts; it types the handler's result), and
+ * its handler; the same declarations produce the OpenAPI document, every success status with its
+ * body's schema. Errors
  * become `{error: {code, message, field?}}`; input never causes a 500: bodies are JSON of bounded
  * size and depth, and no path parameter, query value or body string may hold a NUL or other
  * control character (tab, newline and carriage return allowed in bodies) or a lone surrogate.
@@ -33,7 +35,9 @@ export interface Call<B, Q> {
   c: HonoContext;
 }
 
-export interface RouteDef<B extends z.ZodType, Q extends z.ZodType> {
+export type SuccessStatus = 200 | 201 | 202 | 204;
+
+export interface RouteDef<B extends z.ZodType, Q extends z.ZodType, R extends z.ZodType> {
   method: 'get' | 'post' | 'put' | 'patch' | 'delete';
   /** OpenAPI style: `/apps/{app}`. */
   path: string;
@@ -41,8 +45,12 @@ export interface RouteDef<B extends z.ZodType, Q extends z.ZodType> {
   access: Access;
   body?: B;
   query?: Q;
-  status?: 200 | 201 | 202 | 204;
-  handler(call: Call<z.infer<B>, z.infer<Q>>): Promise<unknown>;
+  status?: SuccessStatus;
+  /** Other success statuses the handler may choose (`c.status`), answered with the same schema. */
+  alsoStatus?: SuccessStatus[];
+  /** The success body (responses.ts); none for 204. Documented under each success status. */
+  response?: R;
+  handler(call: Call<z.infer<B>, z.infer<Q>>): Promise<z.input<R>>;
 }
 
 const ANONYMOUS: Actor = { name: 'anonymous', role: 'member' };
@@ -115,13 +123,19 @@ export function clientAddress(c: HonoContext): string {
   return incoming?.socket?.remoteAddress ?? 'unknown';
 }
 
+/** A zod schema as the JSON Schema (2020-12, OpenAPI 3.1's dialect) inside the document. */
+function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): object {
+  const { $schema: _, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: 'any' });
+  return rest;
+}
+
 function fieldOf(issue: z.core.$ZodIssue): string {
   return issue.path.map(String).join('.');
 }
 
 export class Api {
   readonly hono = new Hono();
-  private readonly defs: RouteDef<z.ZodType, z.ZodType>[] = [];
+  private readonly defs: RouteDef<z.ZodType, z.ZodType, z.ZodType>[] = [];
   private readonly allowedOrigins: Set<string>;
 
   constructor(
@@ -196,8 +210,10 @@ export class Api {
     }
   }
 
-  route<B extends z.ZodType = z.ZodUndefined, Q extends z.ZodType = z.ZodUndefined>(def: RouteDef<B, Q>): void {
-    this.defs.push(def as unknown as RouteDef<z.ZodType, z.ZodType>);
+  route<B extends z.ZodType = z.ZodUndefined, Q extends z.ZodType = z.ZodUndefined, R extends z.ZodType = z.ZodVoid>(def: RouteDef<B, Q, R>): void {
+    // Every answer is documented: a body schema, or 204 and none.
+    if (!def.response !== (def.status === 204)) throw new Error(`route ${def.method} ${def.path}: a response schema is required unless the status is 204, and refused with 204`);
+    this.defs.push(def as unknown as RouteDef<z.ZodType, z.ZodType, z.ZodType>);
     const path = def.path.replace(/\{(\w+)\}/g, ':$1');
     this.hono.on(def.method.toUpperCase(), path, async (c) => {
       let actor = ANONYMOUS;
@@ -259,9 +275,14 @@ export class Api {
         security: def.access === 'public' ? [] : [{ bearer: [] }, { session: [] }],
         ...(def.access === 'admin' ? { description: 'Admin only.' } : {}),
         parameters,
-        ...(def.body ? { requestBody: { required: true, content: { 'application/json': { schema: z.toJSONSchema(def.body, { io: 'input', unrepresentable: 'any' }) } } } } : {}),
+        ...(def.body ? { requestBody: { required: true, content: { 'application/json': { schema: jsonSchema(def.body, 'input') } } } } : {}),
         responses: {
-          [String(def.status ?? 200)]: { description: 'success' },
+          ...Object.fromEntries(
+            [def.status ?? 200, ...(def.alsoStatus ?? [])].map((status) => [
+              String(status),
+              def.response ? { description: 'success', content: { 'application/json': { schema: jsonSchema(def.response, 'output') } } } : { description: 'success, no body' },
+            ]),
+          ),
           default: { description: 'error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } },
         },
       };

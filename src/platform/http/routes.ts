@@ -23,6 +23,7 @@ import { resetPreview } from '../previews/reset.ts';
 import { environmentHistory, requestRestore } from '../environments/restore.ts';
 import { previewSchemaDiff, schemaDiffMarkdown } from '../previews/schema-diff.ts';
 import { githubWebhookRoutes } from '../github/webhook.ts';
+import * as V from './responses.ts';
 
 const role = z.enum(['admin', 'member']);
 const appRole = z.enum(['viewer', 'developer', 'admin']);
@@ -33,6 +34,8 @@ const settings = z.strictObject({
   maxCu: z.number().optional(),
   suspendTimeoutSeconds: z.number().int().optional(),
 });
+/** Every route that acts on one environment answers with its view. */
+const environmentAnswer = z.strictObject({ environment: V.EnvironmentView });
 const migrations = z.record(z.string(), z.array(z.strictObject({ file: z.string(), sql: z.string() })));
 
 export function platformApi(ctx: Context, onChange: () => void): Api {
@@ -49,7 +52,7 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
   };
 
   api.route({
-    method: 'post', path: '/auth/login', summary: 'Log in (sets an HttpOnly session cookie)', access: 'public',
+    method: 'post', path: '/auth/login', summary: 'Log in (sets an HttpOnly session cookie)', access: 'public', response: z.strictObject({ user: V.UserView }),
     body: z.strictObject({ name: z.string(), password: z.string() }),
     async handler({ body, c }) {
       const { session, actor } = await login(ctx, body.name, body.password, clientAddress(c));
@@ -65,11 +68,11 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
       deleteCookie(c, SESSION_COOKIE, { path: '/' });
     },
   });
-  api.route({ method: 'get', path: '/me', summary: 'Who am I (a token: also its scope and role)', access: 'member', handler: async ({ actor }) => ({ user: await actorView(ctx, actor) }) });
+  api.route({ method: 'get', path: '/me', summary: 'Who am I (a token: also its scope and role)', access: 'member', response: z.strictObject({ user: V.UserView }), handler: async ({ actor }) => ({ user: await actorView(ctx, actor) }) });
 
-  api.route({ method: 'get', path: '/team', summary: 'List platform users', access: 'admin', handler: async () => ({ users: await listUsers(ctx) }) });
+  api.route({ method: 'get', path: '/team', summary: 'List platform users', access: 'admin', response: z.strictObject({ users: z.array(V.TeamMemberView) }), handler: async () => ({ users: await listUsers(ctx) }) });
   api.route({
-    method: 'post', path: '/team', summary: 'Add a platform user (its password is shown once)', access: 'admin', status: 201,
+    method: 'post', path: '/team', summary: 'Add a platform user (its password is shown once)', access: 'admin', status: 201, response: z.strictObject({ user: V.NewUserView }),
     body: z.strictObject({ name: z.string(), role }),
     handler: async ({ body }) => ({ user: await createUser(ctx, body.name, body.role) }),
   });
@@ -78,22 +81,22 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
     handler: async ({ params, actor }) => removeUser(ctx, actor, params.user),
   });
   api.route({
-    method: 'post', path: '/tokens', summary: 'Create an API token (shown once): a role, a scope (app, or the instance when absent) and an expiry (default 90 days)', access: 'member', status: 201,
+    method: 'post', path: '/tokens', summary: 'Create an API token (shown once): a role, a scope (app, or the instance when absent) and an expiry (default 90 days)', access: 'member', status: 201, response: z.strictObject({ token: z.string().describe('the secret, shown this once'), info: V.TokenView }),
     body: z.strictObject({ name: z.string().min(1), role: z.enum(['viewer', 'developer', 'admin', 'member']), app: z.string().optional(), expiresInSeconds: z.number().int().optional() }),
     async handler({ body, actor }) {
       const { token, view } = await createToken(ctx, actor, body);
       return { token, info: view };
     },
   });
-  api.route({ method: 'get', path: '/tokens', summary: 'List the API tokens the caller may manage (never their secrets)', access: 'member', handler: async ({ actor }) => ({ tokens: await listTokens(ctx, actor) }) });
+  api.route({ method: 'get', path: '/tokens', summary: 'List the API tokens the caller may manage (never their secrets)', access: 'member', response: z.strictObject({ tokens: z.array(V.TokenView) }), handler: async ({ actor }) => ({ tokens: await listTokens(ctx, actor) }) });
   api.route({
     method: 'delete', path: '/tokens/{id}', summary: 'Revoke an API token', access: 'member', status: 204,
     handler: async ({ params, actor }) => revokeToken(ctx, actor, /^[0-9]{1,9}$/.test(params.id) ? Number(params.id) : -1),
   });
 
-  api.route({ method: 'get', path: '/accounts', summary: 'List Neon accounts', access: 'member', handler: async () => ({ accounts: (await listAccounts(ctx)).map(accountView) }) });
+  api.route({ method: 'get', path: '/accounts', summary: 'List Neon accounts', access: 'member', response: z.strictObject({ accounts: z.array(V.AccountView) }), handler: async () => ({ accounts: (await listAccounts(ctx)).map(accountView) }) });
   api.route({
-    method: 'post', path: '/accounts', summary: 'Connect a Neon account (the key is checked first)', access: 'admin', status: 201,
+    method: 'post', path: '/accounts', summary: 'Connect a Neon account (the key is checked first)', access: 'admin', status: 201, response: z.strictObject({ account: V.AccountView }),
     body: z.strictObject({ name: z.string(), apiKey: z.string(), apiUrl: z.string().optional(), plan: plan.optional(), allowInsecureUrl: z.boolean().optional() }),
     handler: async ({ body, actor }) => ({ account: accountView(await connectAccount(ctx, actor, body)) }),
   });
@@ -102,7 +105,7 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
     handler: async ({ params, actor }) => removeAccount(ctx, actor, params.account),
   });
   api.route({
-    method: 'get', path: '/accounts/{account}/projects', summary: "List the account's Neon projects and branches (but those of apps the caller does not belong to)", access: 'member',
+    method: 'get', path: '/accounts/{account}/projects', summary: "List the account's Neon projects and branches (but those of apps the caller does not belong to)", access: 'member', response: z.strictObject({ projects: z.array(V.NeonProjectView) }),
     async handler({ params, actor }) {
       const projects = await listNeonProjects(ctx, params.account);
       if (isInstanceAdmin(actor)) return { projects };
@@ -122,14 +125,14 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
     },
   });
   api.route({
-    method: 'get', path: '/accounts/{account}', summary: 'Get a Neon account: also the Postgres versions (pgVersions, defaultPgVersion) and regions it offers', access: 'member',
+    method: 'get', path: '/accounts/{account}', summary: 'Get a Neon account: also the Postgres versions (pgVersions, defaultPgVersion) and regions it offers', access: 'member', response: z.strictObject({ account: V.AccountDetailView }),
     handler: async ({ params }) => ({ account: await accountDetail(ctx, params.account) }),
   });
-  api.route({ method: 'get', path: '/accounts/{account}/regions', summary: "List the account's regions", access: 'member', handler: async ({ params }) => ({ regions: await listRegions(ctx, params.account) }) });
+  api.route({ method: 'get', path: '/accounts/{account}/regions', summary: "List the account's regions", access: 'member', response: z.strictObject({ regions: z.array(V.RegionView) }), handler: async ({ params }) => ({ regions: await listRegions(ctx, params.account) }) });
 
-  api.route({ method: 'get', path: '/apps', summary: 'List the apps the caller belongs to, with its role on each', access: 'member', handler: async ({ actor }) => ({ apps: (await visibleApps(ctx, actor)).map(({ app, role }) => appView(app, role)) }) });
+  api.route({ method: 'get', path: '/apps', summary: 'List the apps the caller belongs to, with its role on each', access: 'member', response: z.strictObject({ apps: z.array(V.AppView) }), handler: async ({ actor }) => ({ apps: (await visibleApps(ctx, actor)).map(({ app, role }) => appView(app, role)) }) });
   api.route({
-    method: 'post', path: '/apps', summary: 'Create an app from its model (arbor.yaml as data or text) and migrations; its creator becomes its admin', access: 'member', status: 201,
+    method: 'post', path: '/apps', summary: 'Create an app from its model (arbor.yaml as data or text) and migrations; its creator becomes its admin', access: 'member', status: 201, response: z.strictObject({ app: V.AppView }),
     body: z.strictObject({ model: z.unknown(), migrations: migrations.optional() }),
     async handler({ body, actor }) {
       if (actor.token && (actor.token.appId !== null || actor.token.role === 'viewer')) throw new PlatformError(403, 'forbidden', 'creating an app takes a user, or an instance-scoped developer or admin token');
@@ -137,14 +140,14 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
     },
   });
   api.route({
-    method: 'get', path: '/apps/{app}', summary: 'Get an app', access: 'member',
+    method: 'get', path: '/apps/{app}', summary: 'Get an app', access: 'member', response: z.strictObject({ app: V.AppView }),
     async handler({ params, actor }) {
       const { app, role } = await appAs(actor, params.app, 'viewer', 'reading the app');
       return { app: appView(app, role) };
     },
   });
   api.route({
-    method: 'patch', path: '/apps/{app}', summary: "Update an app's model or migrations: an app admin's change reaches every environment; a developer's reaches unprotected ones and waits for approval for protected ones", access: 'member',
+    method: 'patch', path: '/apps/{app}', summary: "Update an app's model or migrations: an app admin's change reaches every environment; a developer's reaches unprotected ones and waits for approval for protected ones", access: 'member', response: z.strictObject({ app: V.AppView, pending: V.ChangeView.optional().describe("a developer's change, waiting for approval for the protected environments") }),
     body: z.strictObject({ model: z.unknown(), migrations: migrations.optional() }),
     async handler({ body, actor, params }) {
       const { role } = await appAs(actor, params.app, 'developer', "changing the app's model");
@@ -153,7 +156,7 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
     },
   });
   api.route({
-    method: 'get', path: '/apps/{app}/changes', summary: "Model changes by developers: pending (waiting for an app admin, for the protected environments), approved, rejected, superseded", access: 'member',
+    method: 'get', path: '/apps/{app}/changes', summary: "Model changes by developers: pending (waiting for an app admin, for the protected environments), approved, rejected, superseded", access: 'member', response: z.strictObject({ changes: z.array(V.ChangeView) }),
     async handler({ params, actor }) {
       const { app } = await appAs(actor, params.app, 'viewer', "reading the app's changes");
       return { changes: (await listChanges(ctx, app)).map(changeView) };
@@ -161,7 +164,7 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
   });
   for (const decision of ['approve', 'reject'] as const) {
     api.route({
-      method: 'post', path: `/apps/{app}/changes/{id}/${decision}`, summary: decision === 'approve' ? 'Approve a pending model change: the protected environments get it (audited)' : 'Reject a pending model change: the protected environments keep the approved model (audited)', access: 'member',
+      method: 'post', path: `/apps/{app}/changes/{id}/${decision}`, summary: decision === 'approve' ? 'Approve a pending model change: the protected environments get it (audited)' : 'Reject a pending model change: the protected environments keep the approved model (audited)', access: 'member', response: z.strictObject({ change: V.ChangeView }),
       async handler({ params, actor }) {
         const { app } = await appAs(actor, params.app, 'admin', `${decision === 'approve' ? 'approving' : 'rejecting'} a model change`);
         const change = await decideChange(ctx, actor, app, /^[0-9]{1,9}$/.test(params.id) ? Number(params.id) : -1, decision);
@@ -170,14 +173,14 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
     });
   }
   api.route({
-    method: 'get', path: '/apps/{app}/members', summary: "The app's members and their roles (instance admins are admins of every app without being listed)", access: 'member',
+    method: 'get', path: '/apps/{app}/members', summary: "The app's members and their roles (instance admins are admins of every app without being listed)", access: 'member', response: z.strictObject({ members: z.array(V.MemberView) }),
     async handler({ params, actor }) {
       const { app } = await appAs(actor, params.app, 'viewer', "reading the app's members");
       return { members: await listMembers(ctx, app) };
     },
   });
   api.route({
-    method: 'put', path: '/apps/{app}/members/{user}', summary: 'Add a user to the app, or change their role: viewer, developer or admin (app admins)', access: 'member',
+    method: 'put', path: '/apps/{app}/members/{user}', summary: 'Add a user to the app, or change their role: viewer, developer or admin (app admins)', access: 'member', response: z.strictObject({ member: z.strictObject({ name: z.string(), role: V.AppRole }) }),
     body: z.strictObject({ role: appRole }),
     async handler({ params, body, actor }) {
       const { app } = await appAs(actor, params.app, 'admin', "managing the app's members");
@@ -193,14 +196,14 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
   });
 
   api.route({
-    method: 'get', path: '/apps/{app}/environments', summary: "List an app's environments", access: 'member',
+    method: 'get', path: '/apps/{app}/environments', summary: "List an app's environments", access: 'member', response: z.strictObject({ environments: z.array(V.EnvironmentView) }),
     async handler({ params, actor }) {
       await appAs(actor, params.app, 'viewer', "listing the app's environments");
       return { environments: await Promise.all((await listEnvironments(ctx, params.app)).map((e) => environmentView(ctx, e))) };
     },
   });
   api.route({
-    method: 'post', path: '/apps/{app}/environments', summary: 'Create an environment (new-project, branch-environment, branch-neon or import)', access: 'member', status: 201,
+    method: 'post', path: '/apps/{app}/environments', summary: 'Create an environment (new-project, branch-environment, branch-neon or import)', access: 'member', status: 201, response: environmentAnswer,
     body: z.strictObject({
       name: z.string(),
       type: z.enum(['production', 'development', 'preview']).optional(),
@@ -232,14 +235,14 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
     },
   });
   api.route({
-    method: 'get', path: '/apps/{app}/environments/{env}', summary: 'Get an environment: status, Neon resources, recorded steps', access: 'member',
+    method: 'get', path: '/apps/{app}/environments/{env}', summary: 'Get an environment: status, Neon resources, recorded steps', access: 'member', response: environmentAnswer,
     async handler({ params, actor }) {
       const { env } = await envAs(actor, params.app, params.env, 'reading the environment');
       return { environment: await environmentView(ctx, env) };
     },
   });
   api.route({
-    method: 'patch', path: '/apps/{app}/environments/{env}', summary: 'Protect an environment or not (app admins): protected ones are changed by app admins only and run the approved model', access: 'member',
+    method: 'patch', path: '/apps/{app}/environments/{env}', summary: 'Protect an environment or not (app admins): protected ones are changed by app admins only and run the approved model', access: 'member', response: environmentAnswer,
     body: z.strictObject({ protected: z.boolean() }),
     async handler({ params, body, actor }) {
       const { app, env } = await envAs(actor, params.app, params.env, "changing the environment's protection", 'admin');
@@ -248,7 +251,7 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
     },
   });
   api.route({
-    method: 'delete', path: '/apps/{app}/environments/{env}', summary: 'Delete an environment and what Arbor created for it (confirm with its name; protected: app admins)', access: 'member', status: 202,
+    method: 'delete', path: '/apps/{app}/environments/{env}', summary: 'Delete an environment and what Arbor created for it (confirm with its name; protected: app admins)', access: 'member', status: 202, response: environmentAnswer,
     query: z.object({ confirm: z.string().optional() }),
     async handler({ params, query, actor }) {
       await envAs(actor, params.app, params.env, 'deleting an environment', 'developer');
@@ -256,7 +259,7 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
     },
   });
   api.route({
-    method: 'patch', path: '/apps/{app}/environments/{env}/neon', summary: 'Change Neon settings: retention, compute units, suspend timeout (protected: app admins)', access: 'member',
+    method: 'patch', path: '/apps/{app}/environments/{env}/neon', summary: 'Change Neon settings: retention, compute units, suspend timeout (protected: app admins)', access: 'member', response: environmentAnswer,
     body: settings,
     async handler({ params, body, actor }) {
       await envAs(actor, params.app, params.env, "changing the environment's Neon settings", 'developer');
@@ -264,35 +267,35 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
     },
   });
   api.route({
-    method: 'post', path: '/apps/{app}/environments/{env}/fix-roles', summary: 'Apply the role hierarchy to an imported branch (fixes what the check found; app admins)', access: 'member', status: 202,
+    method: 'post', path: '/apps/{app}/environments/{env}/fix-roles', summary: 'Apply the role hierarchy to an imported branch (fixes what the check found; app admins)', access: 'member', status: 202, response: environmentAnswer,
     async handler({ params, actor }) {
       await envAs(actor, params.app, params.env, 'fixing the roles of an imported branch', 'admin');
       return changed({ environment: await environmentView(ctx, await fixRoles(ctx, actor, params.app, params.env)) });
     },
   });
   api.route({
-    method: 'get', path: '/apps/{app}/environments/{env}/error-detail', summary: "The full text of the environment's last failure (may carry row data; app admins only, audited)", access: 'member',
+    method: 'get', path: '/apps/{app}/environments/{env}/error-detail', summary: "The full text of the environment's last failure (may carry row data; app admins only, audited)", access: 'member', response: z.strictObject({ errorDetail: V.ErrorDetailView }),
     async handler({ params, actor }) {
       await appAs(actor, params.app, 'admin', "reading the full text of an environment's failure");
       return { errorDetail: await errorDetail(ctx, actor, params.app, params.env) };
     },
   });
   api.route({
-    method: 'post', path: '/apps/{app}/environments/{env}/retry', summary: 'Run the environment again now (after a permanent failure, or instead of waiting out the backoff)', access: 'member', status: 202,
+    method: 'post', path: '/apps/{app}/environments/{env}/retry', summary: 'Run the environment again now (after a permanent failure, or instead of waiting out the backoff)', access: 'member', status: 202, response: environmentAnswer,
     async handler({ params, actor }) {
       await envAs(actor, params.app, params.env, 'retrying an environment', 'developer');
       return changed({ environment: await environmentView(ctx, await retryEnvironment(ctx, actor, params.app, params.env)) });
     },
   });
   api.route({
-    method: 'get', path: '/apps/{app}/environments/{env}/history', summary: "The points in time the environment's branch can be restored to, or branched from (at): from, to, and why it begins there", access: 'member',
+    method: 'get', path: '/apps/{app}/environments/{env}/history', summary: "The points in time the environment's branch can be restored to, or branched from (at): from, to, and why it begins there", access: 'member', response: z.strictObject({ history: V.HistoryView }),
     async handler({ params, actor }) {
       const { env } = await envAs(actor, params.app, params.env, "reading the environment's history window");
       return { history: await environmentHistory(ctx, env) };
     },
   });
   api.route({
-    method: 'post', path: '/apps/{app}/environments/{env}/restore', summary: "Restore the environment's data to a point in its history (at: ISO timestamp or LSN, within the retention window), keeping its credentials and host (app admins; protected: confirm with its name; audited)", access: 'member', status: 202,
+    method: 'post', path: '/apps/{app}/environments/{env}/restore', summary: "Restore the environment's data to a point in its history (at: ISO timestamp or LSN, within the retention window), keeping its credentials and host (app admins; protected: confirm with its name; audited)", access: 'member', status: 202, response: environmentAnswer,
     body: z.strictObject({ at: z.string(), confirm: z.string().optional() }),
     async handler({ params, body, actor }) {
       await envAs(actor, params.app, params.env, 'restoring an environment to a point in time', 'admin');
@@ -300,21 +303,21 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
     },
   });
   api.route({
-    method: 'get', path: '/apps/{app}/environments/{env}/users', summary: "The environment's database users (no passwords)", access: 'member',
+    method: 'get', path: '/apps/{app}/environments/{env}/users', summary: "The environment's database users (no passwords)", access: 'member', response: z.strictObject({ users: z.array(V.CredentialView) }),
     async handler({ params, actor }) {
       await envAs(actor, params.app, params.env, "listing the environment's users");
       return { users: await listCredentials(ctx, params.app, params.env) };
     },
   });
   api.route({
-    method: 'post', path: '/apps/{app}/environments/{env}/users/{role}/reveal', summary: "Reveal a user's password (audited; developers: unprotected environments; protected: app admins)", access: 'member',
+    method: 'post', path: '/apps/{app}/environments/{env}/users/{role}/reveal', summary: "Reveal a user's password (audited; developers: unprotected environments; protected: app admins)", access: 'member', response: z.strictObject({ user: V.RevealedCredential }),
     async handler({ params, actor }) {
       await envAs(actor, params.app, params.env, 'revealing credentials', 'developer');
       return { user: await revealCredential(ctx, actor, params.app, params.env, params.role) };
     },
   });
   api.route({
-    method: 'post', path: '/apps/{app}/environments/{env}/users/rotate', summary: 'Rotate the password of one user (body.role) or all (developers: unprotected environments; protected: app admins)', access: 'member',
+    method: 'post', path: '/apps/{app}/environments/{env}/users/rotate', summary: 'Rotate the password of one user (body.role) or all (developers: unprotected environments; protected: app admins)', access: 'member', response: z.strictObject({ rotated: z.array(z.string()).describe('the users whose password changed') }),
     body: z.strictObject({ role: z.string().optional() }),
     async handler({ params, body, actor }) {
       await envAs(actor, params.app, params.env, 'rotating credentials', 'developer');
@@ -324,7 +327,7 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
 
   const prNumber = (raw: string) => (/^[0-9]{1,9}$/.test(raw) ? Number(raw) : Number.NaN);
   api.route({
-    method: 'patch', path: '/apps/{app}/previews', summary: 'Choose the environment previews branch from (null turns previews off) and their time to live', access: 'member',
+    method: 'patch', path: '/apps/{app}/previews', summary: 'Choose the environment previews branch from (null turns previews off) and their time to live', access: 'member', response: z.strictObject({ app: V.AppView }),
     body: z.strictObject({ parentEnvironment: z.string().nullable(), ttlSeconds: z.number().int().optional() }),
     handler: async ({ params, body, actor }) => {
       // Previews are copies of their parent's data that developers can read: an app admin chooses it.
@@ -335,7 +338,7 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
     },
   });
   api.route({
-    method: 'get', path: '/apps/{app}/previews', summary: "List the app's preview environments", access: 'member',
+    method: 'get', path: '/apps/{app}/previews', summary: "List the app's preview environments", access: 'member', response: z.strictObject({ previews: z.array(V.EnvironmentView) }),
     async handler({ params, actor }) {
       await appAs(actor, params.app, 'viewer', "listing the app's previews");
       return { previews: await Promise.all((await listPreviews(ctx, params.app)).map((e) => environmentView(ctx, e))) };
@@ -351,7 +354,7 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
     }
   };
   api.route({
-    method: 'put', path: '/apps/{app}/previews/{number}', summary: "A pull request opened or pushed: create or update its preview with the pull request's migrations", access: 'member',
+    method: 'put', path: '/apps/{app}/previews/{number}', summary: "A pull request opened or pushed: create or update its preview with the pull request's migrations", access: 'member', response: environmentAnswer, alsoStatus: [201],
     body: z.strictObject({ migrations: migrations.optional() }),
     async handler({ params, body, actor, c }) {
       await previewAs(actor, params.app, params.number, 'opening a preview');
@@ -362,21 +365,21 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
     },
   });
   api.route({
-    method: 'delete', path: '/apps/{app}/previews/{number}', summary: 'A pull request closed: delete its preview and branch (absent is fine)', access: 'member', status: 202,
+    method: 'delete', path: '/apps/{app}/previews/{number}', summary: 'A pull request closed: delete its preview and branch (absent is fine)', access: 'member', status: 202, response: z.strictObject({ deleted: z.boolean().describe('false: there was no such preview') }),
     async handler({ params, actor }) {
       await previewAs(actor, params.app, params.number, 'closing a preview');
       return changed({ deleted: await closePreview(ctx, actor, params.app, prNumber(params.number)) });
     },
   });
   api.route({
-    method: 'post', path: '/apps/{app}/previews/{number}/reset', summary: "Reset the preview to its parent's current data, keeping its passwords and host; the pull request's migrations are applied again (audited)", access: 'member', status: 202,
+    method: 'post', path: '/apps/{app}/previews/{number}/reset', summary: "Reset the preview to its parent's current data, keeping its passwords and host; the pull request's migrations are applied again (audited)", access: 'member', status: 202, response: environmentAnswer,
     async handler({ params, actor }) {
       await previewAs(actor, params.app, params.number, 'resetting a preview');
       return changed({ environment: await environmentView(ctx, await resetPreview(ctx, actor, params.app, prNumber(params.number))) });
     },
   });
   api.route({
-    method: 'get', path: '/apps/{app}/previews/{number}/schema-diff', summary: "What the pull request changes in the database: the preview's schema against its parent environment's, as JSON and markdown", access: 'member',
+    method: 'get', path: '/apps/{app}/previews/{number}/schema-diff', summary: "What the pull request changes in the database: the preview's schema against its parent environment's, as JSON and markdown", access: 'member', response: z.strictObject({ diff: V.SchemaDiffView, markdown: z.string() }),
     async handler({ params, actor }) {
       await appAs(actor, params.app, 'viewer', "reading a preview's schema diff");
       const diff = await previewSchemaDiff(ctx, params.app, prNumber(params.number));
@@ -386,7 +389,7 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
   githubWebhookRoutes(api, ctx, onChange);
 
   api.route({
-    method: 'get', path: '/audit', summary: 'The audit log, newest first (instance admins: all of it; app admins: their apps)', access: 'member',
+    method: 'get', path: '/audit', summary: 'The audit log, newest first (instance admins: all of it; app admins: their apps)', access: 'member', response: z.strictObject({ entries: z.array(V.AuditEntryView) }),
     handler: async ({ actor }) => ({ entries: (await listAudit(ctx, 200, isInstanceAdmin(actor) ? undefined : await adminApps(actor))).map((e) => ({ at: e.at.toISOString(), actor: e.actor, action: e.action, target: e.target, detail: e.detail })) }),
   });
 

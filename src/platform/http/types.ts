@@ -1,9 +1,12 @@
 /**
  * @module The shapes the REST API under /api/v1 answers with, as plain types: what the dashboard
- * (web/) and other clients import. It imports types only (erased when bundled), and only from the
- * schema, their one home; `types.test.ts` checks the handlers' results against these shapes.
+ * (web/) and other clients import. The answers' types are inferred from their zod schemas
+ * (responses.ts, their one home, which also makes the OpenAPI document); this file imports types
+ * only (erased when bundled). `types.test.ts` checks the handlers' results against these shapes.
  */
+import type { z } from 'zod';
 import type { AppRole, ChangeStatus, EnvironmentMode, EnvironmentSpec, EnvironmentStatus, EnvironmentType, NeonSettings, Plan, StepStatus, UserRole } from '../store/schema.ts';
+import type * as V from './responses.ts';
 
 export type { AppRole, ChangeStatus, EnvironmentMode, EnvironmentStatus, EnvironmentType, NeonSettings, Plan, StepStatus, UserRole };
 
@@ -12,53 +15,17 @@ export interface ApiErrorBody {
   error: { code: string; message: string; field?: string };
 }
 
-export interface UserView {
-  name: string;
-  /** `admin`: an instance admin. */
-  role: UserRole;
-  /** An API token: the app it reaches (or `instance`) and its role there. */
-  token?: { scope: string; role: AppRole };
-}
+export type UserView = z.infer<typeof V.UserView>;
 
 /** GET /tokens: never the secret. */
-export interface TokenView {
-  id: number;
-  name: string;
-  /** An app's name, or `instance`. */
-  scope: string;
-  role: AppRole;
-  createdBy: string;
-  createdAt: string;
-  lastUsedAt?: string;
-  expiresAt: string;
-  expired: boolean;
-}
+export type TokenView = z.infer<typeof V.TokenView>;
 
-export interface MemberView {
-  name: string;
-  role: AppRole;
-  since: string;
-}
+export type MemberView = z.infer<typeof V.MemberView>;
 
 /** A developer's model change, pending approval for the protected environments (or decided). */
-export interface ChangeView {
-  id: number;
-  status: ChangeStatus;
-  requestedBy: string;
-  decidedBy?: string;
-  createdAt: string;
-  decidedAt?: string;
-  model: unknown;
-  migrations: Record<string, string[]>;
-}
+export type ChangeView = z.infer<typeof V.ChangeView>;
 
-export interface AccountView {
-  name: string;
-  apiUrl: string;
-  keyLast4: string;
-  plan: Plan;
-  createdAt: string;
-}
+export type AccountView = z.infer<typeof V.AccountView>;
 
 export interface AccountInput {
   name: string;
@@ -69,63 +36,16 @@ export interface AccountInput {
   allowInsecureUrl?: boolean;
 }
 
-export interface RegionView {
-  id: string;
-  name: string;
-  default: boolean;
-}
+export type AccountDetailView = z.infer<typeof V.AccountDetailView>;
+export type RegionView = z.infer<typeof V.RegionView>;
 
-export interface NeonProjectView {
-  id: string;
-  name: string;
-  regionId: string;
-  pgVersion: number;
-  branches: { id: string; name: string; default: boolean }[];
-}
+export type NeonProjectView = z.infer<typeof V.NeonProjectView>;
 
-export interface AppView {
-  name: string;
-  /** The caller's role on the app. */
-  role?: AppRole;
-  previews: { parentEnvironment?: string; ttlSeconds: number };
-  model: unknown;
-  /** Migration file names per database. */
-  migrations: Record<string, string[]>;
-  createdAt: string;
-  updatedAt: string;
-}
+export type AppView = z.infer<typeof V.AppView>;
 
-export interface StepView {
-  generation: number;
-  step: string;
-  status: StepStatus;
-  detail?: string;
-  startedAt: string;
-  finishedAt?: string;
-}
+export type StepView = z.infer<typeof V.StepView>;
 
-export interface EnvironmentView {
-  name: string;
-  type: EnvironmentType;
-  /** Changed by app admins only; runs the app's approved model. */
-  protected: boolean;
-  mode: EnvironmentMode;
-  account?: string;
-  status: EnvironmentStatus;
-  error?: string;
-  /** A failed environment: permanent (waits for a change or POST …/retry) or retried at nextAttemptAt. */
-  retry?: { permanent: boolean; nextAttemptAt?: string };
-  imported: boolean;
-  neon: { projectId?: string; branchId?: string; endpointId?: string; host?: string };
-  /** Retention (in `settings`) is this Neon project's, shared with these environments. */
-  project?: { id: string; sharedWith: string[]; sharedWithOtherApps: number; retentionSetBy: string | null };
-  settings: NeonSettings;
-  deviations: { kind: string; message: string }[];
-  warnings: string[];
-  generation: number;
-  observedGeneration: number;
-  steps: StepView[];
-}
+export type EnvironmentView = z.infer<typeof V.EnvironmentView>;
 
 /** POST /apps/{app}/environments: the spec's fields (those the API accepts) plus name, type, account. */
 export type EnvironmentInput = Omit<EnvironmentSpec, 'settings' | 'fixRoles' | 'migrations' | 'expiresAt'> & {
@@ -136,30 +56,15 @@ export type EnvironmentInput = Omit<EnvironmentSpec, 'settings' | 'fixRoles' | '
 };
 
 /** GET /apps/{app}/environments/{env}/error-detail (app admins; audited). */
-export interface ErrorDetailView {
-  status: EnvironmentStatus;
-  failure: { step: string; at: string; message: string } | null;
-}
+export type ErrorDetailView = z.infer<typeof V.ErrorDetailView>;
 
-export interface CredentialView {
-  username: string;
-  host?: string;
-  port?: number;
-  databases: string[];
-  purpose: string;
-  hasPassword: boolean;
-}
+export type CredentialView = z.infer<typeof V.CredentialView>;
 
-export interface RevealedCredential {
-  username: string;
-  password: string;
-  connectionUri: string;
-}
+export type RevealedCredential = z.infer<typeof V.RevealedCredential>;
 
-export interface AuditEntryView {
-  at: string;
-  actor: string;
-  action: string;
-  target: string;
-  detail: unknown;
-}
+export type AuditEntryView = z.infer<typeof V.AuditEntryView>;
+
+export type TeamMemberView = z.infer<typeof V.TeamMemberView>;
+export type NewUserView = z.infer<typeof V.NewUserView>;
+export type HistoryView = z.infer<typeof V.HistoryView>;
+export type SchemaDiffView = z.infer<typeof V.SchemaDiffView>;

@@ -3,7 +3,7 @@
  * migrations in ./migrations are generated from this file (`npm run db:generate`).
  */
 import { sql } from 'drizzle-orm';
-import { type AnyPgColumn, boolean, integer, jsonb, pgTable, primaryKey, serial, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
+import { type AnyPgColumn, boolean, index, integer, jsonb, pgTable, primaryKey, serial, text, timestamp, uniqueIndex } from 'drizzle-orm/pg-core';
 
 /** A user's role on the instance: `admin` manages accounts and users and is admin of every app. */
 export type UserRole = 'admin' | 'member';
@@ -45,6 +45,21 @@ export const apiTokens = pgTable('api_tokens', {
   expiresAt: timestamp('expires_at', { withTimezone: true }).notNull().default(sql`now() + interval '90 days'`),
   lastUsedAt: timestamp('last_used_at', { withTimezone: true }),
 });
+
+/**
+ * Failed (or still running) logins of the last 15 minutes, two rows each (its user name's and its
+ * address's): the limit in auth/login-guard.ts, shared by every platform process on this store.
+ */
+export const loginAttempts = pgTable(
+  'login_attempts',
+  {
+    id: serial('id').primaryKey(),
+    /** sha256 of `name:<user name>` or `address:<client address>`: nothing typed at login is kept. */
+    key: text('key').notNull(),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('login_attempts_key_at').on(t.key, t.at), index('login_attempts_at').on(t.at)],
+);
 
 export type Plan = 'free' | 'launch' | 'scale';
 

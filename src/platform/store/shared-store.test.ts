@@ -1,10 +1,12 @@
 /**
  * Two platform processes on one metadata database (a real PostgreSQL server, given as
  * DATABASE_URL; here a branch on the engine): both take work, and no provisioning step of any
- * environment runs twice — claims are row locks and leases in the database, not memory.
+ * environment runs twice — claims are row locks and leases in the database, not memory — and
+ * failed logins spread over both processes meet one limit.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
 import { mkdtempSync } from 'node:fs';
 import { removeTree } from '../../../scripts/reaper.ts';
 import { tmpdir } from 'node:os';
@@ -95,4 +97,41 @@ test('six environments provisioned by two processes: never two processes on one 
   assert.equal(projects.length, names.length, 'one Neon project per environment');
   const [e1] = await b.ctx.db.select().from(environments).where(eq(environments.name, 'e1'));
   assert.equal(e1.observedGeneration, e1.generation);
+});
+
+/** A login to `platform` from a chosen loopback source address (all of 127/8 reaches 127.0.0.1). */
+function login(platform: Platform, name: string, password: string, from: string): Promise<{ status: number; retryAfter?: string; code?: string }> {
+  const url = new URL(`${platform.url}/api/v1/auth/login`);
+  const payload = JSON.stringify({ name, password });
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', localAddress: from, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
+      (response) => {
+        let text = '';
+        response.setEncoding('utf8');
+        response.on('data', (chunk) => (text += chunk));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, retryAfter: response.headers['retry-after'] as string | undefined, code: text ? JSON.parse(text).error?.code : undefined }));
+      },
+    );
+    request.on('error', reject);
+    request.end(payload);
+  });
+}
+
+test('failed logins spread over two processes meet one limit: per user name and per address, then 429 with Retry-After', async () => {
+  const first = (a.firstAdmin ?? b.firstAdmin)!;
+  // Ten guesses at the admin's password, alternating processes, each from another address.
+  for (let i = 1; i <= 10; i++) assert.equal((await login(i % 2 ? a : b, first.name, `guess-${i}`, `127.0.1.${i}`)).status, 401, `guess ${i}`);
+  for (const platform of [a, b]) {
+    const blocked = await login(platform, first.name, first.password, '127.0.1.20');
+    assert.equal(blocked.status, 429, 'the right password, after ten failures on both processes');
+    assert.equal(blocked.code, 'rate_limited');
+    const retryAfter = Number(blocked.retryAfter);
+    assert.ok(Number.isInteger(retryAfter) && retryAfter > 0 && retryAfter <= 15 * 60, `Retry-After ${blocked.retryAfter}`);
+  }
+  // Ten names that do not exist from one address, alternating processes: that address is limited, another is not.
+  for (let i = 1; i <= 10; i++) assert.equal((await login(i % 2 ? b : a, `nobody-${i}`, 'x', '127.0.2.1')).status, 401, `unknown name ${i}`);
+  assert.equal((await login(a, 'nobody-11', 'x', '127.0.2.1')).status, 429);
+  assert.equal((await login(b, 'nobody-12', 'x', '127.0.2.1')).status, 429);
+  assert.equal((await login(b, 'nobody-13', 'x', '127.0.2.2')).status, 401);
 });
