@@ -151,6 +151,15 @@ test('go-shop through POST /encore-apps/derive (uploaded files), then POST /apps
   for (const [role, database] of [['svc_stats', 'legacy'], ['svc_legacy', 'todo'], ['svc_todo', 'neondb']]) {
     await assert.rejects(as('go-shop', 'dev', role, database, async () => {}), refused, `${role} on ${database}`);
   }
+
+  // The app drops its legacy service and database: the database goes, with its roles.
+  const model = { ...derived.body.model, databases: derived.body.model.databases.filter((d: { name: string }) => d.name !== 'legacy'), services: derived.body.model.services.filter((s: { name: string }) => s.name !== 'legacy') };
+  assert.equal((await t.call('PATCH', '/apps/go-shop', { model, migrations: { todo: derived.body.migrations.todo } })).status, 200);
+  const env = await t.waitFor('go-shop', 'dev', 'ready', 240_000);
+  const roles = env.steps.filter((s: { step: string; generation: number }) => s.step === 'roles' && s.generation === env.generation).at(-1);
+  assert.match(roles.detail, /dropped database legacy \(removed from the model\) and its roles db_legacy_admin, db_legacy_writer, db_legacy_reader/);
+  const databases = await as('go-shop', 'dev', 'encore_platform', 'todo', (c) => c.query("SELECT datname FROM pg_database WHERE datname IN ('legacy', 'todo')"));
+  assert.deepEqual(databases.rows, [{ datname: 'todo' }]);
 });
 
 test('derive refuses what is not an app folder, naming the field', async () => {

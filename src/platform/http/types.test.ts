@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { accountView, listNeonProjects, listRegions } from '../accounts/accounts.ts';
 import type { appView, changeView, listMembers } from '../apps/apps.ts';
+import type { deriveEncoreUpload } from '../apps/encore.ts';
 import type { actorView, listTokens } from '../auth/auth.ts';
 import type { Actor } from '../context.ts';
 import type { listCredentials, revealCredential } from '../credentials/credentials.ts';
@@ -32,5 +33,7 @@ test('the handlers answer with the shapes types.ts publishes', () => {
   fits<Fits<Api.EnvironmentInput, ServerEnvironmentInput>>();
   fits<Fits<Result<typeof listCredentials>, Api.CredentialView[]>>();
   fits<Fits<Result<typeof revealCredential>, Api.RevealedCredential>>();
+  fits<Fits<Result<typeof deriveEncoreUpload>, Api.EncoreDerivedView>>();
+  fits<Fits<Parameters<typeof deriveEncoreUpload>[0], Api.EncoreDeriveInput['files']>>();
   assert.ok(true);
 });

@@ -95,6 +95,26 @@ export interface AppView {
   updatedAt: string;
 }
 
+/**
+ * POST /encore-apps/derive: the files of an Encore app's folder (paths relative to the folder
+ * holding encore.app; `folder` is its name, the app's name when encore.app has no id).
+ */
+export interface EncoreDeriveInput {
+  folder?: string;
+  files: { path: string; text: string }[];
+}
+
+/** The derived app: send `{ model: yaml, migrations }` to POST /apps. Nothing was changed. */
+export interface EncoreDerivedView {
+  model: { app: string; prefix: string; databases: { name: string; migrations?: string; migrationsSource?: string; migrationsNaming?: string }[]; services: { name: string; databases: string[] }[] };
+  /** The model as arbor.yaml text. */
+  yaml: string;
+  language: 'typescript' | 'go';
+  /** What could not be resolved, with file and line; left out of the model. */
+  notes: string[];
+  migrations: Record<string, { file: string; sql: string }[]>;
+}
+
 export interface StepView {
   generation: number;
   step: string;
