@@ -139,7 +139,7 @@ test('go-shop through POST /encore-apps/derive (uploaded files), then POST /apps
   assert.equal(derived.body.language, 'go');
   assert.deepEqual(derived.body.notes, []);
   assert.deepEqual(derived.body.model.services, [{ name: 'legacy', databases: ['legacy'] }, { name: 'stats', databases: ['todo'] }, { name: 'todo', databases: ['todo'] }]);
-  assert.deepEqual(Object.fromEntries(Object.entries(derived.body.migrations as Record<string, { file: string }[]>).map(([db, files]) => [db, files.map((f) => f.file)])), { legacy: ['1_init.up.sql'], todo: ['1.up.sql', '2_done.up.sql'] });
+  assert.deepEqual(Object.fromEntries(Object.entries(derived.body.migrations as Record<string, { file: string }[]>).map(([db, files]) => [db, files.map((f) => f.file)])), { legacy: ['1_init.up.sql', '002_body_index.up.sql'], todo: ['1.up.sql', '2_done.up.sql'] });
   assert.equal((await t.call('POST', '/apps', { model: derived.body.yaml, migrations: derived.body.migrations })).status, 201);
   assert.equal((await t.call('POST', '/apps/go-shop/environments', { name: 'dev', account: 'engine', mode: 'new-project' })).status, 201);
   await t.waitFor('go-shop', 'dev', 'ready', 240_000);

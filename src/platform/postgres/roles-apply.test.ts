@@ -193,6 +193,14 @@ describe('applyRoles', () => {
     }
     assert.deepEqual(await dropRemovedDatabases(server.platformUrl, model), []);
     assert.equal((await checkRoles(server.platformUrl, model)).ok, true);
+
+    // A run that stopped after dropping the database: the next one drops the roles it left.
+    await apply(validateAppModel({ ...model, databases: [...model.databases, { name: 'z' }] }));
+    const platform = await connectAs('encore_platform', 'postgres');
+    await platform.query('DROP DATABASE z');
+    await platform.end();
+    assert.deepEqual(await dropRemovedDatabases(server.platformUrl, model), [{ database: 'z', roles: ['db_z_admin', 'db_z_writer', 'db_z_reader'] }]);
+    assert.deepEqual(await dropRemovedDatabases(server.platformUrl, model), []);
   });
 });
 

@@ -27,16 +27,28 @@ export async function dropRemovedDatabases(url: string, model: AppModel): Promis
   const keep = new Set(modelRoleNames(model));
   const session = await openSession(url, newRoundTrips());
   try {
+    const declared = model.databases.map((d) => d.name);
     const { rows } = await session.query<{ name: string; owner: string }>(
       `SELECT d.datname AS name, r.rolname AS owner
        FROM pg_catalog.pg_database d JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) d.datdba
        WHERE NOT d.datistemplate AND d.datname <> ALL ($1::text[])
          AND pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER WITH ADMIN OPTION') ORDER BY 1`,
-      [model.databases.map((d) => d.name)],
+      [declared],
     );
+    const removed = rows.filter((r) => r.owner === names.dbAdmin(r.name) && !keep.has(r.owner)).map((r) => ({ name: r.name, exists: true }));
+    // A run that stopped between dropping a database and its roles left an admin role without its database.
+    const { rows: orphans } = await session.query<{ role: string }>(
+      `SELECT r.rolname AS role FROM pg_catalog.pg_roles r
+       WHERE r.rolname LIKE 'db\\_%\\_admin' AND pg_catalog.pg_has_role(current_user, r.oid, 'MEMBER WITH ADMIN OPTION')
+         AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_database d WHERE d.datdba OPERATOR(pg_catalog.=) r.oid) ORDER BY 1`,
+    );
+    for (const { role } of orphans) {
+      const name = role.slice('db_'.length, -'_admin'.length);
+      if (names.dbAdmin(name) === role && !declared.includes(name) && !keep.has(role)) removed.push({ name, exists: false });
+    }
     const dropped: DroppedDatabase[] = [];
-    for (const { name, owner } of rows) {
-      if (owner !== names.dbAdmin(name) || keep.has(owner)) continue;
+    for (const { name, exists } of removed) {
+      const owner = names.dbAdmin(name);
       // Roles the admin made (it holds ADMIN OPTION on them; PostgreSQL 16+ grants it to a role's creator).
       const made = (
         await session.query<{ role: string }>(
@@ -49,7 +61,7 @@ export async function dropRemovedDatabases(url: string, model: AppModel): Promis
         .filter((role) => !keep.has(role) && !role.startsWith(SERVICE_ROLE_PREFIX));
       const own = [names.dbAdmin(name), names.dbWriter(name), names.dbReader(name)];
       // FORCE: the services' sessions on it end; the database cannot go while they hold it.
-      await session.batch(`DROP DATABASE IF EXISTS ${q(name)} WITH (FORCE);`);
+      if (exists) await session.batch(`DROP DATABASE IF EXISTS ${q(name)} WITH (FORCE);`);
       // The app's roles as their creator (the platform role has no ADMIN OPTION on them), then the database's.
       const sql = [
         ...(made.length ? [`SET ROLE ${q(owner)};`, ...made.map((role) => `DROP ROLE IF EXISTS ${q(role)};`), 'RESET ROLE;'] : []),
