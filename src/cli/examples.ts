@@ -22,7 +22,7 @@ export const EXAMPLES: Record<string, string[]> = {
   ],
   'tokens list': ['ARBOR_TOKEN=arbor_pat_... npx arbor tokens list'],
   'tokens revoke': ['ARBOR_TOKEN=arbor_pat_... npx arbor tokens revoke <id>'],
-  apps: ['npx arbor apps apply --file arbor.yaml', 'npx arbor apps list --json'],
+  apps: ['npx arbor apps apply --file arbor.yaml', 'npx arbor apps apply --encore ./my-app', 'npx arbor apps list --json'],
   'apps list': ['ARBOR_TOKEN=arbor_pat_... npx arbor apps list'],
   'apps changes': ['npx arbor apps changes shop'],
   'apps approve': ['npx arbor apps approve shop 12   # an app admin: the protected environments get change 12'],
@@ -30,7 +30,11 @@ export const EXAMPLES: Record<string, string[]> = {
   'apps members': ['npx arbor apps members shop --json'],
   'apps add-member': ['npx arbor apps add-member shop dana --role developer'],
   'apps remove-member': ['npx arbor apps remove-member shop dana'],
-  'apps apply': ['ARBOR_TOKEN=arbor_pat_... npx arbor apps apply --file arbor.yaml   # also sends the migration folders arbor.yaml names'],
+  'apps apply': [
+    'ARBOR_TOKEN=arbor_pat_... npx arbor apps apply --file arbor.yaml   # also sends the migration folders arbor.yaml names',
+    'npx arbor apps apply --encore ./my-app --dry-run                  # the model derived from the Encore app, and what it could not resolve',
+    'npx arbor apps apply --encore ./my-app --write-yaml arbor.yaml     # create or update the app, and keep the model as arbor.yaml',
+  ],
   environments: ['npx arbor environments history --app shop --env staging', 'npx arbor environments restore --app shop --env staging --at 2026-05-01T12:00:00Z --confirm staging'],
   'environments history': ['npx arbor environments history --app shop --env staging --json   # from, to, and why it begins there'],
   'environments restore': [

@@ -153,6 +153,19 @@ test('the schemas are strict: a password in what a viewer reads does not match t
   assert.match(t.checker.check('GET', path, 201, JSON.stringify({ environment })).join('\n'), /not documented/);
 });
 
+test('an Encore app derived from its uploaded files', async () => {
+  const files = [
+    { path: 'encore.app', text: '{"id": "mini"}' },
+    { path: 'svc/encore.service.ts', text: "import { Service } from 'encore.dev/service';\nexport default new Service('svc');\n" },
+    { path: 'svc/db.ts', text: "import { SQLDatabase } from 'encore.dev/storage/sqldb';\nexport const db = new SQLDatabase('mini', { migrations: './migrations' });\n" },
+    { path: 'svc/migrations/1_init.up.sql', text: 'CREATE TABLE t (id int);\n' },
+  ];
+  const derived = await ok('POST', '/encore-apps/derive', { folder: 'mini', files }, { token: developer });
+  assert.equal(derived.model.app, 'mini');
+  assert.deepEqual(derived.model.services, [{ name: 'svc', databases: ['mini'] }]);
+  assert.deepEqual(derived.migrations.mini.map((m: { file: string }) => m.file), ['1_init.up.sql']);
+});
+
 test('every route of the OpenAPI document succeeded on real data, as documented', async (c) => {
   // Runs last (node:test runs a file's tests in order).
   const spec = await (await fetch(`${t.platform.url}/api/v1/openapi.json`)).json();

@@ -185,3 +185,17 @@ export const WebhookStatus = z.strictObject({
   deliveries: z.number().int(),
   duplicates: z.number().int(),
 });
+
+/** POST /encore-apps/derive: the model derived from an Encore app's files (nothing changed). */
+export const EncoreDerivedView = z.strictObject({
+  model: z.strictObject({
+    app: z.string(),
+    prefix: z.string(),
+    databases: z.array(z.strictObject({ name: z.string(), migrations: z.string().optional(), migrationsSource: z.string().optional(), migrationsNaming: z.string().optional() })),
+    services: z.array(z.strictObject({ name: z.string(), databases: z.array(z.string()) })),
+  }),
+  yaml: z.string().describe('the model as arbor.yaml text'),
+  language: z.enum(['typescript', 'go']),
+  notes: z.array(z.string()).describe('what could not be resolved, with file and line; left out of the model'),
+  migrations: z.record(z.string(), z.array(z.strictObject({ file: z.string(), sql: z.string() }))),
+});

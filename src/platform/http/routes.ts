@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { eq } from 'drizzle-orm';
 import { accountDetail, accountView, connectAccount, findAccount, listAccounts, listNeonProjects, listRegions, removeAccount } from '../accounts/accounts.ts';
 import { appView, changeView, createApp, decideChange, listChanges, listMembers, removeMember, setMember, setProtection, updateApp } from '../apps/apps.ts';
+import { deriveEncoreUpload } from '../apps/encore.ts';
 import { listAudit } from '../audit.ts';
 import { appRoles, authorizeApp, isInstanceAdmin, requireForEnvironment, visibleApps } from '../auth/access.ts';
 import { actorView, createToken, createUser, listTokens, listUsers, login, logout, removeUser, revokeToken } from '../auth/auth.ts';
@@ -138,6 +139,12 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
       if (actor.token && (actor.token.appId !== null || actor.token.role === 'viewer')) throw new PlatformError(403, 'forbidden', 'creating an app takes a user, or an instance-scoped developer or admin token');
       return { app: appView(await createApp(ctx, actor, body), 'admin') };
     },
+  });
+  api.route({
+    method: 'post', path: '/encore-apps/derive', summary: "Derive an app's model and migrations from an Encore app's files (encore.app, its TypeScript or Go sources, migration folders; paths relative to encore.app's folder): the model, its arbor.yaml text, and notes on what could not be resolved. Changes nothing: send model and migrations to POST /apps or PATCH /apps/{app}", access: 'member',
+    body: z.strictObject({ folder: z.string().optional(), files: z.array(z.strictObject({ path: z.string(), text: z.string() })) }),
+    response: V.EncoreDerivedView,
+    handler: async ({ body }) => deriveEncoreUpload(body.files, body.folder),
   });
   api.route({
     method: 'get', path: '/apps/{app}', summary: 'Get an app', access: 'member', response: z.strictObject({ app: V.AppView }),

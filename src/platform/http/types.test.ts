@@ -10,6 +10,7 @@ import { test } from 'node:test';
 import type { accountView, listNeonProjects, listRegions } from '../accounts/accounts.ts';
 import type { appView, changeView, listMembers } from '../apps/apps.ts';
 import type { actorView, createUser, listTokens, listUsers } from '../auth/auth.ts';
+import type { deriveEncoreUpload } from '../apps/encore.ts';
 import type { Actor } from '../context.ts';
 import type { listCredentials, revealCredential } from '../credentials/credentials.ts';
 import type { EnvironmentInput as ServerEnvironmentInput, environmentView } from '../environments/environments.ts';
@@ -54,5 +55,7 @@ test('the handlers answer with the shapes types.ts publishes', () => {
   fits<Same<z.infer<typeof V.StepStatus>, Store.StepStatus>>();
   fits<Same<z.infer<typeof V.ChangeStatus>, Store.ChangeStatus>>();
   fits<Same<z.infer<typeof V.NeonSettings>, Store.NeonSettings>>();
+  fits<Fits<Result<typeof deriveEncoreUpload>, Api.EncoreDerivedView>>();
+  fits<Fits<Parameters<typeof deriveEncoreUpload>[0], Api.EncoreDeriveInput['files']>>();
   assert.ok(true);
 });

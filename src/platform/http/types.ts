@@ -45,6 +45,18 @@ export type AppView = z.infer<typeof V.AppView>;
 
 export type StepView = z.infer<typeof V.StepView>;
 
+/**
+ * POST /encore-apps/derive: the files of an Encore app's folder (paths relative to the folder
+ * holding encore.app; `folder` is its name, the app's name when encore.app has no id).
+ */
+export interface EncoreDeriveInput {
+  folder?: string;
+  files: { path: string; text: string }[];
+}
+
+/** The derived app: send `{ model: yaml, migrations }` to POST /apps. Nothing was changed. */
+export type EncoreDerivedView = z.infer<typeof V.EncoreDerivedView>;
+
 export type EnvironmentView = z.infer<typeof V.EnvironmentView>;
 
 /** POST /apps/{app}/environments: the spec's fields (those the API accepts) plus name, type, account. */

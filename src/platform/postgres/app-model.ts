@@ -137,7 +137,8 @@ export function appModelToYaml(model: AppModel): string {
       const plain = m.source === 'sql' && m.naming === 'any';
       return { name: db.name, migrations: plain ? m.path : { path: m.path, ...(m.source !== 'sql' && { source: m.source }), ...(m.naming !== 'any' && { naming: m.naming }) } };
     }),
-    services: model.services.map((s) => ({ name: s.name, databases: s.databases })),
+    // A service without databases is written without the key (`databases: []` in block style reads badly).
+    services: model.services.map((s) => ({ name: s.name, ...(s.databases.length && { databases: s.databases }) })),
   };
   return stringifyYaml(data, { flowCollectionPadding: false, collectionStyle: 'block' });
 }

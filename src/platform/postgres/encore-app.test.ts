@@ -198,7 +198,7 @@ describe('derived models on a real server', () => {
     assert.deepEqual(check.appRoles, [{ role: 'matview_owner', createdBy: 'db_orders_admin', members: ['encore_services'] }]);
   });
 
-  test('go-shop: 1.up.sql, a file with its own BEGIN/COMMIT, the legacy folder; a service reading another one\'s database by name', async () => {
+  test('go-shop: 1.up.sql, a file with its own BEGIN/COMMIT, the legacy folder with a leading-zero version; a service reading another one\'s database by name', async () => {
     const root = join(APPS, 'go-shop');
     const { model } = await readEncoreApp(root);
     const pw = await provision(root, model);
@@ -209,5 +209,8 @@ describe('derived models on a real server', () => {
     await assert.rejects(as(pw, 'svc_stats', 'legacy', async () => {}), /permission denied for database/);
     const versions = await as(pw, 'db_todo_admin', 'todo', (c) => c.query('SELECT version::int, dirty FROM schema_migrations'));
     assert.deepEqual(versions.rows, [{ version: 2, dirty: false }]);
+    // 002_body_index.up.sql: leading zeros, ordered by number after 1_init.up.sql.
+    const legacy = await as(pw, 'db_legacy_admin', 'legacy', (c) => c.query(`SELECT (SELECT version::int FROM schema_migrations) AS version, to_regclass('note_body') IS NOT NULL AS indexed`));
+    assert.deepEqual(legacy.rows, [{ version: 2, indexed: true }]);
   });
 });

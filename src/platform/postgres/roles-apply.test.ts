@@ -10,6 +10,7 @@ import { validateAppModel, type AppModel } from './app-model.ts';
 import { migrate } from './migrate.ts';
 import { applyRoles } from './roles-apply.ts';
 import { checkRoles } from './roles-check.ts';
+import { dropRemovedDatabases } from './roles-drop.ts';
 import { startNeonLikeServer, type NeonLikeServer } from './test-server.ts';
 
 let server: NeonLikeServer;
@@ -173,6 +174,33 @@ describe('applyRoles', () => {
     assert.ok(result.operations.some((o) => o.comment === 'disable login of svc_both (service removed from the model)'));
     await assert.rejects(connectAs('svc_both', 'b'), /not permitted to log in/);
     assert.equal((await checkRoles(server.platformUrl, shrunk)).ok, true);
+  });
+
+  test('a database removed from the model goes with its roles and the roles its migrations made; nothing else is dropped', async () => {
+    // Database c (added above, gone from the model since) gets a role its migrations make, as Encore's matview pattern does.
+    const admin = await connectAs('db_c_admin', 'c');
+    await admin.query('CREATE ROLE c_matview; GRANT c_matview TO encore_services; GRANT CREATE ON SCHEMA public TO c_matview; SET ROLE c_matview; CREATE TABLE owned_by_app_role (x int); RESET ROLE');
+    await admin.end();
+    const model = validateAppModel({ ...MODEL, services: MODEL.services.filter((s) => s.name !== 'both') });
+    assert.deepEqual(await dropRemovedDatabases(server.platformUrl, model), [{ database: 'c', roles: ['c_matview', 'db_c_admin', 'db_c_writer', 'db_c_reader'] }]);
+    const su = new pg.Client({ connectionString: server.superuserUrl });
+    await su.connect();
+    try {
+      assert.deepEqual((await su.query("SELECT datname FROM pg_database WHERE datname IN ('a', 'b', 'c', 'neondb') ORDER BY 1")).rows.map((r) => r.datname), ['a', 'b', 'neondb']);
+      assert.deepEqual((await su.query("SELECT rolname FROM pg_roles WHERE rolname IN ('c_matview', 'db_c_admin', 'db_c_writer', 'db_c_reader', 'db_a_admin', 'encore_services', 'neondb_owner') ORDER BY 1")).rows.map((r) => r.rolname), ['db_a_admin', 'encore_services', 'neondb_owner']);
+    } finally {
+      await su.end();
+    }
+    assert.deepEqual(await dropRemovedDatabases(server.platformUrl, model), []);
+    assert.equal((await checkRoles(server.platformUrl, model)).ok, true);
+
+    // A run that stopped after dropping the database: the next one drops the roles it left.
+    await apply(validateAppModel({ ...model, databases: [...model.databases, { name: 'z' }] }));
+    const platform = await connectAs('encore_platform', 'postgres');
+    await platform.query('DROP DATABASE z');
+    await platform.end();
+    assert.deepEqual(await dropRemovedDatabases(server.platformUrl, model), [{ database: 'z', roles: ['db_z_admin', 'db_z_writer', 'db_z_reader'] }]);
+    assert.deepEqual(await dropRemovedDatabases(server.platformUrl, model), []);
   });
 });
 

@@ -13,9 +13,11 @@ import { awaitOperations, ignoreNotFound, neonMessage, type NeonApi } from '../n
 import type { AppModel } from '../postgres/app-model.ts';
 import { MigrationError, migrate } from '../postgres/migrate.ts';
 import { Permanent, withSource } from './failure.ts';
+import { closeUndeclaredDatabases } from './isolation.ts';
 import { quoteIdent, quoteLiteral, roleNames } from '../postgres/names.ts';
 import { generatePassword } from '../postgres/roles-plan.ts';
 import { applyRoles, RolesApplyError } from '../postgres/roles-apply.ts';
+import { dropRemovedDatabases } from '../postgres/roles-drop.ts';
 import { newRoundTrips, openSession } from '../postgres/connection.ts';
 import { checkRoles } from '../postgres/roles-check.ts';
 import { branchUri, loginRoles, rotateOnBranch, storedPassword, storeSecrets } from '../credentials/credentials.ts';
@@ -170,6 +172,8 @@ export async function applyHierarchy(s: StepContext): Promise<string> {
     await s.saveNeon({ ...env.neon, deviations: result.deviations.map((d) => ({ kind: d.kind, message: d.message })) });
     return result.ok ? 'matches the hierarchy' : `${result.deviations.length} deviation(s) found; POST …/fix-roles repairs them`;
   }
+  // A database the app removed from its model goes on branches Arbor owns (never an import), with its roles (roles-drop.ts).
+  const dropped = (env.spec.mode === 'import' ? [] : await dropRemovedDatabases(uri, model)).map((d) => `dropped database ${d.database} (removed from the model) and its roles ${d.roles.join(', ')}`);
   let result;
   try {
     result = await applyRoles(uri, model);
@@ -191,6 +195,8 @@ export async function applyHierarchy(s: StepContext): Promise<string> {
     if (!(await storedPassword(ctx, env.id, r.role))) unknown.push(r.role);
   }
   const remaining = await foreignOwnedObjects(s);
+  // On a branch Arbor owns, the databases the app does not declare (neondb) are closed to its roles.
+  const closed = env.spec.mode === 'import' ? [] : await closeUndeclaredDatabases(s, uri);
   if (env.spec.mode === 'import') {
     // Login roles that were on the branch before Arbor: their passwords are someone else's.
     // Left as they are, and listed; an admin takes one over by rotating it explicitly.
@@ -203,7 +209,7 @@ export async function applyHierarchy(s: StepContext): Promise<string> {
     if (unknown.length) await rotateOnBranch(ctx, s.api, env, platform, unknown);
     if (remaining.length || s.env.neon.deviations?.length) await s.saveNeon({ ...s.env.neon, deviations: remaining });
   }
-  return result.changed ? `${result.operations.length} change(s)` : 'nothing to change';
+  return [result.changed ? `${result.operations.length} change(s)` : 'nothing to change', ...dropped, ...closed].join('; ');
 }
 
 /**
