@@ -158,6 +158,7 @@ test('an Encore app derived from its uploaded files', async () => {
     { path: 'encore.app', text: '{"id": "mini"}' },
     { path: 'svc/encore.service.ts', text: "import { Service } from 'encore.dev/service';\nexport default new Service('svc');\n" },
     { path: 'svc/db.ts', text: "import { SQLDatabase } from 'encore.dev/storage/sqldb';\nexport const db = new SQLDatabase('mini', { migrations: './migrations' });\n" },
+    { path: 'svc/api.ts', text: "import { db } from './db';\nexport async function count() {\n  return db.queryRow`SELECT count(*) FROM t`;\n}\n" },
     { path: 'svc/migrations/1_init.up.sql', text: 'CREATE TABLE t (id int);\n' },
   ];
   const derived = await ok('POST', '/encore-apps/derive', { folder: 'mini', files }, { token: developer });
