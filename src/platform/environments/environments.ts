@@ -71,8 +71,14 @@ export async function environmentView(ctx: Context, env: Environment) {
     imported: env.spec.mode === 'import',
     // Branched at a point in its source's history; restored to one (environments/restore.ts).
     ...(env.spec.at ? { at: env.spec.at } : {}),
-    ...((env.spec as { restore?: { at: string; requestedAt: string } }).restore ? { restore: (env.spec as { restore?: object }).restore } : {}),
+    ...((env.spec as { restore?: { at: string; requestedAt: string } }).restore ? { restore: (env.spec as { restore?: { at: string; requestedAt: string } }).restore } : {}),
     neon: { projectId: env.neon.projectId, branchId: env.neon.branchId, endpointId: env.neon.endpointId, host: env.neon.host },
+    // Where it came from, for the dashboard's Infrastructure and preview pages (what the request asked for).
+    source: {
+      projectName: env.spec.projectName, regionId: env.spec.regionId, pgVersion: env.spec.pgVersion, branchName: env.spec.branchName,
+      parentEnvironment: env.spec.parentEnvironment, neonProjectId: env.spec.neonProjectId, neonBranchId: env.spec.neonBranchId, expiresAt: env.spec.expiresAt,
+    },
+    createdAt: env.createdAt.toISOString(),
     ...(await projectSharing(ctx, env)),
     deviations: env.neon.deviations ?? [],
     warnings: env.spec.mode === 'import' ? ['imported: this branch is shared with whatever else uses it; Arbor does not change its Neon settings and never deletes it'] : [],

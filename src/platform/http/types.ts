@@ -69,6 +69,22 @@ export interface AccountInput {
   allowInsecureUrl?: boolean;
 }
 
+/** GET /accounts/{account}: what the account offers, and its plan's limits. */
+export interface AccountDetailView extends AccountView {
+  pgVersions: number[];
+  defaultPgVersion: number | null;
+  regions: RegionView[];
+  limits: { maxHistoryRetentionSeconds: number; maxCu: number; suspend: 'fixed' | 'default-or-never' | 'configurable' };
+}
+
+/** GET …/environments/{env}/history: the window a restore or a branch `at` may use. */
+export interface HistoryView {
+  from: string;
+  to: string;
+  why: string;
+  historyRetentionSeconds: number;
+}
+
 export interface RegionView {
   id: string;
   name: string;
@@ -117,6 +133,13 @@ export interface EnvironmentView {
   retry?: { permanent: boolean; nextAttemptAt?: string };
   imported: boolean;
   neon: { projectId?: string; branchId?: string; endpointId?: string; host?: string };
+  /** What the creation asked for: a new project's name, region and version; the parent; a preview's expiry. */
+  source: { projectName?: string; regionId?: string; pgVersion?: number; branchName?: string; parentEnvironment?: string; neonProjectId?: string; neonBranchId?: string; expiresAt?: string };
+  createdAt: string;
+  /** Branched at a point of its source's history (timestamp or LSN). */
+  at?: string;
+  /** The last restore to a point in time asked for. */
+  restore?: { at: string; requestedAt: string };
   /** Retention (in `settings`) is this Neon project's, shared with these environments. */
   project?: { id: string; sharedWith: string[]; sharedWithOtherApps: number; retentionSetBy: string | null };
   settings: NeonSettings;
