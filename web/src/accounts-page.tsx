@@ -119,7 +119,7 @@ export function AccountsPage() {
       ) : accounts.data.length === 0 ? (
         <p className="muted">No Neon account is connected yet.</p>
       ) : (
-        <div className="scroll">
+        <div className="scroll" tabIndex={0}>
           <table>
             <thead>
               <tr>

@@ -22,7 +22,7 @@ function PendingChanges({ app, admin }: { app: string; admin: boolean }) {
       {pending.length === 0 ? (
         <p className="muted">No change is waiting.</p>
       ) : (
-        <div className="scroll">
+        <div className="scroll" tabIndex={0}>
           <table>
             <thead>
               <tr>

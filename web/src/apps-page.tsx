@@ -22,7 +22,7 @@ export function AppsPage() {
       ) : apps.data.length === 0 ? (
         <p className="muted">No apps yet: create one from its arbor.yaml and migration files.</p>
       ) : (
-        <div className="scroll">
+        <div className="scroll" tabIndex={0}>
           <table>
             <thead>
               <tr>

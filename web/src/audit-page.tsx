@@ -16,7 +16,7 @@ export function AuditPage() {
       ) : entries.data.length === 0 ? (
         <p className="muted">Nothing recorded yet.</p>
       ) : (
-        <div className="scroll">
+        <div className="scroll" tabIndex={0}>
           <table>
             <thead>
               <tr>

@@ -63,7 +63,7 @@ function took(step: StepView): string {
 
 function StepsTable({ steps }: { steps: StepView[] }) {
   return (
-    <div className="scroll">
+    <div className="scroll" tabIndex={0}>
       <table className="steps">
         <thead>
           <tr>

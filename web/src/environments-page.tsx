@@ -43,7 +43,7 @@ export function EnvironmentsPage() {
       ) : environments.data.length === 0 ? (
         <p className="muted">No environments yet: create the first one.</p>
       ) : (
-        <div className="scroll">
+        <div className="scroll" tabIndex={0}>
           <table>
             <thead>
               <tr>

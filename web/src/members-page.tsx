@@ -42,7 +42,7 @@ export function MembersPage() {
       {!members.data ? (
         !members.error && <Loading what="members" />
       ) : (
-        <div className="scroll">
+        <div className="scroll" tabIndex={0}>
           <table>
             <thead>
               <tr>

@@ -10,6 +10,12 @@ export type Migrations = Record<string, { file: string; sql: string }[]>;
 
 /** The database names of an arbor.yaml's `databases:` list, read loosely (the API reads it for real). */
 export function databasesOf(yaml: string): string[] {
+  try {
+    const data = JSON.parse(yaml) as { databases?: { name?: unknown }[] };
+    return (data.databases ?? []).map((d) => String(d.name));
+  } catch {
+    /* not JSON: read as YAML below */
+  }
   const block = /^databases:\s*\n((?:[ \t]+.*\n?|\s*\n)*)/m.exec(yaml)?.[1] ?? '';
   return [...block.matchAll(/-\s*name:\s*["']?([A-Za-z0-9_-]+)/g)].map((m) => m[1]);
 }

@@ -43,7 +43,7 @@ function CloseButton({ app, number }: { app: string; number: string }) {
 export function PreviewsPage() {
   const app = useApp();
   const role = useAppRole(app);
-  const now = useNow(30_000);
+  const now = useNow(5000);
   const previews = useQuery(q.previews(app));
   const settings = useQuery(q.app(app)).data?.previews;
   return (
@@ -70,7 +70,7 @@ export function PreviewsPage() {
       ) : previews.data.length === 0 ? (
         <p className="muted">No open pull request has a preview.</p>
       ) : (
-        <div className="scroll">
+        <div className="scroll" tabIndex={0}>
           <table>
             <thead>
               <tr>
@@ -97,7 +97,7 @@ export function PreviewsPage() {
                     <td>
                       <Status status={p.status} />
                     </td>
-                    <td>{pushed ? relative(pushed, now) : '—'}</td>
+                    <td>{pushed ? relative(new Date(Math.min(Date.parse(pushed), now)).toISOString(), now) : '—'}</td>
                     <td>{p.source.expiresAt ? `${relative(p.source.expiresAt, now)} (${time(p.source.expiresAt)})` : '—'}</td>
                     {role && role !== 'viewer' && <td>{p.status !== 'deleting' && <CloseButton app={app} number={n} />}</td>}
                   </tr>

@@ -108,7 +108,7 @@ export function RetentionForm({ app, env, mayChange }: { app: string; env: Envir
     </>
   );
   return (
-    <form onSubmit={submit} aria-label="History retention">
+    <form onSubmit={submit} aria-label="Retention settings">
       <fieldset disabled={save.isPending}>
         <div className="row">
           <Field label="History retention" name="historyRetentionSeconds" error={local ?? save.error} hint={hint}>
@@ -179,7 +179,7 @@ export function ComputeForm({ app, env, mayChange }: { app: string; env: Environ
     </option>
   ));
   return (
-    <form onSubmit={submit} aria-label="Compute">
+    <form onSubmit={submit} aria-label="Compute settings">
       {env.imported && <p className="hint">Imported environments are read-only here: Arbor does not change the Neon settings of a branch it shares with others.</p>}
       <fieldset disabled={readOnly || save.isPending}>
         <div className="row">

@@ -2,7 +2,7 @@
  * @module The dashboard shell (the root route): who is logged in (or the login page), the header,
  * and the current screen. Any 401 shows the login page again.
  */
-import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { QueryClient, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link, Outlet, useNavigate } from '@tanstack/react-router';
 import { useEffect } from 'react';
 import { api, ApiError, messageOf, whenUnauthorized, type UserView } from './api.ts';
@@ -27,6 +27,12 @@ function rememberSession(on: boolean): void {
   }
 }
 
+/** Nobody is logged in: the login page shows, and nothing read for the last user stays cached. */
+function forget(client: QueryClient): void {
+  client.setQueryData(q.me().queryKey, null as never);
+  client.removeQueries({ predicate: (query) => query.queryKey[0] !== 'me' });
+}
+
 /** The logged-in user; only rendered under the shell, once someone is. */
 export function useMe(): UserView {
   return useQuery(q.me()).data!;
@@ -42,7 +48,7 @@ export function Shell() {
     () =>
       whenUnauthorized(() => {
         rememberSession(false);
-        client.clear();
+        forget(client);
       }),
     [client],
   );
@@ -52,7 +58,7 @@ export function Shell() {
       await api('POST', '/auth/logout');
     } finally {
       rememberSession(false);
-      client.clear();
+      forget(client);
       void navigate({ to: '/' });
     }
   }

@@ -103,7 +103,7 @@ export function TokensPage() {
       ) : shown.length === 0 ? (
         <p className="muted">No token reaches this app yet.</p>
       ) : (
-        <div className="scroll">
+        <div className="scroll" tabIndex={0}>
           <table>
             <thead>
               <tr>
