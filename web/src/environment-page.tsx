@@ -121,14 +121,16 @@ function NextAttempt({ at }: { at?: string }) {
   );
 }
 
+/** The full text of the failure (app admins), once asked; kept by the page across automatic retries. */
+type FullError = ErrorDetailView['failure'] | null | undefined;
+
 /**
  * A failed environment: the step, the cause as the API gives it, transient (next retry at) or
  * permanent (what to change), Retry for those who may, and the full text for app admins.
  */
-function Failure({ app, env, mayRetry, appAdmin }: { app: string; env: EnvironmentView; mayRetry: boolean; appAdmin: boolean }) {
+function Failure({ app, env, mayRetry, appAdmin, full, setFull }: { app: string; env: EnvironmentView; mayRetry: boolean; appAdmin: boolean; full: FullError; setFull: (f: FullError) => void }) {
   const base = envPath(app, env.name);
   const retry = useChange(() => api('POST', `${base}/retry`), [['apps', app, 'environments']]);
-  const [full, setFull] = useState<ErrorDetailView['failure'] | null>();
   const detail = useChange(() => api<{ errorDetail: ErrorDetailView }>('GET', `${base}/error-detail`), [], (r) => setFull(r.errorDetail.failure));
   const step = [...env.steps].reverse().find((s) => s.status === 'failed');
   const permanent = env.retry?.permanent ?? false;
@@ -384,9 +386,10 @@ export function EnvironmentOverview() {
   const { app, env } = useEnvironment();
   const e = env.data!;
   const { admin, mayChange } = usePowers(e);
+  const [full, setFull] = useState<FullError>();
   return (
     <>
-      {e.status === 'failed' && <Failure app={app} env={e} mayRetry={mayChange} appAdmin={admin} />}
+      {e.status === 'failed' && <Failure app={app} env={e} mayRetry={mayChange} appAdmin={admin} full={full} setFull={setFull} />}
       {e.error && e.status !== 'failed' && (
         <div className="error" role="alert">
           <b>Last error:</b> {e.error}
