@@ -9,7 +9,7 @@ import { useQuery } from '@tanstack/react-query';
 import { useState, type FormEvent, type ReactNode } from 'react';
 import { api, ApiError, type AccountDetailView, type EnvironmentView, type NeonSettings } from './api.ts';
 import { envPath, q, useChange } from './queries.ts';
-import { cu, duration, Field, FormError } from './ui.tsx';
+import { cu, Done, duration, Field, FormError } from './ui.tsx';
 
 const HOUR = 3600;
 const DAY = 86400;
@@ -44,7 +44,8 @@ function retentionLocked(env: EnvironmentView): string | undefined {
 function Applying({ env, generation }: { env: EnvironmentView; generation?: number }) {
   if (generation === undefined) return null;
   if (env.status === 'failed') return <span className="error-inline"> Saved, but applying it failed: see the failure on the Overview.</span>;
-  if (env.status === 'ready' && env.observedGeneration >= generation) return <span className="ok" role="status"> Saved and applied on Neon.</span>;
+  // The success message ends by itself (Done), as success messages should.
+  if (env.status === 'ready' && env.observedGeneration >= generation) return <Done message="Saved and applied on Neon." />;
   return (
     <span className="ok" role="status">
       {' '}

@@ -60,7 +60,7 @@ export function Loading({ what }: { what: string }) {
   return <p className="muted">Loading {what}…</p>;
 }
 
-/** A success message that ends: shown for a few seconds after `key` changes to a value. */
+/** A success message that ends: shown for a few seconds each time `message` changes to a value. */
 export function Done({ message }: { message?: string }) {
   const [shown, setShown] = useState(message);
   useEffect(() => {
