@@ -5,7 +5,8 @@
  * admins) the full error; fixing the migration brings it to ready on the page; a permanent failure
  * says so and Retry runs it again; retention shows which environments share it, a change asks for
  * confirmation naming them, and a branch environment's retention is read-only with the reason;
- * hints in human units; a revealed password is copied; removing an account is confirmed by name.
+ * hints in human units (days, hours, CU with memory, never) on Infrastructure; a revealed password
+ * is copied; removing an account is confirmed by name.
  *
  * Needs the built dashboard and /usr/bin/chromium, as dashboard.test.ts. Run alone with
  * `npm run build:web && node scripts/test.mjs src/platform/dashboard-failures.test.ts`.
@@ -54,8 +55,10 @@ after(async () => {
 
 const envPage = (env: string) => `${t.platform.url}/apps/shop/environments/${env}`;
 const failure = () => page.getByRole('region', { name: 'Failure' });
-const retention = () => page.getByRole('form', { name: 'Neon settings' }).getByLabel('History retention (seconds)', { exact: true });
-const retentionHint = () => page.locator('.field:has(> label:text-is("History retention (seconds)")) .hint');
+const infrastructure = (env: string) => `${envPage(env)}/infrastructure`;
+const retention = () => page.getByRole('form', { name: 'Retention settings' }).getByLabel('History retention', { exact: true });
+const retentionUnit = () => page.getByRole('form', { name: 'Retention settings' }).getByLabel('Retention unit', { exact: true });
+const retentionHint = () => page.locator('.field:has(> label:text-is("History retention")) .hint');
 const api = async (path: string) => (await t.call('GET', path)).body;
 
 describe('dashboard: failures, shared retention', () => {
@@ -140,34 +143,45 @@ describe('dashboard: failures, shared retention', () => {
   });
 
   test('hints are in human units, never NaN', async () => {
-    await page.goto(envPage('staging'));
+    await page.goto(infrastructure('staging'));
     await page.locator('h1 .status-ready').waitFor();
-    await retention().fill('86400');
+    await retentionUnit().selectOption('86400');
+    await retention().fill('1');
     assert.match(await retentionHint().innerText(), /^1 day/);
-    await retention().fill('3000000');
+    await retention().fill('34.7');
     assert.match(await retentionHint().innerText(), /^about 34\.7 days/);
+    await retentionUnit().selectOption('3600');
+    await retention().fill('36');
+    assert.match(await retentionHint().innerText(), /^1\.5 days|^about 1\.5 days/);
     await retention().fill('abc');
-    assert.match(await retentionHint().innerText(), /^not a number of seconds/);
-    const suspend = page.getByRole('form', { name: 'Neon settings' }).getByLabel('Suspend after (seconds)', { exact: true });
-    const form = page.getByRole('form', { name: 'Neon settings' });
-    await form.getByLabel('Max compute (CU)', { exact: true }).fill('2');
-    assert.match(await form.innerText(), /≈ 8 GB RAM/);
-    await suspend.fill('3600');
-    assert.match(await page.getByRole('form', { name: 'Neon settings' }).innerText(), /· 1 hour/);
+    assert.match(await retentionHint().innerText(), /^not a number/);
+    const form = page.getByRole('form', { name: 'Compute settings' });
+    await form.getByLabel('Maximum compute', { exact: true }).selectOption('2');
+    assert.match(await form.innerText(), /2 CU \(8 GB RAM\)/);
+    await form.getByLabel('Suspend after', { exact: true }).fill('60');
+    assert.match(await form.innerText(), /1 hour ·/);
+    await form.getByLabel('Suspend unit', { exact: true }).selectOption('3600');
+    await form.getByLabel('Suspend after', { exact: true }).fill('2');
+    assert.match(await form.innerText(), /2 hours ·/);
+    await form.getByLabel('Never suspend').check();
+    assert.match(await form.innerText(), /never suspends/);
+    assert.doesNotMatch(await page.locator('main').innerText(), /NaN/);
     await page.reload();
   });
 
   test("retention shows who shares it; a change names them and asks first; a branch environment's is read-only with the reason", async () => {
     assert.equal((await t.call('POST', '/apps/shop/environments', { name: 'dev', account: 'engine', mode: 'branch-environment', parentEnvironment: 'staging' })).status, 201);
     await t.waitFor('shop', 'dev', 'ready');
-    await page.goto(envPage('staging'));
+    await page.goto(infrastructure('staging'));
     await page.locator('h1 .status-ready').waitFor();
     const staging = (await api('/apps/shop/environments/staging')).environment;
-    assert.equal(await retention().inputValue(), String(staging.settings.historyRetentionSeconds), "the project's real value");
+    assert.equal(Number(await retention().inputValue()) * Number(await retentionUnit().inputValue()), staging.settings.historyRetentionSeconds, "the project's real value");
     assert.match(await retentionHint().innerText(), /the Neon project's setting, shared with dev/);
+    assert.equal(await page.getByTestId('shared-with').innerText(), 'dev');
 
-    await retention().fill(String(2 * 86400));
-    await page.getByRole('button', { name: 'Save settings' }).click();
+    await retentionUnit().selectOption('86400');
+    await retention().fill('2');
+    await page.getByRole('button', { name: 'Save retention' }).click();
     const confirm = page.getByRole('alertdialog', { name: 'Confirm the retention change' });
     assert.match(await confirm.innerText(), /changes it for dev too/);
     assert.match(await confirm.innerText(), /to 2 days/);
@@ -175,17 +189,20 @@ describe('dashboard: failures, shared retention', () => {
     await confirm.getByRole('button', { name: 'Change it for all of them' }).click();
     await page.getByText('Saved; applying to Neon…').waitFor();
     // The message ends once the environment is ready with the change.
-    await page.getByText('Saved; applying to Neon…').waitFor({ state: 'detached', timeout: 60_000 });
+    await page.getByText('Saved and applied on Neon.').waitFor({ timeout: 60_000 });
+    assert.equal(await page.getByText('Saved; applying to Neon…').count(), 0);
     const after = (await api('/apps/shop/environments/staging')).environment;
     assert.equal(after.status, 'ready');
     assert.equal(after.settings.historyRetentionSeconds, 2 * 86400);
     assert.equal(t.engine.engine.project(after.neon.projectId).history_retention_seconds, 2 * 86400, 'on Neon');
     assert.equal((await api('/apps/shop/environments/dev')).environment.settings.historyRetentionSeconds, 2 * 86400, 'dev shows the shared value');
 
-    await page.goto(envPage('dev'));
+    await page.goto(infrastructure('dev'));
     await page.locator('h1 .status-ready').waitFor();
-    assert.equal(await retention().inputValue(), String(2 * 86400));
+    assert.equal(await retention().inputValue(), '2');
+    assert.equal(await retentionUnit().inputValue(), '86400');
     assert.ok(await retention().evaluate((input) => (input as HTMLInputElement).readOnly), 'read-only on a branch environment');
+    assert.equal(await page.getByRole('button', { name: 'Save retention' }).count(), 0);
     assert.match(await page.getByTestId('retention-locked').innerText(), /a branch environment never changes it\. Change it on staging, which created the project/);
     assert.match(await retentionHint().innerText(), /shared with staging/);
     await page.goto(`${t.platform.url}/apps/shop`);
@@ -194,12 +211,12 @@ describe('dashboard: failures, shared retention', () => {
   });
 
   test('a revealed password has a copy button', async () => {
-    await page.goto(envPage('staging'));
-    const row = page.locator('tr[data-user="svc_orders"]');
+    await page.goto(infrastructure('staging'));
+    const row = page.locator('li[data-user="svc_orders"]');
     await row.getByRole('button', { name: 'Reveal' }).click();
-    const revealed = page.locator('tr[data-revealed="svc_orders"]');
+    const revealed = page.locator('[data-revealed="svc_orders"]');
     await revealed.getByRole('button', { name: 'Copy the password of svc_orders' }).click();
-    await revealed.getByText('copied').waitFor();
+    await revealed.getByText('copied').first().waitFor();
     const { password } = (await t.call('POST', '/apps/shop/environments/staging/users/svc_orders/reveal')).body.user;
     assert.equal(await page.evaluate(() => navigator.clipboard.readText()), password);
   });

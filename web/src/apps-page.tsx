@@ -1,49 +1,59 @@
 /**
- * @module The apps. Apps are created from their arbor.yaml through the API or CLI.
+ * @module The apps the caller belongs to, and the way to create one.
  */
-import { api, type AppView } from './api.ts';
-import { FormError, Loading, time, useData } from './data.tsx';
-import { Link } from './router.tsx';
+import { useQuery } from '@tanstack/react-query';
+import { Link } from '@tanstack/react-router';
+import { q } from './queries.ts';
+import { FormError, Loading, time } from './ui.tsx';
 
 export function AppsPage() {
-  const apps = useData(() => api<{ apps: AppView[] }>('GET', '/apps').then((r) => r.apps), []);
+  const apps = useQuery(q.apps());
   return (
     <>
-      <h1>Apps</h1>
+      <div className="title-row">
+        <h1>Apps</h1>
+        <Link to="/apps/new" className="button primary">
+          Create app
+        </Link>
+      </div>
       <FormError error={apps.error} />
       {!apps.data ? (
         !apps.error && <Loading what="apps" />
       ) : apps.data.length === 0 ? (
-        <p className="muted">
-          No apps yet. Create one from its <code>arbor.yaml</code>: <code>POST /api/v1/apps</code> (see the README).
-        </p>
+        <p className="muted">No apps yet: create one from its arbor.yaml and migration files.</p>
       ) : (
-        <table>
-          <thead>
-            <tr>
-              <th>App</th>
-              <th>Databases (migrations)</th>
-              <th>Previews from</th>
-              <th>Updated</th>
-            </tr>
-          </thead>
-          <tbody>
-            {apps.data.map((a) => (
-              <tr key={a.name}>
-                <td>
-                  <Link to={`/apps/${encodeURIComponent(a.name)}`}>{a.name}</Link>
-                </td>
-                <td>
-                  {Object.entries(a.migrations)
-                    .map(([db, files]) => `${db} (${files.length})`)
-                    .join(', ') || '—'}
-                </td>
-                <td>{a.previews.parentEnvironment ?? '—'}</td>
-                <td>{time(a.updatedAt)}</td>
+        <div className="scroll" tabIndex={0}>
+          <table>
+            <thead>
+              <tr>
+                <th>App</th>
+                <th>Your role</th>
+                <th>Databases (migrations)</th>
+                <th>Previews from</th>
+                <th>Updated</th>
               </tr>
-            ))}
-          </tbody>
-        </table>
+            </thead>
+            <tbody>
+              {apps.data.map((a) => (
+                <tr key={a.name}>
+                  <td>
+                    <Link to="/apps/$app" params={{ app: a.name }}>
+                      {a.name}
+                    </Link>
+                  </td>
+                  <td>{a.role ?? 'admin'}</td>
+                  <td>
+                    {Object.entries(a.migrations)
+                      .map(([db, files]) => `${db} (${files.length})`)
+                      .join(', ') || '—'}
+                  </td>
+                  <td>{a.previews.parentEnvironment ?? 'off'}</td>
+                  <td>{time(a.updatedAt)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
       )}
     </>
   );

@@ -1,167 +1,115 @@
 /**
- * @module An environment's database users. Admins may reveal a password with its connection URI
- * (each reveal is written to the audit log) and rotate it; members see no such buttons.
+ * @module The Database Cluster's USERS: each role with its databases and purpose; those who may
+ * (app admins; developers on unprotected environments) reveal a password with the connection
+ * string of each database (every reveal is audited), copy them, and rotate the password.
  */
+import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
 import { api, seg, type CredentialView, type EnvironmentView, type RevealedCredential } from './api.ts';
-import { FormError, Loading, useData } from './data.tsx';
+import { envPath, q, useChange } from './queries.ts';
+import { CopyButton, Done, FormError, Loading } from './ui.tsx';
 
-/** Copies `value` (the clipboard API, or a selection where it is not allowed) and says so. */
-function CopyButton({ value, what }: { value: string; what: string }) {
-  const [done, setDone] = useState<string>();
-  async function copy() {
-    try {
-      await navigator.clipboard.writeText(value);
-      setDone('copied');
-    } catch {
-      const area = document.createElement('textarea');
-      area.value = value;
-      document.body.append(area);
-      area.select();
-      const ok = document.execCommand('copy');
-      area.remove();
-      setDone(ok ? 'copied' : 'could not copy: select it and copy by hand');
-    }
-    setTimeout(() => setDone(undefined), 2000);
+/** The connection URI for `db` (the revealed one names the role's first database). */
+function uriFor(uri: string, db: string): string {
+  try {
+    const u = new URL(uri);
+    u.pathname = `/${encodeURIComponent(db)}`;
+    return u.toString();
+  } catch {
+    return uri;
   }
-  return (
-    <>
-      <button type="button" className="copy" onClick={copy} aria-label={`Copy ${what}`}>
-        Copy
-      </button>
-      {done && (
-        <span className="ok" role="status">
-          {' '}
-          {done}
-        </span>
-      )}
-    </>
-  );
 }
 
-function CredentialRow({ base, user, admin }: { base: string; user: CredentialView; admin: boolean }) {
+function UserCard({ app, env, user, manage }: { app: string; env: EnvironmentView; user: CredentialView; manage: boolean }) {
+  const base = envPath(app, env.name);
   const [revealed, setRevealed] = useState<RevealedCredential>();
   const [confirming, setConfirming] = useState(false);
   const [note, setNote] = useState<string>();
-  const [error, setError] = useState<unknown>();
-
-  async function run(action: () => Promise<void>) {
-    setError(undefined);
-    setNote(undefined);
-    try {
-      await action();
-    } catch (e) {
-      setError(e);
-    }
-  }
-  const reveal = () => run(async () => setRevealed((await api<{ user: RevealedCredential }>('POST', `${base}/users/${seg(user.username)}/reveal`)).user));
-  const rotate = () =>
-    run(async () => {
-      setConfirming(false);
-      await api('POST', `${base}/users/rotate`, { role: user.username });
-      setRevealed(undefined);
-      setNote('password rotated');
-    });
-
+  const reveal = useChange(() => api<{ user: RevealedCredential }>('POST', `${base}/users/${seg(user.username)}/reveal`), [], (r) => setRevealed(r.user));
+  const rotate = useChange(
+    () => api('POST', `${base}/users/rotate`, { role: user.username }),
+    [['apps', app, 'environments', env.name, 'users']],
+    () => (setConfirming(false), setRevealed(undefined), setNote('password rotated')),
+  );
   return (
-    <>
-      <tr data-user={user.username}>
-        <td className="mono">{user.username}</td>
-        <td className="mono">{user.host ?? '—'}</td>
-        <td>{user.port ?? '—'}</td>
-        <td>{user.databases.join(', ')}</td>
-        <td className="muted">{user.purpose}</td>
-        {admin && (
-          <td className="actions">
-            {revealed ? (
-              <button type="button" onClick={() => setRevealed(undefined)}>
-                Hide
+    <li className="user" data-user={user.username}>
+      <div className="user-head">
+        <span className="mono user-name">{user.username}</span>
+        <span className="muted">{user.purpose}</span>
+      </div>
+      <div className="hint">
+        databases: {user.databases.join(', ') || '—'} · host <span className="mono">{user.host ?? '—'}</span>
+        {user.port ? `:${user.port}` : ''}
+      </div>
+      {manage && (
+        <div className="buttons">
+          {revealed ? (
+            <button type="button" onClick={() => setRevealed(undefined)}>
+              Hide
+            </button>
+          ) : (
+            <button type="button" onClick={() => (setNote(undefined), reveal.mutate(undefined))} disabled={!user.hasPassword || reveal.isPending} title={user.hasPassword ? 'Show the password (audited)' : 'no password yet'}>
+              Reveal
+            </button>
+          )}
+          {confirming ? (
+            <>
+              <button type="button" className="danger" onClick={() => rotate.mutate(undefined)} disabled={rotate.isPending}>
+                Yes, rotate
               </button>
-            ) : (
-              <button type="button" onClick={reveal} disabled={!user.hasPassword} title={user.hasPassword ? 'Show the password (audited)' : 'no password yet'}>
-                Reveal
+              <button type="button" onClick={() => setConfirming(false)}>
+                Cancel
               </button>
-            )}
-            {confirming ? (
-              <>
-                <button type="button" className="danger" onClick={rotate}>
-                  Yes, rotate
-                </button>
-                <button type="button" onClick={() => setConfirming(false)}>
-                  Cancel
-                </button>
-              </>
-            ) : (
-              <button type="button" onClick={() => setConfirming(true)} disabled={!user.hasPassword}>
-                Rotate
-              </button>
-            )}
-            {note && <span className="ok"> {note}</span>}
-          </td>
-        )}
-      </tr>
+            </>
+          ) : (
+            <button type="button" onClick={() => (setNote(undefined), setConfirming(true))} disabled={!user.hasPassword}>
+              Rotate
+            </button>
+          )}
+          <Done message={note} />
+        </div>
+      )}
       {confirming && (
-        <tr>
-          <td colSpan={6} className="warning">
-            Rotating gives {user.username} a new password now; whatever connects with the old one stops working.
-          </td>
-        </tr>
+        <p className="warning" role="note">
+          Rotating gives {user.username} a new password now; whatever connects with the old one stops working.
+        </p>
       )}
       {revealed && (
-        <tr className="revealed" data-revealed={user.username}>
-          <td colSpan={6}>
-            <div>
-              Password: <code className="secret">{revealed.password}</code> <CopyButton value={revealed.password} what={`the password of ${user.username}`} />
-            </div>
-            <div>
-              Connection URI: <code className="secret">{revealed.connectionUri}</code> <CopyButton value={revealed.connectionUri} what={`the connection URI of ${user.username}`} />
-            </div>
-          </td>
-        </tr>
+        <div className="revealed" data-revealed={user.username}>
+          <div>
+            Password: <code className="secret">{revealed.password}</code> <CopyButton value={revealed.password} what={`the password of ${user.username}`} />
+          </div>
+          {(user.databases.length ? user.databases : ['']).map((db) => {
+            const uri = db ? uriFor(revealed.connectionUri, db) : revealed.connectionUri;
+            return (
+              <div key={db}>
+                Connection string{db ? ` (${db})` : ''}: <code className="secret">{uri}</code> <CopyButton value={uri} what={`the connection string of ${user.username}${db ? ` for ${db}` : ''}`} />
+              </div>
+            );
+          })}
+        </div>
       )}
-      {!!error && (
-        <tr>
-          <td colSpan={6}>
-            <FormError error={error} />
-          </td>
-        </tr>
-      )}
-    </>
+      <FormError error={reveal.error ?? rotate.error} />
+    </li>
   );
 }
 
-/** `mayManage`: the caller may reveal and rotate here (an app admin; a developer on an unprotected environment). */
-export function CredentialsSection({ app, env, mayManage }: { app: string; env: EnvironmentView; mayManage: boolean }) {
-  const base = `/apps/${seg(app)}/environments/${seg(env.name)}`;
-  const ready = env.status === 'ready';
-  const users = useData(() => api<{ users: CredentialView[] }>('GET', `${base}/users`).then((r) => r.users), [base, ready]);
-  const admin = mayManage;
+export function CredentialsSection({ app, env, manage }: { app: string; env: EnvironmentView; manage: boolean }) {
+  const users = useQuery({ ...q.users(app, env.name), enabled: env.status !== 'pending' });
   return (
-    <section className="panel">
-      <h2>Credentials</h2>
+    <section aria-labelledby="users-heading">
+      <h3 id="users-heading">USERS</h3>
       <FormError error={users.error} />
       {!users.data ? (
         !users.error && <Loading what="users" />
       ) : (
-        <table className="credentials">
-          <thead>
-            <tr>
-              <th>User</th>
-              <th>Host</th>
-              <th>Port</th>
-              <th>Databases</th>
-              <th>For</th>
-              {admin && <th />}
-            </tr>
-          </thead>
-          <tbody>
-            {users.data.map((u) => (
-              <CredentialRow key={u.username} base={base} user={u} admin={admin} />
-            ))}
-          </tbody>
-        </table>
+        <ul className="users">
+          {users.data.map((u) => (
+            <UserCard key={u.username} app={app} env={env} user={u} manage={manage} />
+          ))}
+        </ul>
       )}
-      {!admin && <p className="hint">{env.protected ? 'Only app admins can reveal or rotate the passwords of a protected environment.' : 'Only developers and admins of the app can reveal or rotate passwords.'}</p>}
+      {!manage && <p className="hint">{env.protected ? 'Only app admins can reveal or rotate the passwords of a protected environment.' : 'Only developers and admins of the app can reveal or rotate passwords.'}</p>}
     </section>
   );
 }

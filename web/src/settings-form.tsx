@@ -1,21 +1,25 @@
 /**
- * @module An environment's Neon settings: history retention, compute size, suspend timeout.
- * Retention is the Neon project's: shown with the environments that share it, changed only on the
- * environment that created the project (after a confirmation naming the others), read-only with
- * the reason elsewhere. Imported environments are read-only; the API checks the plan and names the field.
+ * @module An environment's Neon settings in people's units, with the plan's limits next to each
+ * field. Retention (hours or days) is the Neon project's: shown with the environments that share it,
+ * changed only on the environment that created the project (after a confirmation naming the
+ * others), read-only with the reason elsewhere. Compute (CU with the memory it means) and suspend
+ * (minutes, hours or never) are the endpoint's. Imported environments are read-only.
  */
-import { useState, type FormEvent } from 'react';
-import { api, seg, type EnvironmentView, type NeonSettings } from './api.ts';
-import { duration, Field, FormError, useAction } from './data.tsx';
+import { useQuery } from '@tanstack/react-query';
+import { useState, type FormEvent, type ReactNode } from 'react';
+import { api, ApiError, type AccountDetailView, type EnvironmentView, type NeonSettings } from './api.ts';
+import { envPath, q, useChange } from './queries.ts';
+import { cu, Done, duration, Field, FormError } from './ui.tsx';
 
-const FIELDS = ['historyRetentionSeconds', 'minCu', 'maxCu', 'suspendTimeoutSeconds'];
-const text = (n: number | undefined) => (n === undefined ? '' : String(n));
-/** `0.25` → `0.25 CU ≈ 1 GB RAM` (a Neon compute unit is 1 vCPU with 4 GB). */
-const memory = (cu: string) => {
-  if (!cu.trim()) return undefined;
-  const n = Number(cu);
-  return Number.isFinite(n) && n > 0 ? `≈ ${Math.round(n * 4 * 100) / 100} GB RAM` : 'not a number of CU';
+const HOUR = 3600;
+const DAY = 86400;
+const LABELS: Record<string, string> = {
+  historyRetentionSeconds: 'History retention',
+  minCu: 'Minimum compute',
+  maxCu: 'Maximum compute',
+  suspendTimeoutSeconds: 'Suspend after',
 };
+const CU_SIZES = [0.25, 0.5, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 12, 14, 16];
 
 /** `staging, dev and 2 environments of other apps`, or '' when nothing else shares the project. */
 export function sharers(env: EnvironmentView): string {
@@ -28,7 +32,7 @@ export function sharers(env: EnvironmentView): string {
 
 /** Why this environment may not change retention, or undefined when it may. */
 function retentionLocked(env: EnvironmentView): string | undefined {
-  if (env.imported) return undefined; // the whole form is read-only
+  if (env.imported) return 'Imported environments are read-only here: Arbor does not change the Neon settings of a branch it shares with others.';
   const owner = env.project?.retentionSetBy;
   const where = owner && owner !== env.name ? ` Change it on ${owner}, which created the project.` : owner ? '' : ' Arbor did not create that project and leaves its retention as it is.';
   if (env.type === 'preview') return `A preview never changes retention: it belongs to the Neon project it is branched in.${where}`;
@@ -36,92 +40,96 @@ function retentionLocked(env: EnvironmentView): string | undefined {
   return undefined;
 }
 
-export function SettingsForm({ app, env, onChange }: { app: string; env: EnvironmentView; onChange: () => void }) {
-  const s = env.settings;
-  const [retention, setRetention] = useState(text(s.historyRetentionSeconds));
-  const [minCu, setMinCu] = useState(text(s.minCu));
-  const [maxCu, setMaxCu] = useState(text(s.maxCu));
-  const [never, setNever] = useState(s.suspendTimeoutSeconds === -1);
-  const [suspend, setSuspend] = useState(s.suspendTimeoutSeconds === -1 ? '' : text(s.suspendTimeoutSeconds));
-  /** The generation our save asked for: "applying" until the environment is ready at it. */
-  const [savedGeneration, setSavedGeneration] = useState<number>();
+/** "Saved; applying to Neon…" until the environment is ready at the saved generation; then it ends. */
+function Applying({ env, generation }: { env: EnvironmentView; generation?: number }) {
+  if (generation === undefined) return null;
+  if (env.status === 'failed') return <span className="error-inline"> Saved, but applying it failed: see the failure on the Overview.</span>;
+  // The success message ends by itself (Done), as success messages should.
+  if (env.status === 'ready' && env.observedGeneration >= generation) return <Done message="Saved and applied on Neon." />;
+  return (
+    <span className="ok" role="status">
+      {' '}
+      Saved; applying to Neon…
+    </span>
+  );
+}
+
+function useSave(app: string, env: EnvironmentView) {
+  const [generation, setGeneration] = useState<number>();
+  const save = useChange(
+    (patch: NeonSettings) => api<{ environment: EnvironmentView }>('PATCH', `${envPath(app, env.name)}/neon`, patch),
+    [['apps', app, 'environments']],
+    (r) => setGeneration(r.environment.generation),
+  );
+  return { save, generation, reset: () => setGeneration(undefined) };
+}
+
+function useLimits(env: EnvironmentView): AccountDetailView['limits'] | undefined {
+  return useQuery({ ...q.account(env.account ?? ''), enabled: !!env.account }).data?.limits;
+}
+
+/** The Neon project's history retention, in hours or days. */
+export function RetentionForm({ app, env, mayChange }: { app: string; env: EnvironmentView; mayChange: boolean }) {
+  const current = env.settings.historyRetentionSeconds;
+  const startUnit = current !== undefined && current % DAY === 0 && current > 0 ? DAY : HOUR;
+  const [unit, setUnit] = useState(startUnit);
+  const [value, setValue] = useState(current === undefined ? '' : String(current / startUnit));
   const [confirming, setConfirming] = useState(false);
-  const { busy, error, run } = useAction();
-  const readOnly = env.imported;
+  const { save, generation, reset } = useSave(app, env);
+  const limits = useLimits(env);
   const locked = retentionLocked(env);
   const shared = sharers(env);
-  const retentionChanged = retention.trim() !== '' && Number(retention) !== s.historyRetentionSeconds;
-  const applying = savedGeneration !== undefined && !(env.status === 'ready' && env.observedGeneration >= savedGeneration);
+  const seconds = value.trim() === '' ? undefined : Math.round(Number(value) * unit);
+  const changed = seconds !== undefined && seconds !== current;
 
-  async function save() {
-    const patch: NeonSettings = {};
-    if (!locked && retention.trim()) patch.historyRetentionSeconds = Number(retention);
-    if (minCu.trim()) patch.minCu = Number(minCu);
-    if (maxCu.trim()) patch.maxCu = Number(maxCu);
-    if (never) patch.suspendTimeoutSeconds = -1;
-    else if (suspend.trim()) patch.suspendTimeoutSeconds = Number(suspend);
+  /** Checked here first, in the form's units (the API checks again). */
+  const [local, setLocal] = useState<ApiError>();
+  function send() {
     setConfirming(false);
-    setSavedGeneration(undefined);
-    await run(async () => {
-      const r = await api<{ environment: EnvironmentView }>('PATCH', `/apps/${seg(app)}/environments/${seg(env.name)}/neon`, patch);
-      setSavedGeneration(r.environment.generation);
-      onChange();
-    });
+    reset();
+    setLocal(undefined);
+    if (seconds !== undefined && (!Number.isInteger(seconds) || seconds < 0)) return setLocal(new ApiError(0, 'invalid', 'History retention must be a number of hours or days, 0 or more.', 'historyRetentionSeconds'));
+    if (seconds !== undefined && limits && seconds > limits.maxHistoryRetentionSeconds)
+      return setLocal(new ApiError(0, 'invalid', `History retention of ${duration(seconds)} is more than the ${env.account} account's plan allows (${duration(limits.maxHistoryRetentionSeconds)}).`, 'historyRetentionSeconds'));
+    if (seconds !== undefined) save.mutate({ historyRetentionSeconds: seconds });
   }
-
-  async function submit(event: FormEvent) {
+  function submit(event: FormEvent) {
     event.preventDefault();
     // Retention is the project's: changing it changes it for every environment on the project.
-    if (!locked && retentionChanged && shared) setConfirming(true);
-    else await save();
+    if (changed && shared) setConfirming(true);
+    else send();
   }
-
-  const retentionHint = (
+  const readOnly = !!locked || !mayChange;
+  const hint: ReactNode = (
     <>
-      {retention ? duration(Number(retention)) : 'plan default'}
+      {seconds === undefined ? 'the plan default' : Number.isFinite(seconds) ? duration(seconds) : 'not a number'}
+      {limits && <> · at most {duration(limits.maxHistoryRetentionSeconds)} on the {env.account} account&apos;s plan</>}
       {env.project && <> · the Neon project&apos;s setting{shared ? <>, shared with {shared}</> : ', used by this environment only'}</>}
       {locked && <div data-testid="retention-locked">{locked}</div>}
     </>
   );
-
   return (
-    <section className="panel">
-      <h2>Neon settings</h2>
-      {readOnly && <p className="hint">Imported environments are read-only here: Arbor does not change the Neon settings of a branch it shares with others.</p>}
-      <form onSubmit={submit} aria-label="Neon settings">
-        <fieldset disabled={readOnly || busy}>
-          <div className="row">
-            <Field label="History retention (seconds)" name="historyRetentionSeconds" error={error} hint={retentionHint}>
-              <input inputMode="numeric" value={retention} onChange={(e) => (setRetention(e.target.value), setConfirming(false))} placeholder="default" readOnly={!!locked} />
-            </Field>
-            <Field label="Min compute (CU)" name="minCu" error={error} hint={memory(minCu)}>
-              <input inputMode="decimal" value={minCu} onChange={(e) => setMinCu(e.target.value)} placeholder="0.25" />
-            </Field>
-            <Field label="Max compute (CU)" name="maxCu" error={error} hint={memory(maxCu)}>
-              <input inputMode="decimal" value={maxCu} onChange={(e) => setMaxCu(e.target.value)} placeholder="0.25" />
-            </Field>
-            <Field
-              label="Suspend after (seconds)"
-              name="suspendTimeoutSeconds"
-              error={error}
-              hint={
-                <label className="check">
-                  <input type="checkbox" checked={never} onChange={(e) => setNever(e.target.checked)} /> never suspend
-                  {!never && <span> · {suspend ? duration(Number(suspend)) : 'default (5 minutes)'}</span>}
-                </label>
-              }
-            >
-              <input inputMode="numeric" value={never ? '' : suspend} disabled={never} onChange={(e) => setSuspend(e.target.value)} placeholder={never ? 'never' : '300'} />
-            </Field>
-          </div>
-          <FormError error={error} fields={FIELDS} />
-          {confirming ? (
+    <form onSubmit={submit} aria-label="Retention settings">
+      <fieldset disabled={save.isPending}>
+        <div className="row">
+          <Field label="History retention" name="historyRetentionSeconds" error={local ?? save.error} hint={hint}>
+            <input inputMode="decimal" value={value} onChange={(e) => (setValue(e.target.value), setConfirming(false))} placeholder="default" readOnly={readOnly} />
+          </Field>
+          <Field label="Retention unit" name="retentionUnit">
+            <select value={unit} onChange={(e) => setUnit(Number(e.target.value))} disabled={readOnly}>
+              <option value={HOUR}>hours</option>
+              <option value={DAY}>days</option>
+            </select>
+          </Field>
+        </div>
+        <FormError error={save.error} fields={['historyRetentionSeconds']} labels={LABELS} />
+        {!readOnly &&
+          (confirming ? (
             <div className="warning confirm" role="alertdialog" aria-label="Confirm the retention change">
               <p>
-                History retention belongs to Neon project <span className="mono">{env.project?.id}</span>: changing it from {duration(s.historyRetentionSeconds)} to {duration(Number(retention))} changes it
-                for {shared} too.
+                History retention belongs to Neon project <span className="mono">{env.project?.id}</span>: changing it from {duration(current)} to {duration(seconds)} changes it for {shared} too.
               </p>
-              <button type="button" className="danger" onClick={save}>
+              <button type="button" className="danger" onClick={send}>
                 Change it for all of them
               </button>{' '}
               <button type="button" onClick={() => setConfirming(false)}>
@@ -129,12 +137,82 @@ export function SettingsForm({ app, env, onChange }: { app: string; env: Environ
               </button>
             </div>
           ) : (
-            <button type="submit">Save settings</button>
-          )}
-          {applying &&
-            (env.status === 'failed' ? <span className="error-inline"> Saved, but applying it failed: see the failure above.</span> : <span className="ok"> Saved; applying to Neon…</span>)}
-        </fieldset>
-      </form>
-    </section>
+            <button type="submit">Save retention</button>
+          ))}
+        <Applying env={env} generation={generation} />
+      </fieldset>
+    </form>
+  );
+}
+
+/** The endpoint's compute size (CU with the memory it means) and suspend timeout. */
+export function ComputeForm({ app, env, mayChange }: { app: string; env: EnvironmentView; mayChange: boolean }) {
+  const s = env.settings;
+  const [minCu, setMinCu] = useState(s.minCu ?? 0.25);
+  const [maxCu, setMaxCu] = useState(s.maxCu ?? 0.25);
+  const t = s.suspendTimeoutSeconds;
+  const startUnit = t !== undefined && t > 0 && t % HOUR === 0 ? HOUR : 60;
+  const [never, setNever] = useState(t === -1);
+  const [suspendUnit, setSuspendUnit] = useState(startUnit);
+  const [suspend, setSuspend] = useState(t === undefined || t === -1 ? '5' : String(t / startUnit));
+  const { save, generation, reset } = useSave(app, env);
+  const limits = useLimits(env);
+  const readOnly = env.imported || !mayChange;
+  const sizes = CU_SIZES.filter((n) => !limits || n <= limits.maxCu);
+  const suspendSeconds = never ? -1 : Math.round(Number(suspend) * suspendUnit);
+  const suspendRule =
+    limits?.suspend === 'fixed'
+      ? `the ${env.account} account's plan suspends after 5 minutes and does not allow changing it`
+      : limits?.suspend === 'default-or-never'
+        ? `the ${env.account} account's plan allows 5 minutes or never`
+        : 'from 1 minute to 7 days, or never';
+
+  function submit(event: FormEvent) {
+    event.preventDefault();
+    reset();
+    const patch: NeonSettings = { minCu, maxCu };
+    if (limits?.suspend !== 'fixed') patch.suspendTimeoutSeconds = suspendSeconds;
+    save.mutate(patch);
+  }
+  const sizeOptions = sizes.map((n) => (
+    <option key={n} value={n}>
+      {cu(n)}
+    </option>
+  ));
+  return (
+    <form onSubmit={submit} aria-label="Compute settings">
+      {env.imported && <p className="hint">Imported environments are read-only here: Arbor does not change the Neon settings of a branch it shares with others.</p>}
+      <fieldset disabled={readOnly || save.isPending}>
+        <div className="row">
+          <Field label="Minimum compute" name="minCu" error={save.error} hint="scaled down to this when idle">
+            <select value={minCu} onChange={(e) => setMinCu(Number(e.target.value))}>
+              {sizeOptions}
+            </select>
+          </Field>
+          <Field label="Maximum compute" name="maxCu" error={save.error} hint={limits ? `at most ${cu(limits.maxCu)} on the plan; at most 8 CU above the minimum` : 'at most 8 CU above the minimum'}>
+            <select value={maxCu} onChange={(e) => setMaxCu(Number(e.target.value))}>
+              {sizeOptions}
+            </select>
+          </Field>
+        </div>
+        <div className="row">
+          <Field label="Suspend after" name="suspendTimeoutSeconds" error={save.error} hint={<>{never ? 'never suspends (always running, always billed)' : duration(suspendSeconds)} · {suspendRule}</>}>
+            <input inputMode="decimal" value={never ? '' : suspend} disabled={never || limits?.suspend === 'fixed'} onChange={(e) => setSuspend(e.target.value)} placeholder={never ? 'never' : '5'} />
+          </Field>
+          <Field label="Suspend unit" name="suspendUnit">
+            <select value={suspendUnit} onChange={(e) => setSuspendUnit(Number(e.target.value))} disabled={never || limits?.suspend === 'fixed'}>
+              <option value={60}>minutes</option>
+              <option value={HOUR}>hours</option>
+            </select>
+          </Field>
+          <label className="check never">
+            <input type="checkbox" checked={never} onChange={(e) => setNever(e.target.checked)} disabled={limits?.suspend === 'fixed'} /> Never suspend
+          </label>
+        </div>
+        <FormError error={save.error} fields={['minCu', 'maxCu', 'suspendTimeoutSeconds']} labels={LABELS} />
+        {!readOnly && <button type="submit">Save compute</button>}
+        <Applying env={env} generation={generation} />
+      </fieldset>
+    </form>
   );
 }

@@ -10,6 +10,7 @@ import type { Actor, Context } from '../context.ts';
 import { PlatformError, conflict, invalid, notFound } from '../errors.ts';
 import { apiUrlProblem, describeNeonFailure, neonClient, type CallCounter, type NeonApi } from '../neon/client.ts';
 import { last4 } from '../secrets.ts';
+import { PLANS } from './plans.ts';
 import { accounts, apps, environments, type Account, type Plan } from '../store/schema.ts';
 
 export const NEON_CLOUD_URL = 'https://console.neon.tech/api/v2';
@@ -149,7 +150,7 @@ export async function accountPgVersions(ctx: Context, account: Account): Promise
 export async function accountDetail(ctx: Context, name: string) {
   const account = await findAccount(ctx, name);
   const { pgVersions, defaultPgVersion } = await accountPgVersions(ctx, account);
-  return { ...accountView(account), pgVersions, defaultPgVersion, regions: await listRegions(ctx, name) };
+  return { ...accountView(account), pgVersions, defaultPgVersion, regions: await listRegions(ctx, name), limits: PLANS[account.plan] };
 }
 
 export async function listRegions(ctx: Context, name: string) {

@@ -74,6 +74,12 @@ export async function environmentView(ctx: Context, env: Environment) {
     ...(env.spec.at ? { at: env.spec.at } : {}),
     ...(restoring ? { restore: { at: restoring.at, requestedAt: restoring.requestedAt } } : {}),
     neon: { projectId: env.neon.projectId, branchId: env.neon.branchId, endpointId: env.neon.endpointId, host: env.neon.host },
+    // Where it came from, for the dashboard's Infrastructure and preview pages (what the request asked for).
+    source: {
+      projectName: env.spec.projectName, regionId: env.spec.regionId, pgVersion: env.spec.pgVersion, branchName: env.spec.branchName,
+      parentEnvironment: env.spec.parentEnvironment, neonProjectId: env.spec.neonProjectId, neonBranchId: env.spec.neonBranchId, expiresAt: env.spec.expiresAt,
+    },
+    createdAt: env.createdAt.toISOString(),
     ...(await projectSharing(ctx, env)),
     deviations: env.neon.deviations ?? [],
     warnings: env.spec.mode === 'import' ? ['imported: this branch is shared with whatever else uses it; Arbor does not change its Neon settings and never deletes it'] : [],

@@ -67,6 +67,7 @@ export const AccountDetailView = AccountView.extend({
   pgVersions: z.array(z.number().int()),
   defaultPgVersion: z.number().int().nullable(),
   regions: z.array(RegionView),
+  limits: z.strictObject({ maxHistoryRetentionSeconds: z.number().int(), maxCu: z.number(), suspend: z.enum(['fixed', 'default-or-never', 'configurable']) }).describe("the plan's limits"),
 });
 
 export const NeonProjectView = z.strictObject({
@@ -117,6 +118,19 @@ export const EnvironmentView = z.strictObject({
   at: z.string().optional().describe('branched at this point of its source (ISO time or LSN)'),
   restore: z.strictObject({ at: z.string(), requestedAt: time }).optional().describe('a restore to a point in time, until it is done'),
   neon: z.strictObject({ projectId: z.string().optional(), branchId: z.string().optional(), endpointId: z.string().optional(), host: z.string().optional() }),
+  source: z
+    .strictObject({
+      projectName: z.string().optional(),
+      regionId: z.string().optional(),
+      pgVersion: z.number().int().optional(),
+      branchName: z.string().optional(),
+      parentEnvironment: z.string().optional(),
+      neonProjectId: z.string().optional(),
+      neonBranchId: z.string().optional(),
+      expiresAt: time.optional(),
+    })
+    .describe('where it came from, as the request asked'),
+  createdAt: time,
   project: z
     .strictObject({ id: z.string(), sharedWith: z.array(z.string()), sharedWithOtherApps: z.number().int(), retentionSetBy: z.string().nullable() })
     .optional()

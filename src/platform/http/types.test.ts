@@ -7,15 +7,15 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { accountView, listNeonProjects, listRegions } from '../accounts/accounts.ts';
+import type { accountDetail, accountView, listNeonProjects, listRegions } from '../accounts/accounts.ts';
 import type { appView, changeView, listMembers } from '../apps/apps.ts';
 import type { actorView, createUser, listTokens, listUsers } from '../auth/auth.ts';
 import type { deriveEncoreUpload } from '../apps/encore.ts';
 import type { Actor } from '../context.ts';
 import type { listCredentials, revealCredential } from '../credentials/credentials.ts';
+import type { environmentHistory } from '../environments/restore.ts';
 import type { EnvironmentInput as ServerEnvironmentInput, environmentView } from '../environments/environments.ts';
 import type * as Store from '../store/schema.ts';
-import type { environmentHistory } from '../environments/restore.ts';
 import type { previewSchemaDiff } from '../previews/schema-diff.ts';
 import type * as Api from './types.ts';
 import type * as V from './responses.ts';
@@ -32,6 +32,7 @@ function fits<T extends true>(): T | undefined {
 test('the handlers answer with the shapes types.ts publishes', () => {
   fits<Fits<ReturnType<typeof accountView>, Api.AccountView>>();
   fits<Fits<Result<typeof listRegions>, Api.RegionView[]>>();
+  fits<Fits<Result<typeof accountDetail>, Api.AccountDetailView>>();
   fits<Fits<Result<typeof listNeonProjects>, Api.NeonProjectView[]>>();
   fits<Fits<ReturnType<typeof appView>, Api.AppView>>();
   fits<Fits<Result<typeof actorView>, Api.UserView>>();
@@ -41,10 +42,10 @@ test('the handlers answer with the shapes types.ts publishes', () => {
   fits<Fits<Result<typeof environmentView>, Api.EnvironmentView>>();
   fits<Fits<Api.EnvironmentInput, ServerEnvironmentInput>>();
   fits<Fits<Result<typeof listCredentials>, Api.CredentialView[]>>();
+  fits<Fits<Result<typeof environmentHistory>, Api.HistoryView>>();
   fits<Fits<Result<typeof revealCredential>, Api.RevealedCredential>>();
   fits<Fits<Result<typeof listUsers>, Api.TeamMemberView[]>>();
   fits<Fits<Result<typeof createUser>, Api.NewUserView>>();
-  fits<Fits<Result<typeof environmentHistory>, Api.HistoryView>>();
   fits<Fits<Result<typeof previewSchemaDiff>, Api.SchemaDiffView>>();
   fits<Same<z.infer<typeof V.UserRole>, Store.UserRole>>();
   fits<Same<z.infer<typeof V.AppRole>, Store.AppRole>>();
