@@ -32,6 +32,7 @@ export const EXAMPLES: Record<string, string[]> = {
   'apps remove-member': ['npx arbor apps remove-member shop dana'],
   'apps apply': ['ARBOR_TOKEN=arbor_pat_... npx arbor apps apply --file arbor.yaml   # also sends the migration folders arbor.yaml names'],
   environments: ['npx arbor environments history --app shop --env staging', 'npx arbor environments restore --app shop --env staging --at 2026-05-01T12:00:00Z --confirm staging'],
+  'environments confirm-import': ['npx arbor environments confirm-import --app shop --env legacy   # an app admin: the listed changes are made, then migrations run'],
   'environments history': ['npx arbor environments history --app shop --env staging --json   # from, to, and why it begins there'],
   'environments restore': [
     'npx arbor environments restore --app shop --env dev --at 2026-05-01T12:00:00Z           # same passwords and host',

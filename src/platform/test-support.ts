@@ -22,7 +22,7 @@ export interface TestPlatform {
   /** Calls the API as the admin (session cookie), or with `token`. */
   call<T = any>(method: string, path: string, body?: unknown, auth?: { token?: string; anonymous?: boolean }): Promise<Response<T>>;
   /** Polls an environment until `status`; fails early on `failed`. */
-  waitFor(app: string, env: string, status: 'ready' | 'failed', timeoutMs?: number): Promise<any>;
+  waitFor(app: string, env: string, status: 'ready' | 'failed' | 'awaiting_confirmation', timeoutMs?: number): Promise<any>;
   close(): Promise<void>;
 }
 

@@ -120,7 +120,12 @@ export interface EnvironmentView {
   /** Retention (in `settings`) is this Neon project's, shared with these environments. */
   project?: { id: string; sharedWith: string[]; sharedWithOtherApps: number; retentionSetBy: string | null };
   settings: NeonSettings;
-  deviations: { kind: string; message: string }[];
+  /** How the branch differs from the hierarchy; `manual`: Arbor cannot fix it, `message` says the exact SQL or console step. */
+  deviations: { kind: string; message: string; database?: string; manual?: boolean }[];
+  /** An import (status awaiting_confirmation): what POST …/confirm-import will change, in order. Empty otherwise. */
+  pendingChanges: string[];
+  /** An import: whether an app admin confirmed its changes (Arbor manages the branch since). */
+  importConfirmed?: boolean;
   warnings: string[];
   generation: number;
   observedGeneration: number;
