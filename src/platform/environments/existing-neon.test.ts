@@ -112,7 +112,7 @@ test('import of a user-made project: changes listed and nothing applied until an
   assert.deepEqual(await sql(service.connectionUri, "SELECT pg_get_userbyid(relowner) AS owner FROM pg_class WHERE relname = 'customers'"), [{ owner: 'db_main_admin' }]);
   assert.deepEqual(await sql(p.owner, "SELECT count(*)::int AS n FROM pg_auth_members WHERE roleid = 'db_main_admin'::regrole AND member = 'neondb_owner'::regrole"), [{ n: 0 }], 'the membership lent for the handover is taken back');
   // Left alone and reported: svc_billing keeps the user's password; Arbor knows none for it.
-  assert.deepEqual(fixed.deviations.map((d: { kind: string }) => d.kind), ['existing-login-role']);
+  assert.deepEqual(fixed.deviations.map((d: { kind: string }) => d.kind), ['existing-login-role'], JSON.stringify(fixed.deviations));
   assert.match(fixed.deviations[0].message, /svc_billing existed on the branch before the import/);
   assert.deepEqual(await sql(withDatabase(p.owner, 'main', { name: 'svc_billing', password: BILLING_PASSWORD }), 'SELECT current_user AS me'), [{ me: 'svc_billing' }]);
   assert.equal((await t.call('POST', '/apps/shop/environments/legacy/users/svc_billing/reveal')).status, 409);

@@ -191,11 +191,13 @@ export async function applyHierarchy(s: StepContext): Promise<string> {
     manual.push(...outcome.manual);
   }
   // The handed-over objects get the hierarchy's grants (now db_<db>_admin's to give).
+  let last = result;
   if (handed.length) {
-    const again = await applyRoles(uri, model);
-    await storeSecrets(ctx, env.id, again.secrets);
+    last = await applyRoles(uri, model);
+    await storeSecrets(ctx, env.id, last.secrets);
   }
-  const remaining: { kind: string; message: string; database?: string; manual?: boolean }[] = await lendAdmin(uri, manual);
+  // What no SQL of Arbor's can repair (its message says who can), and the objects to hand over by hand.
+  const remaining: Deviation[] = [...last.remaining.filter(needsSomeoneElse).map((d) => ({ kind: d.kind, message: d.message, manual: true })), ...(await lendAdmin(uri, manual))];
   const unknown: string[] = [];
   const fresh = new Set(result.secrets.map((x) => x.role));
   for (const r of loginRoles(model)) {
@@ -219,6 +221,15 @@ export async function applyHierarchy(s: StepContext): Promise<string> {
   return done.join('; ');
 }
 
+type Deviation = NonNullable<EnvironmentNeon['deviations']>[number];
+
+/**
+ * A role of the hierarchy whose attributes only its creator (or a superuser) can change: no SQL
+ * of Arbor's repairs it, the message says who can. (Memberships Arbor cannot revoke are not
+ * listed: on PostgreSQL 16+ every role made in SQL has one, its creator's ADMIN OPTION.)
+ */
+const needsSomeoneElse = (d: { kind: string; operations: unknown[] }) => !d.operations.length && d.kind === 'role-attributes';
+
 /**
  * An import before confirmation: what differs from the hierarchy, and what confirming will
  * change (the role plan's operations, the ownership moves, the migrations still to run), saved
@@ -228,17 +239,20 @@ async function checkImport(s: StepContext, uri: string): Promise<string> {
   const { env, model, app } = s;
   const names = roleNames(model.prefix);
   const result = await checkRoles(uri, model);
-  const deviations: { kind: string; message: string; database?: string; manual?: boolean }[] = result.deviations.map((d) => ({ kind: d.kind, message: d.message, ...(d.repair.length || d.kind === 'wrong-owner' ? {} : { manual: true }) }));
+  const deviations: Deviation[] = result.deviations.map((d) => ({ kind: d.kind, message: d.message, ...(needsSomeoneElse({ kind: d.kind, operations: d.repair }) ? { manual: true } : {}) }));
   const changes = result.deviations.flatMap((d) =>
     d.kind === 'wrong-owner' ? [`${d.message.replace(/^database (\S+) is owned by (\S+), not (\S+)$/, 'make $3 the owner of database $1 (now $2), through Neon\'s database API')}`] : d.repair,
   );
   const existing = new Set((await s.api.listProjectBranchDatabases(env.neon.projectId!, env.neon.branchId!)).data.databases.map((d) => d.name));
   for (const database of model.databases) {
-    if (!existing.has(database.name)) continue;
+    const files = app.migrations[database.name] ?? [];
+    if (!existing.has(database.name)) {
+      if (files.length) changes.push(`run ${files.length} migration(s) on the new database ${database.name} as ${names.dbAdmin(database.name)}`);
+      continue;
+    }
     const handover = describeHandover(database.name, names.dbAdmin(database.name), await ownedElsewhere(await platformUri(s, database.name), names.dbAdmin(database.name)));
     deviations.push(...handover.deviations);
     changes.push(...handover.changes);
-    const files = app.migrations[database.name] ?? [];
     if (!files.length) continue;
     const { version, pending } = await pendingMigrations(await platformUri(s, database.name), { files }, { source: database.migrationsSource, naming: database.migrationsNaming });
     if (pending.length) changes.push(`run ${pending.length} migration(s) on ${database.name} as ${names.dbAdmin(database.name)} (${pending.join(', ')}; schema_migrations is at ${version === null ? 'no version yet' : `version ${version}`})`);
