@@ -160,7 +160,22 @@ test('an import whose branch already has encore_platform (not made by Arbor for 
 const ENCORE_MIGRATIONS = [
   { file: '1_create_invoices.up.sql', sql: 'CREATE TABLE invoices (id BIGSERIAL PRIMARY KEY, customer TEXT NOT NULL, cents BIGINT NOT NULL);\n' },
   { file: '2_add_paid.up.sql', sql: 'ALTER TABLE invoices ADD COLUMN paid BOOLEAN NOT NULL DEFAULT false;\nCREATE INDEX invoices_customer ON invoices (customer);\n' },
-  { file: '3_create_payments.up.sql', sql: 'CREATE TABLE payments (id BIGSERIAL PRIMARY KEY, invoice_id BIGINT NOT NULL REFERENCES invoices (id), cents BIGINT NOT NULL);\nALTER TABLE invoices ADD COLUMN due DATE;\n' },
+  {
+    file: '3_create_payments.up.sql',
+    sql: [
+      'CREATE TABLE payments (id BIGSERIAL PRIMARY KEY, invoice_id BIGINT NOT NULL REFERENCES invoices (id), cents BIGINT NOT NULL);',
+      'ALTER TABLE invoices ADD COLUMN due DATE;',
+      // Encore's materialized-view pattern: a role of the migrations' own owns the view.
+      'CREATE ROLE matview_owner;',
+      'GRANT matview_owner TO encore_services;',
+      'GRANT SELECT ON invoices TO matview_owner;',
+      'GRANT CREATE ON SCHEMA public TO matview_owner;',
+      'SET ROLE matview_owner;',
+      'CREATE MATERIALIZED VIEW unpaid AS SELECT customer, sum(cents) AS cents FROM invoices WHERE NOT paid GROUP BY customer;',
+      'RESET ROLE;',
+      '',
+    ].join('\n'),
+  },
 ];
 const LEDGER = 'app: ledger\ndatabases:\n  - name: billing\nservices:\n  - name: payments\n    databases: [billing]\n';
 const REPORTING_PASSWORD = 'reporting-Password-with-enough-entropy-0123456789';
@@ -220,6 +235,7 @@ test("an Encore app's existing project: branch-neon continues its migrations fro
   const service = (await t.call('POST', '/apps/ledger/environments/staging/users/svc_payments/reveal')).body.user.connectionUri;
   assert.deepEqual(await sql(service, 'SELECT customer, cents::int, paid, due FROM invoices ORDER BY id'), [{ customer: 'acme', cents: 1200, paid: true, due: null }, { customer: 'globex', cents: 800, paid: false, due: null }]);
   assert.deepEqual(await sql(service, 'INSERT INTO payments (invoice_id, cents) SELECT id, cents FROM invoices WHERE paid RETURNING cents::int'), [{ cents: 1200 }]);
+  assert.equal(await ownerOf(branchAdmin, 'unpaid'), 'matview_owner', "the migrations' own role keeps its view");
   assert.equal(await ownerOf(p.billing, 'invoices'), 'neondb_owner', 'the source branch is untouched');
 
   // Import of the same branch: checked, the changes listed, nothing applied.
@@ -250,6 +266,9 @@ test("an Encore app's existing project: branch-neon continues its migrations fro
   assert.equal((await t.call('POST', '/apps/ledger/environments/prod/retry')).status, 202);
   const prod = await t.waitFor('ledger', 'prod', 'ready');
   assert.deepEqual(prod.deviations, []);
+  // A later run (the model applied again) leaves the migrations' own role's view as it is.
+  assert.equal((await t.call('POST', '/apps/ledger/environments/prod/retry')).status, 202);
+  assert.deepEqual((await t.waitFor('ledger', 'prod', 'ready')).deviations, []);
   const prodAdmin = (await t.call('POST', '/apps/ledger/environments/prod/users/db_billing_admin/reveal')).body.user.connectionUri;
   assert.deepEqual(await sql(prodAdmin, "SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = 'billing'"), [{ owner: 'db_billing_admin' }]);
   assert.deepEqual(await sql(p.billing.replace(/\/billing/, '/neondb'), 'SELECT current_user AS me'), [{ me: 'neondb_owner' }], 'neondb_owner keeps its own database');

@@ -37,7 +37,7 @@ export interface ForeignDeviation {
  * Schemas, tables, views, sequences (but those a column owns: they follow their table),
  * functions, procedures and types (but tables' row types and arrays) in the database `uri`
  * points at, owned by a role `admin` is not (and cannot act as). System schemas, objects of
- * extensions and objects a superuser owns are left out.
+ * extensions, objects a superuser owns and objects of roles `admin` made are left out.
  */
 export async function ownedElsewhere(uri: string, admin: string): Promise<OwnedObject[]> {
   const session = await openSession(uri, newRoundTrips());
@@ -75,6 +75,8 @@ export async function ownedElsewhere(uri: string, admin: string): Promise<OwnedO
        FROM objects o JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) o.owner, target
        WHERE NOT r.rolsuper AND r.rolname OPERATOR(pg_catalog.<>) 'pg_database_owner'
          AND (target.oid IS NULL OR NOT pg_catalog.pg_has_role(target.oid, o.owner, 'USAGE'))
+         -- Roles the admin made in its migrations (it holds ADMIN OPTION: Encore's matview_owner) own what they own.
+         AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_auth_members m WHERE m.roleid OPERATOR(pg_catalog.=) o.owner AND m.member OPERATOR(pg_catalog.=) target.oid AND m.admin_option)
          AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.classid OPERATOR(pg_catalog.=) o.classid AND d.objid OPERATOR(pg_catalog.=) o.oid AND d.deptype OPERATOR(pg_catalog.=) 'e')
        ORDER BY 1, o.sort, 2`,
       [admin],
