@@ -1,9 +1,11 @@
 /**
  * Existing Neon projects as their users have them (issue 10): made with the api-client's
- * defaults (`neondb_owner`, `neondb`), roles made in SQL, a database named like the app's owned by
- * `neondb_owner` (or a SQL-made role), rows in it. Import → deviations → Fix roles → ready with
- * db_<db>_admin owning and nobody else's password touched; branch-from-Neon → ready, owner moved
- * through Neon's API; Neon's own refusals shown as such and not retried forever.
+ * defaults (`neondb_owner`, `neondb`), databases made through the API and in SQL, roles made in
+ * SQL, rows, and an Encore app's `schema_migrations` at version 2. Import → changes listed,
+ * nothing applied → an admin confirms → ready with db_<db>_admin owning (objects handed over as
+ * their owner), migrations continued from version 2, services reading the rows, nobody else's
+ * password touched; what only the user can do listed with the exact SQL; branch-from-Neon →
+ * ready without asking; Neon's own refusals shown as such and not retried forever.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
