@@ -63,6 +63,11 @@ export async function waitReady(client: PlatformClient, app: string, env: string
     for (const step of steps.slice(shown)) if (step.status !== 'running') process.stderr.write(`INFO: ${step.step}: ${step.status}${step.detail ? ` (${step.detail})` : ''}\n`);
     shown = steps.filter((s: { status: string }) => s.status !== 'running').length;
     if (environment.status === 'ready' && environment.generation === environment.observedGeneration) return environment;
+    // An import's listed changes wait for an app admin: nothing more happens until then.
+    if (environment.status === 'awaiting_confirmation' && environment.generation === environment.observedGeneration) {
+      process.stderr.write(`INFO: ${app}/${env} awaits confirmation of ${environment.pendingChanges.length} change(s): npx arbor environments confirm-import --app ${app} --env ${env}\n`);
+      return environment;
+    }
     if (environment.status === 'failed') throw new Error(`environment ${app}/${env} failed: ${environment.error}`);
     if (Date.now() > deadline) throw new Error(`environment ${app}/${env} is still ${environment.status} after ${timeoutMs / 1000} s`);
     await new Promise((r) => setTimeout(r, 250));

@@ -2,6 +2,7 @@
  * @module `arbor environments`: `restore` an environment's data to a point in its history (an ISO
  * timestamp or an LSN within the retention window), keeping its passwords and host; `history`
  * shows that window. Restoring takes an app admin; a protected environment its name (--confirm).
+ * `confirm-import` confirms the changes listed for an imported Neon branch (app admins).
  */
 import type { Command } from 'commander';
 import { PlatformClient, print, urlOption, waitReady } from './client.ts';
@@ -35,5 +36,22 @@ export function registerEnvironments(program: Command): void {
       let { environment } = await client.call('POST', `${path(o.app, o.env)}/restore`, { at: o.at, ...(o.confirm !== undefined ? { confirm: o.confirm } : {}) });
       if (o.wait) environment = await waitReady(client, o.app, environment.name);
       print(environment, o.json, () => `${environment.name}\t${environment.status}\t${environment.neon.host ?? ''}\n`);
+    });
+  environments
+    .command('confirm-import')
+    .description('confirm the changes listed for an imported Neon branch; Arbor then applies them (app admins)')
+    .addOption(urlOption())
+    .requiredOption('--app <name>', 'app')
+    .requiredOption('--env <name>', 'environment')
+    .option('--no-wait', 'return at once')
+    .option('--json', 'print JSON')
+    .action(async (o: { url: string; app: string; env: string; wait: boolean; json?: boolean }) => {
+      const client = new PlatformClient(o.url);
+      const before = (await client.call('GET', path(o.app, o.env))).environment;
+      if (!o.json) for (const change of before.pendingChanges ?? []) process.stderr.write(`INFO: confirming: ${change}\n`);
+      let { environment } = await client.call('POST', `${path(o.app, o.env)}/confirm-import`);
+      if (o.wait) environment = await waitReady(client, o.app, environment.name);
+      const manual = (environment.deviations ?? []).filter((d: { manual?: boolean }) => d.manual);
+      print(environment, o.json, () => `${environment.name}\t${environment.status}\n${manual.map((d: { message: string }) => `to do by hand: ${d.message}\n`).join('')}`);
     });
 }

@@ -36,6 +36,7 @@ export const EXAMPLES: Record<string, string[]> = {
     'npx arbor apps apply --encore ./my-app --write-yaml arbor.yaml     # create or update the app, and keep the model as arbor.yaml',
   ],
   environments: ['npx arbor environments history --app shop --env staging', 'npx arbor environments restore --app shop --env staging --at 2026-05-01T12:00:00Z --confirm staging'],
+  'environments confirm-import': ['npx arbor environments confirm-import --app shop --env legacy   # an app admin: the listed changes are made, then migrations run'],
   'environments history': ['npx arbor environments history --app shop --env staging --json   # from, to, and why it begins there'],
   'environments restore': [
     'npx arbor environments restore --app shop --env dev --at 2026-05-01T12:00:00Z           # same passwords and host',

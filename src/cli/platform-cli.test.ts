@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { createApiClient } from '@neondatabase/api-client';
 import { startTestPlatform, type TestPlatform } from '../platform/test-support.ts';
 
 let t: TestPlatform;
@@ -96,4 +97,25 @@ test('environments history and restore: a protected environment takes --confirm,
   assert.match(restored.stdout, /^prod\tready\t127\.0\.0\.1:\d+\n$/);
   assert.match(restored.stderr, /restore-to-point: done \(restored to /);
   assert.equal(await count(), '1\n', 'the reader still connects, and sees the row of that moment');
+});
+
+test('environments confirm-import: the listed changes shown, then made; the branch is ready with its migrations', async () => {
+  const neon = createApiClient({ apiKey: t.engine.apiKey, baseURL: t.engine.url });
+  const { data } = await neon.createProject({ project: { name: 'outside' } });
+  for (;;) {
+    const ops = (await neon.listProjectOperations({ projectId: data.project.id })).data.operations;
+    if (ops.every((o) => o.status === 'finished')) break;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.equal((await t.call('POST', '/apps/cliapp/environments', { name: 'outside', account: 'engine', mode: 'import', neonProjectId: data.project.id, neonBranchId: data.branch.id })).status, 201);
+  const waiting = await t.waitFor('cliapp', 'outside', 'awaiting_confirmation');
+  const confirmed = await arbor(['environments', 'confirm-import', '--app', 'cliapp', '--env', 'outside']);
+  assert.equal(confirmed.code, 0, confirmed.stderr);
+  assert.match(confirmed.stdout, /^outside\tready\n$/);
+  for (const change of waiting.pendingChanges) assert.ok(confirmed.stderr.includes(`INFO: confirming: ${change}\n`), change);
+  assert.ok(waiting.pendingChanges.includes('run 1 migration(s) on the new database main as db_main_admin'), JSON.stringify(waiting.pendingChanges));
+  assert.equal((await arbor(['db', 'shell', '--app', 'cliapp', '--env', 'outside', '--', '-Atc', 'SELECT count(*) FROM users'])).stdout, '0\n');
+  const again = await arbor(['environments', 'confirm-import', '--app', 'cliapp', '--env', 'outside']);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /already confirmed/);
 });

@@ -204,7 +204,7 @@ describe('apps and environments', () => {
     assert.match(s.body.error.message, /does not allow changing it/);
   });
 
-  test('import: no new branch, a warning, a wrong owner reported and fixed in one call; settings read-only', async () => {
+  test('import: no new branch, a warning, a wrong owner reported and fixed once an admin confirms; settings read-only', async () => {
     // A branch made outside Arbor, whose database belongs to the wrong role.
     const legacyApi = createApiClient({ apiKey: t.engine.apiKey, baseURL: t.engine.url });
     const { data } = await legacyApi.createProject({ project: { name: 'legacy' } });
@@ -224,7 +224,8 @@ describe('apps and environments', () => {
     const r = await t.call('POST', '/apps/shop/environments', { name: 'legacy', account: 'engine', mode: 'import', neonProjectId: projectId, neonBranchId: data.branch.id });
     assert.equal(r.status, 201);
     assert.match(r.body.environment.warnings[0], /shared/);
-    const imported = await t.waitFor('shop', 'legacy', 'ready');
+    const imported = await t.waitFor('shop', 'legacy', 'awaiting_confirmation');
+    assert.ok(imported.pendingChanges.some((c: string) => /make db_main_admin the owner of database main/.test(c)), JSON.stringify(imported.pendingChanges));
     assert.equal((await legacyApi.listProjectBranches({ projectId })).data.branches.length, before, 'no new branch');
     assert.equal(imported.neon.branchId, data.branch.id);
     const owner = imported.deviations.find((d: { kind: string }) => d.kind === 'wrong-owner');
@@ -235,6 +236,9 @@ describe('apps and environments', () => {
     assert.equal(settings.status, 422);
     assert.match(settings.body.error.message, /read-only/);
 
+    // A developer may not confirm the changes to a branch made outside Arbor.
+    assert.equal((await t.call('POST', '/apps/shop/environments/legacy/confirm-import', undefined, { token: memberToken })).status, 403);
+    // fix-roles: the confirmation's earlier name.
     assert.equal((await t.call('POST', '/apps/shop/environments/legacy/fix-roles')).status, 202);
     const fixed = await t.waitFor('shop', 'legacy', 'ready');
     assert.deepEqual(fixed.deviations, []);

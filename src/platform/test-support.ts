@@ -27,7 +27,7 @@ export interface TestPlatform {
   /** The platform's OpenAPI document, for checking answers got otherwise than through `call()`. */
   checker: OpenApiChecker;
   /** Polls an environment until `status`; fails early on `failed`. */
-  waitFor(app: string, env: string, status: 'ready' | 'failed', timeoutMs?: number): Promise<any>;
+  waitFor(app: string, env: string, status: 'ready' | 'failed' | 'awaiting_confirmation', timeoutMs?: number): Promise<any>;
   close(): Promise<void>;
 }
 

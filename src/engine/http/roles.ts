@@ -145,7 +145,7 @@ export function roleRoutes(engine: Engine): Hono {
     const branch = branchOf(c);
     const role = findRole(branch, c.req.param('role_name'));
     if (!engine.project(branch.project_id).store_passwords) throw new NeonApiError(412, 'storing passwords is disabled for this project', 'PRECONDITION_FAILED');
-    if (!role.password) throw notFound(`role ${role.name} has no password (NOLOGIN)`);
+    if (!role.password) throw notFound(`role ${role.name} has no password stored (it is NOLOGIN, or was made in SQL)`);
     return c.json({ password: engine.secrets.open(role.password) });
   });
 

@@ -82,6 +82,9 @@ export async function environmentView(ctx: Context, env: Environment) {
     createdAt: env.createdAt.toISOString(),
     ...(await projectSharing(ctx, env)),
     deviations: env.neon.deviations ?? [],
+    // An import's changes waiting for an app admin (POST …/confirm-import); empty once confirmed.
+    pendingChanges: env.spec.mode === 'import' && !env.spec.fixRoles ? (env.neon.pendingChanges ?? []) : [],
+    ...(env.spec.mode === 'import' ? { importConfirmed: !!env.spec.fixRoles } : {}),
     warnings: env.spec.mode === 'import' ? ['imported: this branch is shared with whatever else uses it; Arbor does not change its Neon settings and never deletes it'] : [],
     generation: env.generation,
     observedGeneration: env.observedGeneration,
@@ -310,16 +313,25 @@ export async function updateSettings(ctx: Context, actor: Actor, appName: string
   return updated;
 }
 
-/** Asks the reconciler to apply the role hierarchy to an imported branch (the "fix" action). */
-export async function fixRoles(ctx: Context, actor: Actor, appName: string, envName: string): Promise<Environment> {
+/**
+ * An app admin confirms the changes listed for an imported branch (`pendingChanges`): from then
+ * on Arbor manages its roles, ownership and migrations (a later model change applies as on any
+ * environment). Audited with the changes as they were listed.
+ */
+export async function confirmImport(ctx: Context, actor: Actor, appName: string, envName: string): Promise<Environment> {
   const app = await findApp(ctx, appName);
   const env = await findEnvironment(ctx, app, envName);
+  if (env.spec.mode !== 'import') throw conflict(`environment ${app.name}/${env.name} was not imported (mode ${env.spec.mode}); Arbor manages its branch without confirmation`);
+  if (env.spec.fixRoles) throw conflict(`the import of ${app.name}/${env.name} is already confirmed; POST …/retry runs it again`);
+  if (env.status !== 'awaiting_confirmation' && env.status !== 'ready') {
+    throw conflict(`environment ${app.name}/${env.name} is ${env.status}; confirm once its branch has been checked and the changes are listed (status awaiting_confirmation)`);
+  }
   const [updated] = await ctx.db
     .update(environments)
     .set({ spec: { ...env.spec, fixRoles: true }, ...changed() })
     .where(eq(environments.id, env.id))
     .returning();
-  await audit(ctx, actor, 'environment.fix-roles', `${app.name}/${env.name}`);
+  await audit(ctx, actor, 'environment.confirm-import', `${app.name}/${env.name}`, { changes: env.neon.pendingChanges ?? [] });
   return updated;
 }
 

@@ -14,7 +14,7 @@ export const AppRole = z.enum(['viewer', 'developer', 'admin']);
 export const Plan = z.enum(['free', 'launch', 'scale']);
 export const EnvironmentType = z.enum(['production', 'development', 'preview']);
 export const EnvironmentMode = z.enum(['new-project', 'branch-environment', 'branch-neon', 'import']);
-export const EnvironmentStatus = z.enum(['pending', 'provisioning', 'ready', 'failed', 'deleting']);
+export const EnvironmentStatus = z.enum(['pending', 'provisioning', 'awaiting_confirmation', 'ready', 'failed', 'deleting']).describe('awaiting_confirmation: an imported branch was checked; the listed changes wait for an app admin (POST …/confirm-import)');
 export const StepStatus = z.enum(['running', 'done', 'failed']);
 export const ChangeStatus = z.enum(['pending', 'approved', 'rejected', 'superseded']);
 /** Migration file names per database (never their SQL). */
@@ -136,7 +136,9 @@ export const EnvironmentView = z.strictObject({
     .optional()
     .describe("retention (in settings) is this Neon project's, shared with these environments"),
   settings: NeonSettings,
-  deviations: z.array(z.strictObject({ kind: z.string(), message: z.string() })),
+  deviations: z.array(z.strictObject({ kind: z.string(), message: z.string(), database: z.string().optional(), manual: z.boolean().optional() })).describe('how the branch differs from the hierarchy; manual: Arbor cannot fix it, the message says the exact SQL or console step'),
+  pendingChanges: z.array(z.string()).describe('an unconfirmed import: what POST …/confirm-import will change, in order; empty otherwise'),
+  importConfirmed: z.boolean().optional().describe('imports only: whether an app admin confirmed the listed changes'),
   warnings: z.array(z.string()),
   generation: z.number().int(),
   observedGeneration: z.number().int(),

@@ -17,7 +17,7 @@ import type { Actor, Context } from '../context.ts';
 import { PlatformError } from '../errors.ts';
 import { environments, type AppRole } from '../store/schema.ts';
 import { listCredentials, revealCredential, rotateCredentials } from '../credentials/credentials.ts';
-import { createEnvironment, deleteEnvironment, environmentView, errorDetail, findEnvironment, fixRoles, listEnvironments, retryEnvironment, updateSettings } from '../environments/environments.ts';
+import { createEnvironment, deleteEnvironment, environmentView, confirmImport, errorDetail, findEnvironment, listEnvironments, retryEnvironment, updateSettings } from '../environments/environments.ts';
 import { closePreview, listPreviews, openPreview, previewName, setPreviewSettings } from '../previews/previews.ts';
 import { Api, SESSION_COOKIE, clientAddress } from './api.ts';
 import { resetPreview } from '../previews/reset.ts';
@@ -273,13 +273,16 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
       return changed({ environment: await environmentView(ctx, await updateSettings(ctx, actor, params.app, params.env, body)) });
     },
   });
-  api.route({
-    method: 'post', path: '/apps/{app}/environments/{env}/fix-roles', summary: 'Apply the role hierarchy to an imported branch (fixes what the check found; app admins)', access: 'member', status: 202, response: environmentAnswer,
-    async handler({ params, actor }) {
-      await envAs(actor, params.app, params.env, 'fixing the roles of an imported branch', 'admin');
-      return changed({ environment: await environmentView(ctx, await fixRoles(ctx, actor, params.app, params.env)) });
-    },
-  });
+  // fix-roles: the name the first dashboards used for the same confirmation.
+  for (const action of ['confirm-import', 'fix-roles']) {
+    api.route({
+      method: 'post', path: `/apps/{app}/environments/{env}/${action}`, summary: action === 'confirm-import' ? "Confirm the changes listed for an imported branch (pendingChanges): Arbor then applies them and manages the branch's roles and migrations (app admins; audited)" : 'The same as confirm-import (its earlier name)', access: 'member', status: 202, response: environmentAnswer,
+      async handler({ params, actor }) {
+        await envAs(actor, params.app, params.env, 'confirming the changes to an imported branch', 'admin');
+        return changed({ environment: await environmentView(ctx, await confirmImport(ctx, actor, params.app, params.env)) });
+      },
+    });
+  }
   api.route({
     method: 'get', path: '/apps/{app}/environments/{env}/error-detail', summary: "The full text of the environment's last failure (may carry row data; app admins only, audited)", access: 'member', response: z.strictObject({ errorDetail: V.ErrorDetailView }),
     async handler({ params, actor }) {

@@ -271,6 +271,24 @@ export async function migrate(url: string, dir: string | MigrationTexts, options
   }
 }
 
+/**
+ * What `migrate` would apply, read without the lock and without writing (an import's preview of
+ * the changes it waits to confirm): the recorded version and the pending files.
+ */
+export async function pendingMigrations(url: string, dir: MigrationTexts, options: ListOptions = {}): Promise<{ version: number | null; pending: string[] }> {
+  const files = inMemory(dir, options);
+  const session = await openSession(url, newRoundTrips());
+  try {
+    const { rows } = await session.query<{ schema: string | null }>('SELECT current_schema() AS schema');
+    const versions = rows[0].schema ? await readVersions(session, rows[0].schema) : null;
+    const plan = isNonSequential(options.source) ? planNonSequential(files, versions, () => {}) : planSequential(files, versions, () => {});
+    const clean = (versions ?? []).filter((r) => !r.dirty).map((r) => r.version);
+    return { version: clean.length ? Math.max(...clean) : null, pending: plan.pending.map((f) => f.file) };
+  } finally {
+    await session.end();
+  }
+}
+
 function inMemory(given: MigrationTexts, options: ListOptions): MigrationFile[] {
   const { files, problems } = parseMigrationNames(given.files.map((f) => f.file), options);
   if (problems.length) throw new Error(`invalid migrations:\n${problems.map((p) => `  - ${p}`).join('\n')}`);

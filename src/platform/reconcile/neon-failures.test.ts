@@ -144,7 +144,7 @@ test('a branch that vanished from Neon is made again; an imported one that vanis
   const side = (await neon.createProjectBranch(data.project.id, { branch: { name: 'side' }, endpoints: [{ type: 'read_write' as never }] })).data.branch;
   await settle(data.project.id);
   assert.equal((await t.call('POST', '/apps/shop/environments', { name: 'ext', account: 'engine', mode: 'import', neonProjectId: data.project.id, neonBranchId: side.id })).status, 201);
-  await t.waitFor('shop', 'ext', 'ready');
+  await t.waitFor('shop', 'ext', 'awaiting_confirmation');
   await neon.deleteProjectBranch({ projectId: data.project.id, branchId: side.id });
   await settle(data.project.id);
   assert.equal((await t.call('POST', '/apps/shop/environments/ext/retry')).status, 202);

@@ -213,11 +213,13 @@ export class Reconciler {
       await ctx.db.delete(environments).where(eq(environments.id, env.id));
       return;
     }
-    // Ready for this generation; a newer one (changed meanwhile) keeps it queued.
+    // Ready for this generation; a newer one (changed meanwhile) keeps it queued. An import with
+    // changes to make waits for an app admin's confirmation (POST …/confirm-import).
+    const done = env.spec.mode === 'import' && !env.spec.fixRoles && env.neon.pendingChanges?.length ? 'awaiting_confirmation' : 'ready';
     await ctx.db
       .update(environments)
       .set({
-        status: sql`CASE WHEN ${environments.status} = 'deleting' THEN 'deleting' WHEN ${environments.generation} = ${generation} THEN 'ready' ELSE 'provisioning' END`,
+        status: sql`CASE WHEN ${environments.status} = 'deleting' THEN 'deleting' WHEN ${environments.generation} = ${generation} THEN ${done} ELSE 'provisioning' END`,
         observedGeneration: generation,
         error: null,
         failures: 0,

@@ -11,7 +11,8 @@ import { eq } from 'drizzle-orm';
 import type { Context } from '../context.ts';
 import { awaitOperations, ignoreNotFound, neonMessage, type NeonApi } from '../neon/client.ts';
 import type { AppModel } from '../postgres/app-model.ts';
-import { MigrationError, migrate } from '../postgres/migrate.ts';
+import { MigrationError, migrate, pendingMigrations } from '../postgres/migrate.ts';
+import { describeHandover, handOver, lendAdmin, ownedElsewhere, type ManualHandover } from './handover.ts';
 import { Permanent, withSource } from './failure.ts';
 import { closeUndeclaredDatabases } from './isolation.ts';
 import { quoteIdent, quoteLiteral, roleNames } from '../postgres/names.ts';
@@ -159,19 +160,16 @@ async function platformUri(s: StepContext, database = 'postgres'): Promise<strin
 }
 
 /**
- * The hierarchy: roles, databases, grants, default privileges. Login roles whose password Arbor
- * does not know (made by a run that crashed before saving it, or copied from a parent branch)
- * get a new one, so every credential Arbor shows works and none is shared with another branch.
- * An imported branch is only checked, until the user asks for the fix.
+ * The hierarchy: roles, databases, grants, default privileges, and the database's objects handed
+ * to db_<db>_admin (handover.ts). Login roles whose password Arbor does not know (made by a run
+ * that crashed before saving it, or copied from a parent branch) get a new one, so every
+ * credential Arbor shows works and none is shared with another branch.
+ * An imported branch is only checked until an app admin confirms the listed changes.
  */
 export async function applyHierarchy(s: StepContext): Promise<string> {
   const { ctx, env, model } = s;
   const uri = await platformUri(s);
-  if (env.spec.mode === 'import' && !env.spec.fixRoles) {
-    const result = await checkRoles(uri, model);
-    await s.saveNeon({ ...env.neon, deviations: result.deviations.map((d) => ({ kind: d.kind, message: d.message })) });
-    return result.ok ? 'matches the hierarchy' : `${result.deviations.length} deviation(s) found; POST …/fix-roles repairs them`;
-  }
+  if (env.spec.mode === 'import' && !env.spec.fixRoles) return checkImport(s, uri);
   // A database the app removed from its model goes on branches Arbor owns (never an import), with its roles (roles-drop.ts).
   const dropped = (env.spec.mode === 'import' ? [] : await dropRemovedDatabases(uri, model)).map((d) => `dropped database ${d.database} (removed from the model) and its roles ${d.roles.join(', ')}`);
   let result;
@@ -181,20 +179,35 @@ export async function applyHierarchy(s: StepContext): Promise<string> {
     if (!(error instanceof RolesApplyError)) throw error;
     // A database owned by another role (neondb_owner, a role made in the console or in SQL): only
     // Neon (as its superuser) can hand it to db_<db>_admin; then the hierarchy applies. On an
-    // import this runs only after the user asked for the fix; a branch Arbor made is Arbor's.
+    // import this runs only after the user confirmed; a branch Arbor made is Arbor's.
     await storeSecrets(ctx, env.id, error.secrets);
     if (!(await reownImportedDatabases(s, uri))) throw error;
     result = await applyRoles(uri, model);
   }
   await storeSecrets(ctx, env.id, result.secrets);
-  const platform = roleNames(model.prefix).platform;
+  const names = roleNames(model.prefix);
+  const platform = names.platform;
+  const handed: string[] = [];
+  const manual: ManualHandover[] = [];
+  for (const database of model.databases) {
+    const outcome = await handOver(s.api, s.env, model, database.name, (db) => platformUri(s, db), (role, password, db) => branchUri(s.api, s.env, platform, role, password, db, s.uriCache));
+    handed.push(...outcome.handed);
+    manual.push(...outcome.manual);
+  }
+  // The handed-over objects get the hierarchy's grants (now db_<db>_admin's to give).
+  let last = result;
+  if (handed.length) {
+    last = await applyRoles(uri, model);
+    await storeSecrets(ctx, env.id, last.secrets);
+  }
+  // What no SQL of Arbor's can repair (its message says who can), and the objects to hand over by hand.
+  const remaining: Deviation[] = [...last.remaining.filter(needsSomeoneElse).map((d) => ({ kind: d.kind, message: d.message, manual: true })), ...(await lendAdmin(uri, manual))];
   const unknown: string[] = [];
   const fresh = new Set(result.secrets.map((x) => x.role));
   for (const r of loginRoles(model)) {
     if (r.role === platform || fresh.has(r.role)) continue;
     if (!(await storedPassword(ctx, env.id, r.role))) unknown.push(r.role);
   }
-  const remaining = await foreignOwnedObjects(s);
   // On a branch Arbor owns, the databases the app does not declare (neondb) are closed to its roles.
   const closed = env.spec.mode === 'import' ? [] : await closeUndeclaredDatabases(s, uri);
   if (env.spec.mode === 'import') {
@@ -202,69 +215,56 @@ export async function applyHierarchy(s: StepContext): Promise<string> {
     // Left as they are, and listed; an admin takes one over by rotating it explicitly.
     const kept = unknown.map((role) => ({
       kind: 'existing-login-role',
+      manual: true,
       message: `login role ${role} existed on the branch before the import; Arbor left its password as it is and knows none for it. Once nothing else uses it, take it over with POST …/users/rotate {"role": "${role}"}`,
     }));
-    await s.saveNeon({ ...s.env.neon, deviations: [...kept, ...remaining] });
+    await s.saveNeon({ ...s.env.neon, deviations: [...kept, ...remaining], pendingChanges: [] });
   } else {
     if (unknown.length) await rotateOnBranch(ctx, s.api, env, platform, unknown);
     if (remaining.length || s.env.neon.deviations?.length) await s.saveNeon({ ...s.env.neon, deviations: remaining });
   }
-  return [result.changed ? `${result.operations.length} change(s)` : 'nothing to change', ...dropped, ...closed].join('; ');
+  const done = [result.changed ? `${result.operations.length} change(s)` : 'nothing to change', ...(handed.length ? [`handed to db_<db>_admin: ${handed.join(', ')}`] : []), ...dropped, ...closed];
+  return done.join('; ');
 }
 
+type Deviation = NonNullable<EnvironmentNeon['deviations']>[number];
+
 /**
- * Tables, views and sequences another role owns (made before Arbor, e.g. by neondb_owner) that
- * the hierarchy's roles cannot read: only their owner can grant on them, so Arbor lists them with
- * the exact SQL for that owner. Gone from the list once granted (on the next run: Retry).
+ * A role of the hierarchy whose attributes only its creator (or a superuser) can change: no SQL
+ * of Arbor's repairs it, the message says who can. (Memberships Arbor cannot revoke are not
+ * listed: on PostgreSQL 16+ every role made in SQL has one, its creator's ADMIN OPTION.)
  */
-async function foreignOwnedObjects(s: StepContext): Promise<{ kind: string; message: string }[]> {
-  const names = roleNames(s.model.prefix);
-  const found: { kind: string; message: string }[] = [];
-  for (const database of s.model.databases) {
-    const uri = await platformUri(s, database.name);
-    const session = await openSession(uri, newRoundTrips());
-    let rows: { schema: string; name: string; kind: string; owner: string }[];
-    try {
-      rows = (
-        await session.query<{ schema: string; name: string; kind: string; owner: string }>(
-          `SELECT n.nspname AS schema, c.relname AS name, c.relkind::text AS kind, pg_catalog.pg_get_userbyid(c.relowner) AS owner
-           FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
-           WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S') AND n.nspname <> 'information_schema' AND n.nspname !~ '^pg_'
-             AND CASE WHEN c.relkind OPERATOR(pg_catalog.=) 'S' THEN NOT pg_catalog.has_sequence_privilege($2, c.oid, 'USAGE')
-                      ELSE NOT pg_catalog.has_table_privilege($1, c.oid, 'SELECT') END ORDER BY 1, 2`,
-          [names.dbReader(database.name), names.dbWriter(database.name)],
-        )
-      ).rows;
-    } finally {
-      await session.end();
+const needsSomeoneElse = (d: { kind: string; operations: unknown[] }) => !d.operations.length && d.kind === 'role-attributes';
+
+/**
+ * An import before confirmation: what differs from the hierarchy, and what confirming will
+ * change (the role plan's operations, the ownership moves, the migrations still to run), saved
+ * for the environment's view. Nothing is changed on the branch.
+ */
+async function checkImport(s: StepContext, uri: string): Promise<string> {
+  const { env, model, app } = s;
+  const names = roleNames(model.prefix);
+  const result = await checkRoles(uri, model);
+  const deviations: Deviation[] = result.deviations.map((d) => ({ kind: d.kind, message: d.message, ...(needsSomeoneElse({ kind: d.kind, operations: d.repair }) ? { manual: true } : {}) }));
+  const changes = result.deviations.flatMap((d) =>
+    d.kind === 'wrong-owner' ? [`${d.message.replace(/^database (\S+) is owned by (\S+), not (\S+)$/, 'make $3 the owner of database $1 (now $2), through Neon\'s database API')}`] : d.repair,
+  );
+  const existing = new Set((await s.api.listProjectBranchDatabases(env.neon.projectId!, env.neon.branchId!)).data.databases.map((d) => d.name));
+  for (const database of model.databases) {
+    const files = app.migrations[database.name] ?? [];
+    if (!existing.has(database.name)) {
+      if (files.length) changes.push(`run ${files.length} migration(s) on the new database ${database.name} as ${names.dbAdmin(database.name)}`);
+      continue;
     }
-    const byOwner = new Map<string, typeof rows>();
-    for (const r of rows) byOwner.set(r.owner, [...(byOwner.get(r.owner) ?? []), r]);
-    if (byOwner.size) {
-      // The hierarchy took CONNECT from PUBLIC: the owners keep it, so that they can grant.
-      const admin = await openSession(await platformUri(s), newRoundTrips());
-      try {
-        await admin.batch([...byOwner.keys()].map((owner) => `GRANT CONNECT ON DATABASE ${quoteIdent(database.name)} TO ${quoteIdent(owner)};`).join('\n'));
-      } finally {
-        await admin.end();
-      }
-    }
-    for (const [owner, objects] of byOwner) {
-      const schemas = [...new Set(objects.map((o) => o.schema))];
-      const listed = objects.slice(0, 5).map((o) => `${o.schema}.${o.name}`).join(', ') + (objects.length > 5 ? `, … (${objects.length} in all)` : '');
-      const grants = schemas
-        .map((schema) => {
-          const q = quoteIdent(schema);
-          return `GRANT USAGE ON SCHEMA ${q} TO ${names.dbReader(database.name)}, ${names.dbWriter(database.name)}; GRANT SELECT ON ALL TABLES IN SCHEMA ${q} TO ${names.dbReader(database.name)}; GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA ${q} TO ${names.dbWriter(database.name)}; GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA ${q} TO ${names.dbWriter(database.name)};`;
-        })
-        .join(' ');
-      found.push({
-        kind: 'foreign-owned-objects',
-        message: `in database ${database.name}, ${objects.length} object(s) owned by ${owner} (${listed}) are not readable by the app's roles, and only their owner can grant on them. As ${owner}, run in database ${database.name}: ${grants} Then retry (POST …/retry).`,
-      });
-    }
+    const handover = describeHandover(database.name, names.dbAdmin(database.name), await ownedElsewhere(await platformUri(s, database.name), names.dbAdmin(database.name)));
+    deviations.push(...handover.deviations);
+    changes.push(...handover.changes);
+    if (!files.length) continue;
+    const { version, pending } = await pendingMigrations(await platformUri(s, database.name), { files }, { source: database.migrationsSource, naming: database.migrationsNaming });
+    if (pending.length) changes.push(`run ${pending.length} migration(s) on ${database.name} as ${names.dbAdmin(database.name)} (${pending.join(', ')}; schema_migrations is at ${version === null ? 'no version yet' : `version ${version}`})`);
   }
-  return found;
+  await s.saveNeon({ ...env.neon, deviations, pendingChanges: changes });
+  return changes.length ? `${deviations.length} deviation(s), ${changes.length} change(s) waiting for confirmation (POST …/confirm-import)` : 'matches the hierarchy';
 }
 
 /**
@@ -345,13 +345,17 @@ export async function applySettings(s: StepContext): Promise<string> {
 /** Each database's migrations, run as its `db_<db>_admin`. */
 export async function runMigrations(s: StepContext): Promise<string> {
   const { ctx, env, app, model } = s;
-  if (env.spec.mode === 'import' && !env.spec.fixRoles) return 'imported: migrations run after the roles are fixed';
+  if (env.spec.mode === 'import' && !env.spec.fixRoles) return 'imported: migrations run once the listed changes are confirmed';
   const names = roleNames(model.prefix);
   const applied: string[] = [];
   for (const database of model.databases) {
     // A preview runs its pull request's migrations; every other environment the app's.
     const files = (env.spec.migrations ?? app.migrations)[database.name] ?? [];
     if (!files.length) continue;
+    // Objects db_<db>_admin does not own yet (schema_migrations among them, often) would fail the
+    // migrations half way: the deviation says what to run first.
+    const blocked = (env.neon.deviations ?? []).find((d) => d.kind === 'foreign-owned-objects' && d.database === database.name);
+    if (blocked) throw new Permanent(`migrations of ${database.name} wait: ${blocked.message}`);
     const role = names.dbAdmin(database.name);
     const password = await storedPassword(ctx, env.id, role);
     if (!password) throw new Error(`no password known for ${role}`);

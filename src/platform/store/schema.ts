@@ -103,7 +103,8 @@ export const apps = pgTable('apps', {
 
 export type EnvironmentType = 'production' | 'development' | 'preview';
 export type EnvironmentMode = 'new-project' | 'branch-environment' | 'branch-neon' | 'import';
-export type EnvironmentStatus = 'pending' | 'provisioning' | 'ready' | 'failed' | 'deleting';
+/** `awaiting_confirmation`: an imported branch was checked; the changes Arbor would make wait for an app admin (POST …/confirm-import). */
+export type EnvironmentStatus = 'pending' | 'provisioning' | 'awaiting_confirmation' | 'ready' | 'failed' | 'deleting';
 
 /** What the user asked for; the reconciler moves `neon` and `status` towards it. */
 export interface EnvironmentSpec {
@@ -120,7 +121,7 @@ export interface EnvironmentSpec {
   /** branch-environment and branch-neon: the point in the source's history the branch starts at (ISO timestamp or LSN). */
   at?: string;
   settings: NeonSettings;
-  /** import: apply the role hierarchy (the one-click fix for what `check` found). */
+  /** import: an app admin confirmed the listed changes (POST …/confirm-import): Arbor manages the branch's roles and migrations from then on. */
   fixRoles?: boolean;
   /** preview: the pull request's migrations (instead of the app's), and when it is deleted. */
   migrations?: Record<string, StoredMigration[]>;
@@ -143,8 +144,10 @@ export interface EnvironmentNeon {
   /** What Arbor created (and may delete): never true for an imported branch. */
   createdProject?: boolean;
   createdBranch?: boolean;
-  /** Deviations `roles check` found (import) until fixed. */
-  deviations?: { kind: string; message: string }[];
+  /** How the branch differs from the hierarchy; `manual`: Arbor cannot fix it, the message says the exact step. */
+  deviations?: { kind: string; message: string; database?: string; manual?: boolean }[];
+  /** import, before confirmation: what confirming will change, in order. */
+  pendingChanges?: string[];
   /** Branches Neon kept the state before a restore to a point in time under (deleted with the environment). */
   preserved?: string[];
 }
