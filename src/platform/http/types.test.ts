@@ -10,6 +10,7 @@ import type { actorView, listTokens } from '../auth/auth.ts';
 import type { Actor } from '../context.ts';
 import type { listCredentials, revealCredential } from '../credentials/credentials.ts';
 import type { EnvironmentInput as ServerEnvironmentInput, environmentView } from '../environments/environments.ts';
+import type { infraConfig } from '../environments/infra-config.ts';
 import type * as Api from './types.ts';
 
 type Result<F extends (...args: never[]) => unknown> = Awaited<ReturnType<F>>;
@@ -32,5 +33,6 @@ test('the handlers answer with the shapes types.ts publishes', () => {
   fits<Fits<Api.EnvironmentInput, ServerEnvironmentInput>>();
   fits<Fits<Result<typeof listCredentials>, Api.CredentialView[]>>();
   fits<Fits<Result<typeof revealCredential>, Api.RevealedCredential>>();
+  fits<Fits<Result<typeof infraConfig>, Api.InfraConfigView>>();
   assert.ok(true);
 });

@@ -156,6 +156,22 @@ export interface RevealedCredential {
   connectionUri: string;
 }
 
+/** GET …/infra-config and POST …/infra-config/reveal: Encore's infra.config.json (its sql_servers) and the variables it refers to. */
+export interface InfraConfigView {
+  config: {
+    $schema?: string;
+    sql_servers: {
+      host: string;
+      tls_config?: { disabled?: boolean; ca?: string };
+      /** Keyed by the database's name on the server; `name` is Encore's. */
+      databases: Record<string, { name?: string; username: string; password: string | { $env: string } }>;
+    }[];
+  };
+  /** `value` only when revealed (app admins; audited). */
+  env: { name: string; role: string; databases: string[]; value?: string }[];
+  notes: string[];
+}
+
 export interface AuditEntryView {
   at: string;
   actor: string;
