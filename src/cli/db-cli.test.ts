@@ -1,6 +1,6 @@
 /**
  * Encore's CLI habits and self-hosting, through the built binary against a real platform and
- * engine: `db shell DB` (positional database, refused when unknown, conflicting role flags
+ * engine: `db shell DB` (positional database, psql behind a proxy that keeps the real password, refused when unknown, conflicting role flags
  * refused, --app from ./arbor.yaml), `db conn-uri`, `db proxy` (node-postgres and psql through it,
  * a wrong password refused, a cancel forwarded, the real password never printed) and
  * `env infra-config` (Encore's sql_servers shape, $env passwords, --reveal for app admins only,
@@ -66,7 +66,7 @@ before(async () => {
   await t.call('POST', '/accounts', { name: 'engine', apiKey: t.engine.apiKey, apiUrl: t.engine.url, plan: 'scale', allowInsecureUrl: true });
   assert.equal((await t.call('POST', '/apps', { model: SHOP_MODEL, migrations: SHOP_MIGRATIONS })).status, 201);
   assert.equal((await t.call('POST', '/apps/shop/environments', { name: 'dev', account: 'engine', mode: 'new-project' })).status, 201);
-  await t.waitFor('shop', 'dev', 'ready');
+  await t.waitFor('shop', 'dev', 'ready', 600_000); // a deadline for a hang, not a timing: the machine may be busy
   writeFileSync(join(dir, 'arbor.yaml'), SHOP_MODEL);
 });
 after(async () => {
@@ -75,9 +75,13 @@ after(async () => {
 });
 
 test('db shell: the database is positional, refused when unknown; role flags exclude each other; --app from ./arbor.yaml', async () => {
-  const billing = await arbor(['db', 'shell', 'billing', '--app', 'shop', '--env', 'dev', '--', '-Atc', 'SELECT current_database(), current_user']);
+  const real = (await t.call('POST', '/apps/shop/environments/dev/users/encore_reader/reveal')).body.user.password as string;
+  const billing = await arbor(['db', 'shell', 'billing', '--app', 'shop', '--env', 'dev', '--', '-Atc', 'SELECT current_database(), current_user', '-c', '\\! echo "pw:$PGPASSWORD"']);
   assert.equal(billing.code, 0, billing.stderr);
-  assert.equal(billing.stdout, 'billing|encore_reader\n');
+  const [row, seen] = billing.stdout.split('\n');
+  assert.equal(row, 'billing|encore_reader');
+  assert.match(seen, /^pw:[\w-]{20,}$/, 'psql has a password: the proxy\'s');
+  assert.ok(!billing.stdout.includes(real) && !billing.stderr.includes(real), 'psql never sees the real password');
   // Inside the app's folder --app comes from arbor.yaml; --database is the positional's alias.
   const here = await arbor(['db', 'shell', '--database', 'main', '-e', 'dev', '--write', '--', '-Atc', 'SELECT current_database(), current_user, count(*) FROM orders'], { cwd: dir });
   assert.equal(here.stdout, 'main|encore_writer|1\n', here.stderr);

@@ -148,12 +148,15 @@ export async function startDbProxy(options: ProxyOptions): Promise<DbProxy> {
   /** Sends SSLRequest, reads the one-byte answer, upgrades. */
   async function tlsUpstream(): Promise<tls.TLSSocket> {
     const raw = net.connect({ host, port });
-    await new Promise<void>((resolve, reject) => {
-      raw.once('connect', resolve);
+    const failed = new Promise<never>((_, reject) => {
       raw.once('error', reject);
+      raw.once('close', () => reject(new Error(`the endpoint ${host}:${port} closed the connection`)));
     });
+    failed.catch(() => {});
+    raw.on('error', () => {}); // later errors reach the TLS socket's listeners
+    await Promise.race([once(raw, 'connect'), failed]);
     raw.write(untyped(int32(SSL_REQUEST)));
-    const [answer] = (await once(raw, 'data')) as [Buffer];
+    const [answer] = (await Promise.race([once(raw, 'data'), failed])) as [Buffer];
     if (answer.length !== 1 || answer[0] !== 'S'.charCodeAt(0)) {
       raw.destroy();
       throw new Error(`the endpoint ${host}:${port} does not take TLS`);

@@ -3,9 +3,9 @@
  * positional argument (`--database` is the same), the role is `encore_reader` by default,
  * `--write` (encore_writer), `--admin` (encore_admin) or `--superuser` (encore_platform), one of
  * them at most. Credentials come from the platform's reveal call (audited; developers on
- * unprotected environments, app admins on protected ones). `shell` runs psql with the password
- * in its environment, `conn-uri` prints the URI, `proxy` keeps the password in this process and
- * gives local clients a password of its own (db-proxy.ts).
+ * unprotected environments, app admins on protected ones). `conn-uri` prints the URI; `proxy`
+ * keeps the password in this process and gives local clients a password of its own
+ * (db-proxy.ts); `shell` runs psql through such a proxy, as Encore's does.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -82,6 +82,15 @@ async function resolve(o: Target, positional: string | undefined, command: strin
   };
 }
 
+/** The proxy's URI, without a password (the user name is only shown: the proxy takes any). */
+function localUri(port: number, role: string, database: string): URL {
+  const url = new URL(`postgresql://127.0.0.1:${port}`);
+  url.username = role;
+  url.pathname = `/${encodeURIComponent(database)}`;
+  url.searchParams.set('sslmode', 'disable');
+  return url;
+}
+
 /** The arguments after `--` (they go to psql) and the operands before it. */
 function splitAtDashes(command: Command, operands: string[]): { before: string[]; after: string[] } {
   let root: Command = command;
@@ -100,16 +109,25 @@ export function registerDb(program: Command): void {
       const { before, after } = splitAtDashes(command, args);
       if (before.length > 1) throw new Error(`one database at most, got ${before.join(' ')} (psql arguments go after --)`);
       const target = await resolve(o, before[0], 'shell');
-      const url = await target.reveal();
+      // As Encore's does, psql talks to a proxy in this process with a password made for this
+      // session: the real one never reaches psql, its history or `ps`.
+      const proxy = await startDbProxy({ upstreamUri: (await target.reveal()).toString(), databases: target.databases, log: (line) => void (line.startsWith('WARN') && process.stderr.write(`${line}\n`)) });
       process.stderr.write(`INFO: connecting to ${target.database} on ${target.app}/${o.env} as ${target.role}\n`);
-      // The password goes through the environment, not the command line (where `ps` shows it).
-      const password = decodeURIComponent(url.password);
-      url.password = '';
-      const child = spawn('psql', [url.toString(), ...after], { stdio: 'inherit', env: { ...process.env, PGPASSWORD: password } });
-      const code = await new Promise<number>((done, fail) => {
-        child.once('error', (error) => fail(new Error((error as NodeJS.ErrnoException).code === 'ENOENT' ? 'psql is not installed (Debian: apt-get install postgresql-client)' : error.message)));
-        child.once('exit', (c) => done(c ?? 1));
-      });
+      const url = localUri(proxy.port, target.role, target.database);
+      // Ctrl-C is psql's (it cancels the query through the proxy), not a reason for the proxy to stop.
+      const ignore = () => {};
+      process.on('SIGINT', ignore);
+      let code: number;
+      try {
+        const child = spawn('psql', [url.toString(), ...after], { stdio: 'inherit', env: { ...process.env, PGPASSWORD: proxy.password } });
+        code = await new Promise<number>((done, fail) => {
+          child.once('error', (error) => fail(new Error((error as NodeJS.ErrnoException).code === 'ENOENT' ? 'psql is not installed (Debian: apt-get install postgresql-client)' : error.message)));
+          child.once('exit', (c) => done(c ?? 1));
+        });
+      } finally {
+        process.off('SIGINT', ignore);
+        await proxy.close();
+      }
       process.exitCode = code;
     });
 
@@ -130,11 +148,8 @@ export function registerDb(program: Command): void {
       const target = await resolve(o, database, 'proxy', true);
       const upstream = await target.reveal();
       const proxy = await startDbProxy({ upstreamUri: upstream.toString(), databases: target.databases, port: o.port, log: (line) => process.stderr.write(`${line}\n`) });
-      const local = new URL(`postgresql://127.0.0.1:${proxy.port}`);
-      local.username = 'arbor';
+      const local = localUri(proxy.port, target.role, target.database);
       local.password = proxy.password;
-      local.pathname = `/${encodeURIComponent(target.database)}`;
-      local.searchParams.set('sslmode', 'disable');
       process.stdout.write(`${local.toString()}\n`);
       process.stderr.write(`INFO: ${target.app}/${o.env} as ${target.role} on 127.0.0.1:${proxy.port} (databases: ${target.databases.join(', ')}); this password works until the proxy stops (Ctrl-C)\n`);
       await new Promise<void>((done) => {

@@ -58,7 +58,7 @@ export const EXAMPLES: Record<string, string[]> = {
     'DATABASE_URL=$(npx arbor db conn-uri main --app shop --env dev --write) npx prisma migrate status   # the real password (a reveal: audited)',
   ],
   'db proxy': [
-    'npx arbor db proxy --app shop --env staging --port 5433   # prints postgresql://arbor:<run password>@127.0.0.1:5433/main?sslmode=disable',
+    'npx arbor db proxy --app shop --env staging --port 5433   # prints postgresql://encore_reader:<run password>@127.0.0.1:5433/main?sslmode=disable',
     'npx arbor db proxy --app shop --env prod --admin          # any client, any of the app\'s databases; the real password stays in the proxy',
   ],
   engine: ['npx arbor engine serve --port 4599'],
