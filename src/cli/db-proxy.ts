@@ -5,12 +5,12 @@
  * in this process: clients, their logs and their config files only ever see the run's password.
  *
  * Only the start of the protocol is spoken here: the client's SSLRequest/GSSENCRequest (declined:
- * the listener is loopback-only), StartupMessage, cleartext password (loopback, a random
- * per-run secret) and CancelRequest (forwarded); upstream the StartupMessage and the server's
+ * the listener is loopback-only), StartupMessage, SCRAM-SHA-256 against a random per-run
+ * password, and CancelRequest (forwarded); upstream the StartupMessage and the server's
  * choice of SCRAM-SHA-256(-PLUS, channel-bound to the TLS certificate), MD5 or cleartext, with
  * node-postgres' own SCRAM code. From AuthenticationOk on, the proxy only copies bytes.
  */
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
 import { once } from 'node:events';
 import { createRequire } from 'node:module';
 import net from 'node:net';
@@ -209,6 +209,46 @@ export async function startDbProxy(options: ProxyOptions): Promise<DbProxy> {
     socket.end(untyped(body.subarray(0, Math.min(body.length, 260))));
   }
 
+  // The client side of SCRAM-SHA-256 (RFC 5802, RFC 7677), as a Postgres server runs it: the
+  // password never crosses the socket. No channel binding: the listener has no TLS.
+  const salt = randomBytes(16);
+  const ITERATIONS = 4096;
+  const saltedPassword = pbkdf2Sync(password, salt, ITERATIONS, 32, 'sha256');
+  const hmac = (key: Buffer, text: string) => createHmac('sha256', key).update(text).digest();
+  const storedKey = createHash('sha256').update(hmac(saltedPassword, 'Client Key')).digest();
+  const serverKey = hmac(saltedPassword, 'Server Key');
+
+  /** True when the client proved it knows the run's password. */
+  async function scramLogin(inbox: ReturnType<typeof reader>, client: net.Socket): Promise<boolean> {
+    client.write(message('R', int32(10), cstring('SCRAM-SHA-256'), Buffer.alloc(1)));
+    const initial = await inbox.message();
+    if (initial.type !== 'p') return false;
+    const nul = initial.body.indexOf(0);
+    if (nul < 0 || initial.body.subarray(0, nul).toString() !== 'SCRAM-SHA-256' || initial.body.length < nul + 5) return false;
+    const clientFirst = initial.body.subarray(nul + 5).toString('utf8');
+    // gs2 header: n (no binding) or y (client could bind, thinks we cannot); then n=user,r=nonce
+    const first = /^([ny]),,(n=[^,]*,r=([\x21-\x2b\x2d-\x7e]+))(,.*)?$/.exec(clientFirst);
+    if (!first) return false;
+    const [, gs2, clientFirstBare, clientNonce] = first;
+    const nonce = clientNonce + randomBytes(18).toString('base64');
+    const serverFirst = `r=${nonce},s=${salt.toString('base64')},i=${ITERATIONS}`;
+    client.write(message('R', int32(11), Buffer.from(serverFirst)));
+    const final = await inbox.message();
+    if (final.type !== 'p') return false;
+    const clientFinal = /^(c=([^,]*),r=([^,]*)(?:,[^p][^,]*)*),p=([A-Za-z0-9+/=]+)$/.exec(final.body.toString('utf8'));
+    if (!clientFinal) return false;
+    const [, withoutProof, binding, finalNonce, proofText] = clientFinal;
+    if (binding !== Buffer.from(`${gs2},,`).toString('base64') || finalNonce !== nonce) return false;
+    const authMessage = `${clientFirstBare},${serverFirst},${withoutProof}`;
+    const signature = hmac(storedKey, authMessage);
+    const proof = Buffer.from(proofText, 'base64');
+    if (proof.length !== signature.length) return false;
+    const clientKey = Buffer.from(proof.map((b, i) => b ^ signature[i]));
+    if (!timingSafeEqual(createHash('sha256').update(clientKey).digest(), storedKey)) return false;
+    client.write(message('R', int32(12), Buffer.from(`v=${hmac(serverKey, authMessage).toString('base64')}`)));
+    return true;
+  }
+
   async function serve(client: net.Socket): Promise<void> {
     const inbox = reader(client);
     let params: Map<string, string> | undefined;
@@ -231,11 +271,7 @@ export async function startDbProxy(options: ProxyOptions): Promise<DbProxy> {
       }
     }
     const user = params.get('user') ?? '';
-    client.write(message('R', int32(3)));
-    const reply = await inbox.message();
-    const given = reply.type === 'p' ? reply.body.subarray(0, Math.max(0, reply.body.indexOf(0))) : Buffer.alloc(0);
-    const expected = Buffer.from(password, 'utf8');
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+    if (!(await scramLogin(inbox, client))) {
       log(`WARN: refused a client (user ${JSON.stringify(user)}): wrong password`);
       client.end(fatal('28P01', `password authentication failed for user "${user}"`));
       return;
