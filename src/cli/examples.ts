@@ -35,9 +35,13 @@ export const EXAMPLES: Record<string, string[]> = {
     'npx arbor apps apply --encore ./my-app --dry-run                  # the model derived from the Encore app, and what it could not resolve',
     'npx arbor apps apply --encore ./my-app --write-yaml arbor.yaml     # create or update the app, and keep the model as arbor.yaml',
   ],
-  environments: ['npx arbor environments history --app shop --env staging', 'npx arbor environments restore --app shop --env staging --at 2026-05-01T12:00:00Z --confirm staging'],
+  environments: ['npx arbor environments history --app shop --env staging', 'npx arbor env infra-config --app shop --env prod --out infra.config.json', 'npx arbor environments restore --app shop --env staging --at 2026-05-01T12:00:00Z --confirm staging'],
   'environments confirm-import': ['npx arbor environments confirm-import --app shop --env legacy   # an app admin: the listed changes are made, then migrations run'],
   'environments history': ['npx arbor environments history --app shop --env staging --json   # from, to, and why it begins there'],
+  'environments infra-config': [
+    'npx arbor env infra-config --app shop --env prod --out infra.config.json                    # Encore\'s sql_servers, passwords as {"$env": ...}',
+    'npx arbor env infra-config --app shop --env prod --service orders --out infra.config.json --reveal > db.env   # app admins: NAME=password lines (audited)',
+  ],
   'environments restore': [
     'npx arbor environments restore --app shop --env dev --at 2026-05-01T12:00:00Z           # same passwords and host',
     'npx arbor environments restore --app shop --env staging --at 0/1A2B3C8 --confirm staging   # protected: confirm with its name',
@@ -49,10 +53,18 @@ export const EXAMPLES: Record<string, string[]> = {
   'previews reset': ['ARBOR_TOKEN=$ARBOR_TOKEN npx arbor previews reset --app shop --pr 42           # back to the parent\'s data, same passwords'],
   github: ['# in a workflow: uses: <owner>/arbor@main (action.yml; docs/github.md)'],
   'github preview': ['ARBOR_URL=https://arbor.example.com ARBOR_TOKEN=$ARBOR_TOKEN GITHUB_EVENT_PATH=event.json npx arbor github preview --model arbor.yaml'],
-  db: ['npx arbor db shell --app shop --env staging'],
+  db: ['npx arbor db shell main --app shop --env staging', 'npx arbor db proxy --app shop --env staging --port 5433'],
   'db shell': [
-    'npx arbor db shell --app shop --env staging                       # psql as encore_reader',
-    "npx arbor db shell --app shop --env pr:42 --write -- -c 'select 1'  # as encore_writer, arguments after -- go to psql",
+    'npx arbor db shell main --app shop --env staging                  # psql on database main as encore_reader',
+    "npx arbor db shell main --app shop -e pr:42 --write -- -c 'select 1'  # as encore_writer; arguments after -- go to psql",
+    'cd shop && npx arbor db shell billing -e dev --admin              # --app from ./arbor.yaml; --write, --admin, --superuser: one at most',
+  ],
+  'db conn-uri': [
+    'DATABASE_URL=$(npx arbor db conn-uri main --app shop --env dev --write) npx prisma migrate status   # the real password (a reveal: audited)',
+  ],
+  'db proxy': [
+    'npx arbor db proxy --app shop --env staging --port 5433   # prints postgresql://encore_reader:<run password>@127.0.0.1:5433/main?sslmode=disable',
+    'npx arbor db proxy --app shop --env prod --admin          # any client, any of the app\'s databases; the real password stays in the proxy',
   ],
   engine: ['npx arbor engine serve --port 4599'],
   'engine serve': [

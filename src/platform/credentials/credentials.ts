@@ -82,7 +82,8 @@ export async function branchUri(
   return url.toString();
 }
 
-async function context(ctx: Context, appName: string, envName: string) {
+/** The app, environment, model (the approved one on a protected environment), Neon client and role names. */
+export async function credentialContext(ctx: Context, appName: string, envName: string) {
   const app = await findApp(ctx, appName);
   const env = await findEnvironment(ctx, app, envName);
   // A protected environment has the roles of the approved model.
@@ -92,14 +93,14 @@ async function context(ctx: Context, appName: string, envName: string) {
 }
 
 export async function listCredentials(ctx: Context, appName: string, envName: string) {
-  const { env, model } = await context(ctx, appName, envName);
+  const { env, model } = await credentialContext(ctx, appName, envName);
   const stored = new Set((await ctx.db.select({ role: credentials.role }).from(credentials).where(eq(credentials.environmentId, env.id))).map((r) => r.role));
   const [host, port] = (env.neon.host ?? '').split(':');
   return loginRoles(model).map((r) => ({ username: r.role, host: host || undefined, port: port ? Number(port) : undefined, databases: r.databases, purpose: r.purpose, hasPassword: stored.has(r.role) }));
 }
 
 export async function revealCredential(ctx: Context, actor: Actor, appName: string, envName: string, role: string) {
-  const { app, env, model, api, names } = await context(ctx, appName, envName);
+  const { app, env, model, api, names } = await credentialContext(ctx, appName, envName);
   const entry = loginRoles(model).find((r) => r.role === role);
   if (!entry) throw notFound(`login role ${role} in the hierarchy of app ${app.name}`);
   const password = await storedPassword(ctx, env.id, role);
@@ -111,7 +112,7 @@ export async function revealCredential(ctx: Context, actor: Actor, appName: stri
 
 /** New passwords for one login role or all; the platform role is reset through Neon. */
 export async function rotateCredentials(ctx: Context, actor: Actor, appName: string, envName: string, role?: string): Promise<string[]> {
-  const { app, env, model, api, names } = await context(ctx, appName, envName);
+  const { app, env, model, api, names } = await credentialContext(ctx, appName, envName);
   if (env.status !== 'ready') throw new PlatformError(409, 'not_ready', `environment ${app.name}/${env.name} is ${env.status}; rotate once it is ready`);
   const targets = loginRoles(model).filter((r) => !role || r.role === role);
   if (!targets.length) throw notFound(`login role ${role} in the hierarchy of app ${app.name}`);

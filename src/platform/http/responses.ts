@@ -215,3 +215,19 @@ export const EncoreDerivedView = z.strictObject({
   notes: z.array(z.string()).describe('what could not be resolved, with file and line; left out of the model'),
   migrations: z.record(z.string(), z.array(z.strictObject({ file: z.string(), sql: z.string() }))),
 });
+
+/** GET …/infra-config (and its reveal): Encore's infra.config.json `sql_servers`, passwords as `$env` references. */
+export const InfraConfigView = z.strictObject({
+  config: z.strictObject({
+    $schema: z.string().optional(),
+    sql_servers: z.array(
+      z.strictObject({
+        host: z.string(),
+        tls_config: z.strictObject({ disabled: z.boolean().optional(), ca: z.string().optional() }).optional(),
+        databases: z.record(z.string(), z.strictObject({ name: z.string().optional(), username: z.string(), password: z.union([z.string(), z.strictObject({ $env: z.string() })]) })).describe("keyed by the database's name on the server; name is Encore's"),
+      }),
+    ),
+  }),
+  env: z.array(z.strictObject({ name: z.string(), role: z.string(), databases: z.array(z.string()), value: z.string().optional().describe('only when revealed (app admins; audited)') })),
+  notes: z.array(z.string()),
+});

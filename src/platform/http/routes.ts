@@ -22,6 +22,7 @@ import { closePreview, listPreviews, openPreview, previewName, setPreviewSetting
 import { Api, SESSION_COOKIE, clientAddress } from './api.ts';
 import { resetPreview } from '../previews/reset.ts';
 import { environmentHistory, requestRestore } from '../environments/restore.ts';
+import { infraConfig } from '../environments/infra-config.ts';
 import { previewSchemaDiff, schemaDiffMarkdown } from '../previews/schema-diff.ts';
 import { githubWebhookRoutes } from '../github/webhook.ts';
 import * as V from './responses.ts';
@@ -332,6 +333,25 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
     async handler({ params, body, actor }) {
       await envAs(actor, params.app, params.env, 'rotating credentials', 'developer');
       return { rotated: await rotateCredentials(ctx, actor, params.app, params.env, body.role) };
+    },
+  });
+
+  api.route({
+    method: 'get', path: '/apps/{app}/environments/{env}/infra-config', summary: "Encore's infra.config.json (sql_servers) for self-hosting the app, or one service, on this environment: one login per database, passwords as $env references (no secrets)", access: 'member', response: V.InfraConfigView,
+    query: z.object({ service: z.string().optional() }),
+    async handler({ params, query, actor }) {
+      await envAs(actor, params.app, params.env, "reading the environment's infra config");
+      return await infraConfig(ctx, actor, params.app, params.env, { service: query.service });
+    },
+  });
+  api.route({
+    method: 'post', path: '/apps/{app}/environments/{env}/infra-config/reveal', summary: 'The same, with the values of the password variables (app admins; audited)', access: 'member', response: V.InfraConfigView,
+    body: z.strictObject({ service: z.string().optional() }),
+    async handler({ params, body, actor }) {
+      // Every runtime password of the app at once: an app admin, whatever the environment.
+      await appAs(actor, params.app, 'admin', "revealing the passwords of the environment's infra config");
+      await envAs(actor, params.app, params.env, "revealing the passwords of the environment's infra config", 'admin');
+      return await infraConfig(ctx, actor, params.app, params.env, { service: body.service, reveal: true });
     },
   });
 

@@ -17,6 +17,7 @@ import type { environmentHistory } from '../environments/restore.ts';
 import type { EnvironmentInput as ServerEnvironmentInput, environmentView } from '../environments/environments.ts';
 import type * as Store from '../store/schema.ts';
 import type { previewSchemaDiff } from '../previews/schema-diff.ts';
+import type { infraConfig } from '../environments/infra-config.ts';
 import type * as Api from './types.ts';
 import type * as V from './responses.ts';
 import type { z } from 'zod';
@@ -58,5 +59,6 @@ test('the handlers answer with the shapes types.ts publishes', () => {
   fits<Same<z.infer<typeof V.NeonSettings>, Store.NeonSettings>>();
   fits<Fits<Result<typeof deriveEncoreUpload>, Api.EncoreDerivedView>>();
   fits<Fits<Parameters<typeof deriveEncoreUpload>[0], Api.EncoreDeriveInput['files']>>();
+  fits<Fits<Result<typeof infraConfig>, Api.InfraConfigView>>();
   assert.ok(true);
 });

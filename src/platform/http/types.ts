@@ -80,3 +80,5 @@ export type TeamMemberView = z.infer<typeof V.TeamMemberView>;
 export type NewUserView = z.infer<typeof V.NewUserView>;
 export type HistoryView = z.infer<typeof V.HistoryView>;
 export type SchemaDiffView = z.infer<typeof V.SchemaDiffView>;
+
+export type InfraConfigView = z.infer<typeof V.InfraConfigView>;
