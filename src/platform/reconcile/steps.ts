@@ -42,16 +42,24 @@ async function readWriteEndpoint(api: NeonApi, projectId: string, branchId: stri
   return data.endpoints.find((e) => e.type === 'read_write');
 }
 
-async function findBranchByName(api: NeonApi, projectId: string, name: string) {
+export async function findBranchByName(api: NeonApi, projectId: string, name: string) {
   const { data } = await api.listProjectBranches({ projectId, search: name });
   return data.branches.find((b) => b.name === name);
 }
 
-const endpointSettings = (env: Environment) => ({
+export const endpointSettings = (env: Environment) => ({
   autoscaling_limit_min_cu: env.spec.settings.minCu,
   autoscaling_limit_max_cu: env.spec.settings.maxCu,
   suspend_timeout_seconds: env.spec.settings.suspendTimeoutSeconds,
 });
+
+/**
+ * A preview's branch also expires on Neon a day after Arbor's own expiry: nothing lingers even
+ * if the platform is gone.
+ */
+export function neonExpiryOf(spec: Environment['spec']): string | undefined {
+  return spec.expiresAt ? new Date(Math.min(Date.parse(spec.expiresAt) + 86_400_000, Date.now() + 29 * 86_400_000)).toISOString() : undefined;
+}
 
 /** Finds or creates the project / branch / endpoint the environment's mode calls for. */
 export async function ensureNeonResources(s: StepContext): Promise<void> {
@@ -97,9 +105,7 @@ export async function ensureNeonResources(s: StepContext): Promise<void> {
       const found = await findBranchByName(api, parentProject!, spec.branchName!);
       if (found) neon = { ...neon, branchId: found.id, createdBranch: true };
       else {
-        // A preview's branch also expires on Neon a day after Arbor's own expiry: nothing lingers
-        // even if the platform is gone.
-        const neonExpiry = spec.expiresAt ? new Date(Math.min(Date.parse(spec.expiresAt) + 86_400_000, Date.now() + 29 * 86_400_000)).toISOString() : undefined;
+        const neonExpiry = neonExpiryOf(spec);
         const { data } = await api.createProjectBranch(parentProject!, {
           branch: { parent_id: parentBranch, name: spec.branchName, ...(spec.at ? parentFields(parsePoint(spec.at)) : {}), ...(neonExpiry ? { expires_at: neonExpiry } : {}) },
           endpoints: [{ type: 'read_write' as never, ...endpointSettings(env) }],
@@ -365,12 +371,14 @@ export async function deleteNeonResources(s: StepContext): Promise<string> {
     await ignoreNotFound(api.deleteProject(env.neon.projectId));
     return `deleted project ${env.neon.projectId}`;
   }
-  if (env.neon.createdBranch && env.neon.branchId) {
+  if ((env.neon.createdBranch && env.neon.branchId) || env.neon.masking) {
     await awaitOperations(api, env.neon.projectId!).catch(() => {});
-    await ignoreNotFound(api.deleteProjectBranch({ projectId: env.neon.projectId!, branchId: env.neon.branchId }));
-    // The states restores preserved (the branch's parents since): deleted after it.
+    if (env.neon.createdBranch && env.neon.branchId) await ignoreNotFound(api.deleteProjectBranch({ projectId: env.neon.projectId!, branchId: env.neon.branchId }));
+    // The states restores preserved (the branch's parents since), then the branch a masked
+    // preview's data was masked on (its parent): deleted after it.
     const left: string[] = [];
-    for (const id of [...(env.neon.preserved ?? [])].reverse()) {
+    const after = [...(env.neon.preserved ?? [])].reverse().concat(env.neon.masking ? [env.neon.masking.branchId] : []);
+    for (const id of after) {
       await awaitOperations(api, env.neon.projectId!).catch(() => {});
       try {
         await ignoreNotFound(api.deleteProjectBranch({ projectId: env.neon.projectId!, branchId: id }));
@@ -378,7 +386,7 @@ export async function deleteNeonResources(s: StepContext): Promise<string> {
         left.push(`${id} (${neonMessage(error)})`);
       }
     }
-    return `deleted branch ${env.neon.branchId}${env.neon.preserved?.length ? ` and ${env.neon.preserved.length - left.length} branch(es) restores preserved` : ''}${left.length ? `; left ${left.join(', ')}` : ''}`;
+    return `deleted branch ${env.neon.branchId}${after.length ? ` and ${after.length - left.length} branch(es) restores preserved or masking used` : ''}${left.length ? `; left ${left.join(', ')}` : ''}`;
   }
   return 'nothing Arbor created';
 }
