@@ -108,7 +108,8 @@ export function maskExpression(rule: MaskRule): string | null {
       // Letters and digits become x: the shape (length, separators) stays, so length checks hold.
       return `CASE WHEN ${c} IS NULL THEN NULL ELSE pg_catalog.regexp_replace(${c}::text, '[[:alnum:]]', 'x', 'g') END`;
     case 'fake-name':
-      return `CASE WHEN ${c} IS NULL THEN NULL ELSE (${arrayLiteral(FIRST_NAMES)})[1 OPERATOR(pg_catalog.+) pg_catalog.get_byte(${digest}, 0) OPERATOR(pg_catalog.%) ${FIRST_NAMES.length}] OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) (${arrayLiteral(LAST_NAMES)})[1 OPERATOR(pg_catalog.+) pg_catalog.get_byte(${digest}, 1) OPERATOR(pg_catalog.%) ${LAST_NAMES.length}] END`;
+      // OPERATOR(...) binds all alike, left to right: the parentheses matter.
+      return `CASE WHEN ${c} IS NULL THEN NULL ELSE (${arrayLiteral(FIRST_NAMES)})[1 OPERATOR(pg_catalog.+) (pg_catalog.get_byte(${digest}, 0) OPERATOR(pg_catalog.%) ${FIRST_NAMES.length})] OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) (${arrayLiteral(LAST_NAMES)})[1 OPERATOR(pg_catalog.+) (pg_catalog.get_byte(${digest}, 1) OPERATOR(pg_catalog.%) ${LAST_NAMES.length})] END`;
     case 'sql':
       return `(${rule.sql})`;
   }

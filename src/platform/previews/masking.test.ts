@@ -211,7 +211,7 @@ test('requireMasking blocks a preview naming the personal-looking columns withou
   assert.equal((await t.call('POST', '/apps/web/environments/pr:3/users/svc_api/reveal')).status, 409);
 
   await t.call('PATCH', '/apps/web', { model: model({ requireMasking: true, mask: RULES }) });
-  await t.waitFor('web', 'pr:3', 'ready');
+  await waitForReady('pr:3');
   const rows = await withClient((await reveal('pr:3', 'svc_api')).connectionUri, async (c) => (await c.query('SELECT email, phone FROM customers')).rows);
   assert.ok(rows.every((r) => /@example\.invalid$/.test(r.email) && r.phone.startsWith('+1-555-')));
 });
@@ -220,6 +220,16 @@ async function waitForError(env: string, pattern: RegExp): Promise<string> {
   for (;;) {
     const e = (await t.call('GET', `/apps/web/environments/${env}`)).body.environment;
     if (e.status === 'failed' && e.observedGeneration === e.generation && pattern.test(e.error ?? '')) return e.error;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Ready for the current generation (a failure of an earlier one is waited past). */
+async function waitForReady(env: string): Promise<void> {
+  for (;;) {
+    const e = (await t.call('GET', `/apps/web/environments/${env}`)).body.environment;
+    if (e.observedGeneration === e.generation && e.status === 'ready') return;
+    if (e.observedGeneration === e.generation && e.status === 'failed') throw new Error(`${env} failed: ${e.error}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
