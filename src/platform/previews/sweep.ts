@@ -4,8 +4,9 @@
  * branch and recording it, an environment row removed by hand, a store restored from an older
  * backup — are deleted once they are older than a grace period, each deletion in the audit log.
  * Only projects some environment of this platform uses are looked at, only branches with an
- * expiry (Arbor gives every preview branch one), never a branch an environment holds by id or is
- * about to hold by name. The reconciler runs it periodically.
+ * expiry (Arbor gives every preview branch one) or a masked preview's `-masking` branch (which has
+ * none: it is the preview branch's parent), never a branch an environment holds by id or is about
+ * to hold by name. The reconciler runs it periodically.
  */
 import { eq } from 'drizzle-orm';
 import { clientFor } from '../accounts/accounts.ts';
