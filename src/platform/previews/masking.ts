@@ -9,6 +9,7 @@
  *              old values), materialized views refreshed; its endpoint is deleted afterwards.
  *          └─► preview branch (`<name>`): a child of the masking branch made after the masking,
  *              so its history starts masked; it alone gets the preview's endpoint and passwords.
+ *              (The masking branch's endpoint is deleted by the run's last step.)
  *
  * The step runs before `superuser`, so until masking succeeded no preview password exists
  * (nothing to reveal, nothing rotated) and the preview is not ready. A failing rule, or a
@@ -23,12 +24,12 @@ import { and, eq } from 'drizzle-orm';
 import type { Context } from '../context.ts';
 import { branchUri, storedPassword } from '../credentials/credentials.ts';
 import { isPreview } from '../environments/environments.ts';
-import { awaitOperations, ignoreNotFound, neonStatus, type NeonApi } from '../neon/client.ts';
+import { ignoreNotFound } from '../neon/client.ts';
 import type { AppModel, PreviewsModel } from '../postgres/app-model.ts';
 import { newRoundTrips, openSession, type Session } from '../postgres/connection.ts';
 import { quoteIdent, roleNames } from '../postgres/names.ts';
 import { Permanent } from '../reconcile/failure.ts';
-import { endpointSettings, findBranchByName, neonExpiryOf, NotYet, type StepContext } from '../reconcile/steps.ts';
+import { createOrFindBranch, endpointSettings, neonExpiryOf, NotYet, type StepContext } from '../reconcile/steps.ts';
 import { environments, type App, type Environment } from '../store/schema.ts';
 import { looksPersonal, maskExpression, parseMaskRules, TEXT_RULES, type MaskRule } from './mask-rules.ts';
 
@@ -41,14 +42,14 @@ export function masks(policy: PreviewsModel | undefined): boolean {
   return !!policy && (policy.requireMasking === true || Object.keys(policy.mask ?? {}).length > 0);
 }
 
-/** The steps of a run: `masking` first for a preview that masks (or did). */
-export async function withMasking<T extends { name: string }>(ctx: Context, app: App, env: Environment, steps: T[], step: T): Promise<T[]> {
+/** The steps of a run: `masking` first and `masking-endpoint` last for a preview that masks (or did). */
+export async function withMasking<T extends { name: string }>(ctx: Context, app: App, env: Environment, steps: T[], step: T, last: T): Promise<T[]> {
   if (!isPreview(env) || env.spec.mode !== 'branch-environment') return steps;
   if (!env.neon.masking) {
     const [parent] = await ctx.db.select().from(environments).where(and(eq(environments.appId, env.appId), eq(environments.name, env.spec.parentEnvironment!)));
     if (!parent || !masks(maskingPolicy(app, parent))) return steps;
   }
-  return [step, ...steps];
+  return [step, ...steps, last];
 }
 
 export const maskingBranchName = (branchName: string) => `${branchName}-masking`;
@@ -159,26 +160,12 @@ async function maskDatabase(session: Session, database: string, columns: Column[
   return { masked: tables.map((t) => `${t.table} (${t.rules.map((r) => r.column).join(', ')})`), absent };
 }
 
-async function createBranch(api: NeonApi, projectId: string, name: string, body: Parameters<NeonApi['createProjectBranch']>[1]) {
-  try {
-    const { data } = await api.createProjectBranch(projectId, body);
-    return { branchId: data.branch.id, endpointId: data.endpoints[0]?.id, host: data.endpoints[0]?.host };
-  } catch (error) {
-    // Made by a run that crashed before recording it: Neon says the name is taken.
-    if (neonStatus(error) !== 409) throw error;
-    const found = await findBranchByName(api, projectId, name);
-    if (!found) throw error;
-    const endpoint = (await api.listProjectBranchEndpoints(projectId, found.id)).data.endpoints.find((e) => e.type === 'read_write');
-    return { branchId: found.id, endpointId: endpoint?.id, host: endpoint?.host };
-  }
-}
-
 /** The reconciler step `masking` (before `superuser`). */
 export async function maskPreview(s: StepContext): Promise<string> {
   const { ctx, api } = s;
   const env = s.env;
   if (!isPreview(env) || env.spec.mode !== 'branch-environment') return 'not a preview';
-  if (env.neon.masking?.done) return (await dropMaskingEndpoint(s)) ? 'masked when opened; masking endpoint deleted' : 'masked when opened';
+  if (env.neon.masking?.done) return 'masked when opened';
   const [parent] = await ctx.db.select().from(environments).where(and(eq(environments.appId, env.appId), eq(environments.name, env.spec.parentEnvironment!)));
   if (!parent?.neon.branchId) throw new NotYet(`parent environment ${env.spec.parentEnvironment} has no Neon branch yet`);
   const policy = maskingPolicy(s.app, parent);
@@ -190,11 +177,11 @@ export async function maskPreview(s: StepContext): Promise<string> {
   let masking = env.neon.masking;
   if (!masking) {
     const name = maskingBranchName(env.spec.branchName!);
-    const made = await createBranch(api, projectId, name, { branch: { parent_id: parent.neon.branchId, name }, endpoints: [{ type: 'read_write' as never }] });
+    const made = await createOrFindBranch(api, projectId, name, { branch: { parent_id: parent.neon.branchId, name }, endpoints: [{ type: 'read_write' as never }] });
     masking = { branchId: made.branchId, endpointId: made.endpointId };
     await s.saveNeon({ ...s.env.neon, projectId, masking });
   }
-  await awaitOperations(api, projectId);
+  // No wait for the branch's operations: a connection to its endpoint waits for its compute.
 
   // On the masking branch only the parent's roles and passwords exist: mask as its db_<db>_admin.
   const names = roleNames(s.model.prefix);
@@ -228,25 +215,26 @@ export async function maskPreview(s: StepContext): Promise<string> {
       absent.push(...result.absent);
     }
     // The preview's own branch: a child of the masked state, so its history begins masked.
-    const made = await createBranch(api, projectId, env.spec.branchName!, {
+    const made = await createOrFindBranch(api, projectId, env.spec.branchName!, {
       branch: { parent_id: masking.branchId, name: env.spec.branchName, ...(neonExpiryOf(env.spec) ? { expires_at: neonExpiryOf(env.spec) } : {}) },
       endpoints: [{ type: 'read_write' as never, ...endpointSettings(env) }],
     });
     await s.saveNeon({ ...s.env.neon, projectId, branchId: made.branchId, endpointId: made.endpointId, host: made.host, createdBranch: true, masking: { ...masking, done: true } });
     s.uriCache.base = undefined;
-    await dropMaskingEndpoint(s);
     return `masked ${done.join('; ') || 'nothing (no rule matched a column)'}${absent.length ? `; not in ${parent.name} (nothing to mask): ${absent.join(', ')}` : ''}`;
   } finally {
     for (const x of sessions) await x.session.end();
   }
 }
 
-/** The masking branch's endpoint goes once the preview's branch exists: nobody connects there again. */
-async function dropMaskingEndpoint(s: StepContext): Promise<boolean> {
+/**
+ * The step `masking-endpoint`, last: the masking branch's endpoint goes once the preview's branch
+ * is made (nobody connects there again). Last, so that no other step waits for its deletion.
+ */
+export async function dropMaskingEndpoint(s: StepContext): Promise<string> {
   const masking = s.env.neon.masking;
-  if (!masking?.endpointId) return false;
-  await awaitOperations(s.api, s.env.neon.projectId!);
+  if (!masking?.endpointId) return 'none left';
   await ignoreNotFound(s.api.deleteProjectEndpoint(s.env.neon.projectId!, masking.endpointId));
   await s.saveNeon({ ...s.env.neon, masking: { branchId: masking.branchId, done: masking.done } });
-  return true;
+  return `deleted ${masking.endpointId}`;
 }

@@ -9,7 +9,7 @@
  */
 import { eq } from 'drizzle-orm';
 import type { Context } from '../context.ts';
-import { awaitOperations, ignoreNotFound, neonMessage, type NeonApi } from '../neon/client.ts';
+import { awaitOperations, ignoreNotFound, neonMessage, neonStatus, type NeonApi } from '../neon/client.ts';
 import type { AppModel } from '../postgres/app-model.ts';
 import { MigrationError, migrate } from '../postgres/migrate.ts';
 import { Permanent, withSource } from './failure.ts';
@@ -61,6 +61,23 @@ export function neonExpiryOf(spec: Environment['spec']): string | undefined {
   return spec.expiresAt ? new Date(Math.min(Date.parse(spec.expiresAt) + 86_400_000, Date.now() + 29 * 86_400_000)).toISOString() : undefined;
 }
 
+/**
+ * Creates the branch (with its endpoint); when Neon says the name is taken, it was made by a run
+ * that crashed before recording it, and is found by name (one call on the usual path, not two).
+ */
+export async function createOrFindBranch(api: NeonApi, projectId: string, name: string, body: Parameters<NeonApi['createProjectBranch']>[1]): Promise<{ branchId: string; endpointId?: string; host?: string }> {
+  try {
+    const { data } = await api.createProjectBranch(projectId, body);
+    return { branchId: data.branch.id, endpointId: data.endpoints[0]?.id, host: data.endpoints[0]?.host };
+  } catch (error) {
+    if (neonStatus(error) !== 409) throw error;
+    const found = await findBranchByName(api, projectId, name);
+    if (!found) throw error;
+    const endpoint = await readWriteEndpoint(api, projectId, found.id);
+    return { branchId: found.id, endpointId: endpoint?.id, host: endpoint?.host };
+  }
+}
+
 /** Finds or creates the project / branch / endpoint the environment's mode calls for. */
 export async function ensureNeonResources(s: StepContext): Promise<void> {
   const { api, env } = s;
@@ -102,16 +119,12 @@ export async function ensureNeonResources(s: StepContext): Promise<void> {
     }
     neon.projectId = parentProject;
     if (!neon.branchId) {
-      const found = await findBranchByName(api, parentProject!, spec.branchName!);
-      if (found) neon = { ...neon, branchId: found.id, createdBranch: true };
-      else {
-        const neonExpiry = neonExpiryOf(spec);
-        const { data } = await api.createProjectBranch(parentProject!, {
-          branch: { parent_id: parentBranch, name: spec.branchName, ...(spec.at ? parentFields(parsePoint(spec.at)) : {}), ...(neonExpiry ? { expires_at: neonExpiry } : {}) },
-          endpoints: [{ type: 'read_write' as never, ...endpointSettings(env) }],
-        });
-        neon = { ...neon, branchId: data.branch.id, endpointId: data.endpoints[0]?.id, createdBranch: true };
-      }
+      const neonExpiry = neonExpiryOf(spec);
+      const made = await createOrFindBranch(api, parentProject!, spec.branchName!, {
+        branch: { parent_id: parentBranch, name: spec.branchName, ...(spec.at ? parentFields(parsePoint(spec.at)) : {}), ...(neonExpiry ? { expires_at: neonExpiry } : {}) },
+        endpoints: [{ type: 'read_write' as never, ...endpointSettings(env) }],
+      });
+      neon = { ...neon, branchId: made.branchId, endpointId: made.endpointId, host: made.host, createdBranch: true };
       await s.saveNeon(neon);
     }
   }
@@ -206,7 +219,7 @@ export async function applyHierarchy(s: StepContext): Promise<string> {
     }));
     await s.saveNeon({ ...s.env.neon, deviations: [...kept, ...remaining] });
   } else {
-    if (unknown.length) await rotateOnBranch(ctx, s.api, env, platform, unknown);
+    if (unknown.length) await rotateOnBranch(ctx, s.api, env, platform, unknown, s.uriCache);
     if (remaining.length || s.env.neon.deviations?.length) await s.saveNeon({ ...s.env.neon, deviations: remaining });
   }
   return result.changed ? `${result.operations.length} change(s)` : 'nothing to change';
@@ -325,9 +338,9 @@ export async function applySettings(s: StepContext): Promise<string> {
   if (env.spec.mode === 'import') return 'imported: left as it is';
   const settings = env.spec.settings;
   const changes: string[] = [];
-  const project = (await api.getProject(env.neon.projectId!)).data.project;
   // Retention is the project's: only the environment that created the project sets it (branches share it).
-  if (env.spec.mode === 'new-project' && settings.historyRetentionSeconds !== undefined && project.history_retention_seconds !== settings.historyRetentionSeconds) {
+  const project = env.spec.mode === 'new-project' ? (await api.getProject(env.neon.projectId!)).data.project : undefined;
+  if (project && settings.historyRetentionSeconds !== undefined && project.history_retention_seconds !== settings.historyRetentionSeconds) {
     await api.updateProject(env.neon.projectId!, { project: { history_retention_seconds: settings.historyRetentionSeconds } });
     changes.push('history retention');
   }
