@@ -92,9 +92,9 @@ try {
   const owner = await revealCredential(platform.ctx, admin, 'bench', 'staging', 'db_main_admin');
   const client = new pg.Client({ connectionString: owner.connectionUri });
   await client.connect();
-  // Rows of ~200 bytes: customers carry the personal columns, events the rest of the data.
-  const customers = Math.round((maskedMb * 1024 * 1024) / 200);
-  const events = Math.round(((totalMb - maskedMb) * 1024 * 1024) / 200);
+  // Rows of ~270 bytes with their indexes: customers carry the personal columns, events the rest.
+  const customers = Math.round((maskedMb * 1024 * 1024) / 270);
+  const events = Math.round(((totalMb - maskedMb) * 1024 * 1024) / 270);
   await client.query(`INSERT INTO customers (email, name, card, notes) SELECT 'person' || g || '@mail.example', 'Name' || g || ' Surname', '4111-1111-1111-' || lpad((g % 10000)::text, 4, '0'), repeat('n', 120) FROM generate_series(1, $1) g`, [customers]);
   await client.query(`INSERT INTO events (customer, kind, payload) SELECT g % $2, 'view', repeat('p', 150) FROM generate_series(1, $1) g`, [events, customers]);
   await client.query('VACUUM ANALYZE');
