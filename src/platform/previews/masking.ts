@@ -221,6 +221,7 @@ export async function maskPreview(s: StepContext): Promise<string> {
     });
     await s.saveNeon({ ...s.env.neon, projectId, branchId: made.branchId, endpointId: made.endpointId, host: made.host, createdBranch: true, masking: { ...masking, done: true } });
     s.uriCache.base = undefined;
+    s.freshEndpoint = !!made.created;
     return `masked ${done.join('; ') || 'nothing (no rule matched a column)'}${absent.length ? `; not in ${parent.name} (nothing to mask): ${absent.join(', ')}` : ''}`;
   } finally {
     for (const x of sessions) await x.session.end();

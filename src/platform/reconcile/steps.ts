@@ -32,6 +32,8 @@ export interface StepContext {
   saveNeon(neon: EnvironmentNeon): Promise<void>;
   /** The branch's connection URI, looked up once per run. */
   uriCache: { base?: string };
+  /** Set when this run created the endpoint with the spec's settings (no need to read them back). */
+  freshEndpoint?: boolean;
 }
 
 /** The branch is not there yet (e.g. the parent environment is still provisioning): try later. */
@@ -65,10 +67,10 @@ export function neonExpiryOf(spec: Environment['spec']): string | undefined {
  * Creates the branch (with its endpoint); when Neon says the name is taken, it was made by a run
  * that crashed before recording it, and is found by name (one call on the usual path, not two).
  */
-export async function createOrFindBranch(api: NeonApi, projectId: string, name: string, body: Parameters<NeonApi['createProjectBranch']>[1]): Promise<{ branchId: string; endpointId?: string; host?: string }> {
+export async function createOrFindBranch(api: NeonApi, projectId: string, name: string, body: Parameters<NeonApi['createProjectBranch']>[1]): Promise<{ branchId: string; endpointId?: string; host?: string; created?: boolean }> {
   try {
     const { data } = await api.createProjectBranch(projectId, body);
-    return { branchId: data.branch.id, endpointId: data.endpoints[0]?.id, host: data.endpoints[0]?.host };
+    return { branchId: data.branch.id, endpointId: data.endpoints[0]?.id, host: data.endpoints[0]?.host, created: !!data.endpoints[0] };
   } catch (error) {
     if (neonStatus(error) !== 409) throw error;
     const found = await findBranchByName(api, projectId, name);
@@ -125,6 +127,7 @@ export async function ensureNeonResources(s: StepContext): Promise<void> {
         endpoints: [{ type: 'read_write' as never, ...endpointSettings(env) }],
       });
       neon = { ...neon, branchId: made.branchId, endpointId: made.endpointId, host: made.host, createdBranch: true };
+      s.freshEndpoint = !!made.created;
       await s.saveNeon(neon);
     }
   }
@@ -150,8 +153,22 @@ export async function ensureSuperuser(s: StepContext): Promise<void> {
   const { api, env, ctx } = s;
   const name = roleNames(s.model.prefix).platform;
   const { projectId, branchId } = env.neon;
-  const roles = (await api.listProjectBranchRoles(projectId!, branchId!)).data.roles;
   let password: string | undefined;
+  if (env.type === 'preview' && env.spec.mode === 'branch-environment') {
+    // A preview's branch has the parent's encore_platform: a new password, in one call (else made).
+    password = await api.resetProjectBranchRolePassword(projectId!, branchId!, name).then(
+      ({ data }) => data.role.password,
+      (error) => {
+        if (neonStatus(error) !== 404) throw error;
+        return undefined;
+      },
+    );
+    password ??= (await api.createProjectBranchRole(projectId!, branchId!, { role: { name } })).data.role.password;
+    await storeSecrets(ctx, env.id, [{ role: name, password: password! }]);
+    await awaitOperations(api, projectId!);
+    return;
+  }
+  const roles = (await api.listProjectBranchRoles(projectId!, branchId!)).data.roles;
   if (!roles.some((r) => r.name === name)) {
     password = (await api.createProjectBranchRole(projectId!, branchId!, { role: { name } })).data.role.password;
   } else if (env.spec.mode === 'import' && !(await storedPassword(ctx, env.id, name))) {
@@ -344,14 +361,15 @@ export async function applySettings(s: StepContext): Promise<string> {
     await api.updateProject(env.neon.projectId!, { project: { history_retention_seconds: settings.historyRetentionSeconds } });
     changes.push('history retention');
   }
-  const endpoint = (await api.getProjectEndpoint(env.neon.projectId!, env.neon.endpointId!)).data.endpoint;
+  // An endpoint this run created with the spec's settings is not read back.
   const want = endpointSettings(env);
+  const endpoint = s.freshEndpoint ? want : (await api.getProjectEndpoint(env.neon.projectId!, env.neon.endpointId!)).data.endpoint;
   if (endpoint.autoscaling_limit_min_cu !== want.autoscaling_limit_min_cu || endpoint.autoscaling_limit_max_cu !== want.autoscaling_limit_max_cu || endpoint.suspend_timeout_seconds !== want.suspend_timeout_seconds) {
     await awaitOperations(api, env.neon.projectId!);
     await api.updateProjectEndpoint(env.neon.projectId!, env.neon.endpointId!, { endpoint: want });
     changes.push('compute');
   }
-  await awaitOperations(api, env.neon.projectId!);
+  if (changes.length) await awaitOperations(api, env.neon.projectId!);
   return changes.length ? `updated ${changes.join(', ')}` : 'up to date';
 }
 
