@@ -14,6 +14,8 @@ import { stringify } from 'yaml';
 import { startTestPlatform, type TestPlatform } from '../test-support.ts';
 
 let t: TestPlatform;
+/** A masked preview copies the parent twice on the engine (no copy-on-write here): a deadline for a loaded machine. */
+const SLOW = 300_000;
 const MIGRATIONS = {
   main: [
     {
@@ -104,7 +106,7 @@ test('every kind of rule; no preview role reads an unmasked value through any ta
   const openedAt = new Date();
   await new Promise((r) => setTimeout(r, 1100)); // a whole second before the preview, for a timestamp point
   assert.equal((await t.call('PUT', '/apps/web/previews/1', {})).status, 201);
-  const pr = await t.waitFor('web', 'pr:1', 'ready');
+  const pr = await t.waitFor('web', 'pr:1', 'ready', SLOW);
   const staging = (await t.call('GET', '/apps/web/environments/staging')).body.environment;
   const { steps } = (await t.call('GET', '/apps/web/environments/pr:1')).body.environment;
   assert.equal(steps[0].step, 'masking');
@@ -189,7 +191,7 @@ test('every kind of rule; no preview role reads an unmasked value through any ta
 test('a failing rule keeps the preview not ready, with an error that names the rule and carries no row data', async () => {
   assert.equal((await t.call('PATCH', '/apps/web', { model: model({ mask: { ...RULES, 'main.customers.email': 'NULL::text' } }) })).status, 200);
   await t.call('PUT', '/apps/web/previews/2', {});
-  const failed = await t.waitFor('web', 'pr:2', 'failed');
+  const failed = await t.waitFor('web', 'pr:2', 'failed', SLOW);
   assert.match(failed.error, /masking rule main\.customers\.email: NULL::text failed in database main: null value in column "email"/);
   assertNoSecret(failed.error, 'the error');
   assert.equal((await t.call('POST', '/apps/web/environments/pr:2/users/svc_api/reveal')).status, 409, 'no preview password exists');
@@ -207,7 +209,7 @@ test('requireMasking blocks a preview naming the personal-looking columns withou
   const { 'main.customers.phone': _phone, ...withoutPhone } = RULES;
   await t.call('PATCH', '/apps/web', { model: model({ requireMasking: true, mask: { ...withoutPhone, 'main.customers.billing_address': 'keep' } }) });
   await t.call('PUT', '/apps/web/previews/3', {});
-  const blocked = await t.waitFor('web', 'pr:3', 'failed');
+  const blocked = await t.waitFor('web', 'pr:3', 'failed', SLOW);
   assert.match(blocked.error, /previews\.requireMasking: 2 column\(s\) look personal and have no masking rule \(or keep\): main\.customers\.phone, main\.customers\.billing_address/);
   assert.equal((await t.call('POST', '/apps/web/environments/pr:3/users/svc_api/reveal')).status, 409);
 
