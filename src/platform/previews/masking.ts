@@ -35,8 +35,11 @@ import { looksPersonal, maskExpression, parseMaskRules, TEXT_RULES, type MaskRul
 
 /** The masking rules that apply to previews of `parent`. */
 export function maskingPolicy(app: App, parent: Environment): PreviewsModel | undefined {
-  return ((parent.protected ? app.approvedModel : app.model) as AppModel).previews;
+  return parentModel(app, parent).previews;
 }
+
+/** The model the parent runs: its databases are what the masking branch has. */
+const parentModel = (app: App, parent: Environment) => (parent.protected ? app.approvedModel : app.model) as AppModel;
 
 export function masks(policy: PreviewsModel | undefined): boolean {
   return !!policy && (policy.requireMasking === true || Object.keys(policy.mask ?? {}).length > 0);
@@ -191,7 +194,7 @@ export async function maskPreview(s: StepContext): Promise<string> {
   const cache: { base?: string } = {};
   const sessions: { database: string; session: Session; columns: Column[] }[] = [];
   try {
-    for (const database of s.model.databases) {
+    for (const database of parentModel(s.app, parent).databases) {
       const role = names.dbAdmin(database.name);
       const password = await storedPassword(ctx, parent.id, role);
       if (!password) throw new NotYet(`no password known for ${role} on the parent environment ${parent.name} yet`);
