@@ -9,7 +9,7 @@
  *              old values), materialized views refreshed; its endpoint is deleted afterwards.
  *          └─► preview branch (`<name>`): a child of the masking branch made after the masking,
  *              so its history starts masked; it alone gets the preview's endpoint and passwords.
- *              (The masking branch's endpoint is deleted by the run's last step.)
+ *              (The masking branch's endpoint is deleted before: a stopped branch copies faster.)
  *
  * The step runs before `superuser`, so until masking succeeded no preview password exists
  * (nothing to reveal, nothing rotated) and the preview is not ready. A failing rule, or a
@@ -24,7 +24,7 @@ import { and, eq } from 'drizzle-orm';
 import type { Context } from '../context.ts';
 import { branchUri, storedPassword } from '../credentials/credentials.ts';
 import { isPreview } from '../environments/environments.ts';
-import { ignoreNotFound } from '../neon/client.ts';
+import { awaitOperations, ignoreNotFound } from '../neon/client.ts';
 import type { AppModel, PreviewsModel } from '../postgres/app-model.ts';
 import { newRoundTrips, openSession, type Session } from '../postgres/connection.ts';
 import { quoteIdent, roleNames } from '../postgres/names.ts';
@@ -45,14 +45,14 @@ export function masks(policy: PreviewsModel | undefined): boolean {
   return !!policy && (policy.requireMasking === true || Object.keys(policy.mask ?? {}).length > 0);
 }
 
-/** The steps of a run: `masking` first and `masking-endpoint` last for a preview that masks (or did). */
-export async function withMasking<T extends { name: string }>(ctx: Context, app: App, env: Environment, steps: T[], step: T, last: T): Promise<T[]> {
+/** The steps of a run: `masking` first for a preview that masks (or did). */
+export async function withMasking<T extends { name: string }>(ctx: Context, app: App, env: Environment, steps: T[], step: T): Promise<T[]> {
   if (!isPreview(env) || env.spec.mode !== 'branch-environment') return steps;
   if (!env.neon.masking) {
     const [parent] = await ctx.db.select().from(environments).where(and(eq(environments.appId, env.appId), eq(environments.name, env.spec.parentEnvironment!)));
     if (!parent || !masks(maskingPolicy(app, parent))) return steps;
   }
-  return [step, ...steps, last];
+  return [step, ...steps];
 }
 
 export const maskingBranchName = (branchName: string) => `${branchName}-masking`;
@@ -184,9 +184,27 @@ export async function maskPreview(s: StepContext): Promise<string> {
     masking = { branchId: made.branchId, endpointId: made.endpointId };
     await s.saveNeon({ ...s.env.neon, projectId, masking });
   }
-  // No wait for the branch's operations: a connection to its endpoint waits for its compute.
+  // Its endpoint is dropped only after the masking succeeded: without one, the masking is done.
+  const detail = masking.endpointId ? await maskOnBranch(s, parent, policy, masking) : 'masked by an earlier run';
+  // The masking branch's compute stops before it is branched from: a stopped cluster is copied
+  // as plain files (the engine has no copy-on-write here), with no WAL to replay on the child.
+  await dropMaskingEndpoint(s);
+  await awaitOperations(api, projectId);
+  // The preview's own branch: a child of the masked state, so its history begins masked.
+  const made = await createOrFindBranch(api, projectId, env.spec.branchName!, {
+    branch: { parent_id: masking.branchId, name: env.spec.branchName, ...(neonExpiryOf(env.spec) ? { expires_at: neonExpiryOf(env.spec) } : {}) },
+    endpoints: [{ type: 'read_write' as never, ...endpointSettings(env) }],
+  });
+  await s.saveNeon({ ...s.env.neon, projectId, branchId: made.branchId, endpointId: made.endpointId, host: made.host, createdBranch: true, masking: { branchId: masking.branchId, done: true } });
+  s.uriCache.base = undefined;
+  s.freshEndpoint = !!made.created;
+  return detail;
+}
 
-  // On the masking branch only the parent's roles and passwords exist: mask as its db_<db>_admin.
+/** Checks requireMasking and masks every database on the masking branch, as the parent's db_<db>_admin. */
+async function maskOnBranch(s: StepContext, parent: Environment, policy: PreviewsModel | undefined, masking: { branchId: string; endpointId?: string }): Promise<string> {
+  const { ctx, api } = s;
+  // No wait for the branch's operations: a connection to its endpoint waits for its compute.
   const names = roleNames(s.model.prefix);
   const rules = parseMaskRules(policy);
   const salt = ctx.secrets.derive(`preview-masking:${s.app.name}`);
@@ -217,14 +235,6 @@ export async function maskPreview(s: StepContext): Promise<string> {
       if (result.masked.length) done.push(`${x.database}: ${result.masked.join(', ')}`);
       absent.push(...result.absent);
     }
-    // The preview's own branch: a child of the masked state, so its history begins masked.
-    const made = await createOrFindBranch(api, projectId, env.spec.branchName!, {
-      branch: { parent_id: masking.branchId, name: env.spec.branchName, ...(neonExpiryOf(env.spec) ? { expires_at: neonExpiryOf(env.spec) } : {}) },
-      endpoints: [{ type: 'read_write' as never, ...endpointSettings(env) }],
-    });
-    await s.saveNeon({ ...s.env.neon, projectId, branchId: made.branchId, endpointId: made.endpointId, host: made.host, createdBranch: true, masking: { ...masking, done: true } });
-    s.uriCache.base = undefined;
-    s.freshEndpoint = !!made.created;
     return `masked ${done.join('; ') || 'nothing (no rule matched a column)'}${absent.length ? `; not in ${parent.name} (nothing to mask): ${absent.join(', ')}` : ''}`;
   } finally {
     for (const x of sessions) await x.session.end();
@@ -232,13 +242,13 @@ export async function maskPreview(s: StepContext): Promise<string> {
 }
 
 /**
- * The step `masking-endpoint`, last: the masking branch's endpoint goes once the preview's branch
- * is made (nobody connects there again). Last, so that no other step waits for its deletion.
+ * The masking branch's endpoint goes once the masking succeeded (nobody connects there again).
+ * Recorded first: a masking record without an endpoint means the masking is done, and an endpoint
+ * left by a crash in between goes with the branch.
  */
-export async function dropMaskingEndpoint(s: StepContext): Promise<string> {
+async function dropMaskingEndpoint(s: StepContext): Promise<void> {
   const masking = s.env.neon.masking;
-  if (!masking?.endpointId) return 'none left';
-  await ignoreNotFound(s.api.deleteProjectEndpoint(s.env.neon.projectId!, masking.endpointId));
+  if (!masking?.endpointId) return;
   await s.saveNeon({ ...s.env.neon, masking: { branchId: masking.branchId, done: masking.done } });
-  return `deleted ${masking.endpointId}`;
+  await ignoreNotFound(s.api.deleteProjectEndpoint(s.env.neon.projectId!, masking.endpointId));
 }
