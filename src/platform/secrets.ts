@@ -3,7 +3,7 @@
  * AES-256-GCM under a master key from ARBOR_MASTER_KEY, or from `master.key` (mode 0600, made on
  * first start) under ARBOR_HOME.
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -24,6 +24,11 @@ export class Secrets {
     const cipher = createCipheriv('aes-256-gcm', this.key, iv);
     const body = Buffer.concat([cipher.update(plain, 'utf8'), cipher.final()]);
     return `v1.${iv.toString('base64url')}.${cipher.getAuthTag().toString('base64url')}.${body.toString('base64url')}`;
+  }
+
+  /** A stable value derived from the master key for `label` (e.g. a per-app masking salt); not reversible. */
+  derive(label: string): string {
+    return createHmac('sha256', this.key).update(label).digest('hex');
   }
 
   open(sealed: string): string {

@@ -121,12 +121,12 @@ export async function rotateCredentials(ctx: Context, actor: Actor, appName: str
   return rotated;
 }
 
-export async function rotateOnBranch(ctx: Context, api: NeonApi, env: Environment, platformRole: string, roles: string[]): Promise<string[]> {
+export async function rotateOnBranch(ctx: Context, api: NeonApi, env: Environment, platformRole: string, roles: string[], cache?: { base?: string }): Promise<string[]> {
   const others = roles.filter((r) => r !== platformRole);
   if (others.length) {
     const platformPassword = await storedPassword(ctx, env.id, platformRole);
     if (!platformPassword) throw new Error(`no password known for ${platformRole}`);
-    const uri = await branchUri(api, env, platformRole, platformRole, platformPassword, 'postgres');
+    const uri = await branchUri(api, env, platformRole, platformRole, platformPassword, 'postgres', cache);
     const secrets = others.map((r) => ({ role: r, password: generatePassword() }));
     const session = await openSession(uri, newRoundTrips());
     try {

@@ -5,6 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { z } from 'zod';
+import { maskRuleProblems } from '../previews/mask-rules.ts';
 import { DEFAULT_PREFIX, identifierProblem, roleNameProblem, roleNames } from './names.ts';
 
 /** Where migration files come from, as Encore's `migrations: { path, source }` names them (`sql` is the default). */
@@ -50,6 +51,19 @@ export interface AppModel {
   prefix: string;
   databases: DatabaseModel[];
   services: ServiceModel[];
+  /** How previews copy the parent's data (previews/mask-rules.ts); absent: as it is. */
+  previews?: PreviewsModel;
+}
+
+/**
+ * `previews:` in arbor.yaml. `mask` maps a column, `<database>.<table>.<column>` or
+ * `<database>.<schema>.<table>.<column>`, to a rule: `email`, `redact`, `fake-name`, `null`,
+ * `keep`, or a SQL expression (anything that is not one bare word). `requireMasking`: a column
+ * whose name looks personal and has no rule (or `keep`) blocks the preview.
+ */
+export interface PreviewsModel {
+  mask?: Record<string, string>;
+  requireMasking?: boolean;
 }
 
 export interface ModelProblem {
@@ -104,11 +118,17 @@ const DATABASE = z
     };
   });
 
+const PREVIEWS = z.strictObject({
+  mask: z.record(z.string(), z.string({ error: 'a masking rule is email, redact, fake-name, null, keep or a SQL expression (text)' })).optional(),
+  requireMasking: z.boolean().optional(),
+});
+
 const SCHEMA = z.strictObject({
   app: z.string().min(1),
   prefix: z.string().optional(),
   databases: z.array(DATABASE).default([]),
   services: z.array(z.strictObject({ name: z.string(), databases: z.array(z.string()).default([]) })).default([]),
+  previews: PREVIEWS.optional(),
 });
 
 /** Validates a model given as data (from YAML, JSON or code). */
@@ -120,8 +140,9 @@ export function validateAppModel(input: unknown, source = 'arbor.yaml'): AppMode
       parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), reason: issue.message })),
     );
   }
-  const model: AppModel = { ...parsed.data, prefix: parsed.data.prefix ?? DEFAULT_PREFIX };
-  const problems = checkNames(model);
+  const { previews, ...rest } = parsed.data;
+  const model: AppModel = { ...rest, prefix: parsed.data.prefix ?? DEFAULT_PREFIX, ...(previews && { previews }) };
+  const problems = [...checkNames(model), ...maskRuleProblems(model)];
   if (problems.length) throw new AppModelError(source, problems);
   return model;
 }
@@ -139,6 +160,7 @@ export function appModelToYaml(model: AppModel): string {
     }),
     // A service without databases is written without the key (`databases: []` in block style reads badly).
     services: model.services.map((s) => ({ name: s.name, ...(s.databases.length && { databases: s.databases }) })),
+    ...(model.previews && { previews: model.previews }),
   };
   return stringifyYaml(data, { flowCollectionPadding: false, collectionStyle: 'block' });
 }

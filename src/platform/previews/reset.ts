@@ -47,6 +47,8 @@ export async function resetPreview(ctx: Context, actor: Actor, appName: string, 
   if (!isPreview(env)) throw new PlatformError(409, 'not_a_preview', `environment ${app.name}/${env.name} was not created as a preview; only previews are reset from their parent`);
   if (env.status === 'deleting') throw new PlatformError(409, 'deleting', `preview ${env.name} is being deleted`);
   if (!env.neon.branchId) throw new PlatformError(409, 'not_ready', `preview ${env.name} has no branch yet; wait until it is ready, then reset it`);
+  // Neon's restore would bring the parent's unmasked data (and history) onto the preview's branch.
+  if (env.neon.masking) throw new PlatformError(409, 'masked_preview', `preview ${env.name} is masked; a reset would copy ${env.spec.parentEnvironment}'s data unmasked. Close it and open it again for the parent's current data, masked`);
   const requestedAt = new Date().toISOString();
   const [updated] = await ctx.db
     .update(environments)

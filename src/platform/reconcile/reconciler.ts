@@ -16,6 +16,7 @@ import type { Context } from '../context.ts';
 import { accounts, apps, environments, environmentSteps, type Environment, type EnvironmentNeon } from '../store/schema.ts';
 import type { CallCounter } from '../neon/client.ts';
 import { expirePreviews } from '../previews/previews.ts';
+import { maskPreview, withMasking } from '../previews/masking.ts';
 import { resetFromParent, withReset } from '../previews/reset.ts';
 import { restoreToPoint, withRestore } from '../environments/restore.ts';
 import { sweepPreviewBranches } from '../previews/sweep.ts';
@@ -171,7 +172,11 @@ export class Reconciler {
     };
     // A preview asked to reset from its parent runs `reset-from-parent` after `operations` (previews/reset.ts),
     // an environment asked to restore to a point in time `restore-to-point` (environments/restore.ts).
-    const steps: Step[] = env.status === 'deleting' ? [{ name: 'delete-neon', run: deleteNeonResources }] : withRestore(env, withReset(env, STEPS, { name: 'reset-from-parent', run: resetFromParent }), { name: 'restore-to-point', run: restoreToPoint });
+    // A masked preview's branch is made by `masking`, first (previews/masking.ts).
+    const steps: Step[] =
+      env.status === 'deleting'
+        ? [{ name: 'delete-neon', run: deleteNeonResources }]
+        : await withMasking(ctx, app, env, withRestore(env, withReset(env, STEPS, { name: 'reset-from-parent', run: resetFromParent }), { name: 'restore-to-point', run: restoreToPoint }), { name: 'masking', run: maskPreview });
     // A deletion requested meanwhile wins over whatever this run writes (status is never moved off 'deleting').
     const keepDeleting = (next: string) => sql`CASE WHEN ${environments.status} = 'deleting' THEN 'deleting' ELSE ${next} END`;
     if (env.status !== 'deleting') await ctx.db.update(environments).set({ status: keepDeleting('provisioning'), error: null }).where(eq(environments.id, env.id));

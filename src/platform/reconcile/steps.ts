@@ -9,7 +9,7 @@
  */
 import { eq } from 'drizzle-orm';
 import type { Context } from '../context.ts';
-import { awaitOperations, ignoreNotFound, neonMessage, type NeonApi } from '../neon/client.ts';
+import { awaitOperations, ignoreNotFound, neonMessage, neonStatus, type NeonApi } from '../neon/client.ts';
 import type { AppModel } from '../postgres/app-model.ts';
 import { MigrationError, migrate, pendingMigrations } from '../postgres/migrate.ts';
 import { describeHandover, handOver, lendAdmin, ownedElsewhere, type ManualHandover } from './handover.ts';
@@ -35,6 +35,8 @@ export interface StepContext {
   saveNeon(neon: EnvironmentNeon): Promise<void>;
   /** The branch's connection URI, looked up once per run. */
   uriCache: { base?: string };
+  /** Set when this run created the endpoint with the spec's settings (no need to read them back). */
+  freshEndpoint?: boolean;
 }
 
 /** The branch is not there yet (e.g. the parent environment is still provisioning): try later. */
@@ -45,16 +47,41 @@ async function readWriteEndpoint(api: NeonApi, projectId: string, branchId: stri
   return data.endpoints.find((e) => e.type === 'read_write');
 }
 
-async function findBranchByName(api: NeonApi, projectId: string, name: string) {
+export async function findBranchByName(api: NeonApi, projectId: string, name: string) {
   const { data } = await api.listProjectBranches({ projectId, search: name });
   return data.branches.find((b) => b.name === name);
 }
 
-const endpointSettings = (env: Environment) => ({
+export const endpointSettings = (env: Environment) => ({
   autoscaling_limit_min_cu: env.spec.settings.minCu,
   autoscaling_limit_max_cu: env.spec.settings.maxCu,
   suspend_timeout_seconds: env.spec.settings.suspendTimeoutSeconds,
 });
+
+/**
+ * A preview's branch also expires on Neon a day after Arbor's own expiry: nothing lingers even
+ * if the platform is gone.
+ */
+export function neonExpiryOf(spec: Environment['spec']): string | undefined {
+  return spec.expiresAt ? new Date(Math.min(Date.parse(spec.expiresAt) + 86_400_000, Date.now() + 29 * 86_400_000)).toISOString() : undefined;
+}
+
+/**
+ * Creates the branch (with its endpoint); when Neon says the name is taken, it was made by a run
+ * that crashed before recording it, and is found by name (one call on the usual path, not two).
+ */
+export async function createOrFindBranch(api: NeonApi, projectId: string, name: string, body: Parameters<NeonApi['createProjectBranch']>[1]): Promise<{ branchId: string; endpointId?: string; host?: string; created?: boolean }> {
+  try {
+    const { data } = await api.createProjectBranch(projectId, body);
+    return { branchId: data.branch.id, endpointId: data.endpoints[0]?.id, host: data.endpoints[0]?.host, created: !!data.endpoints[0] };
+  } catch (error) {
+    if (neonStatus(error) !== 409) throw error;
+    const found = await findBranchByName(api, projectId, name);
+    if (!found) throw error;
+    const endpoint = await readWriteEndpoint(api, projectId, found.id);
+    return { branchId: found.id, endpointId: endpoint?.id, host: endpoint?.host };
+  }
+}
 
 /** Finds or creates the project / branch / endpoint the environment's mode calls for. */
 export async function ensureNeonResources(s: StepContext): Promise<void> {
@@ -97,18 +124,13 @@ export async function ensureNeonResources(s: StepContext): Promise<void> {
     }
     neon.projectId = parentProject;
     if (!neon.branchId) {
-      const found = await findBranchByName(api, parentProject!, spec.branchName!);
-      if (found) neon = { ...neon, branchId: found.id, createdBranch: true };
-      else {
-        // A preview's branch also expires on Neon a day after Arbor's own expiry: nothing lingers
-        // even if the platform is gone.
-        const neonExpiry = spec.expiresAt ? new Date(Math.min(Date.parse(spec.expiresAt) + 86_400_000, Date.now() + 29 * 86_400_000)).toISOString() : undefined;
-        const { data } = await api.createProjectBranch(parentProject!, {
-          branch: { parent_id: parentBranch, name: spec.branchName, ...(spec.at ? parentFields(parsePoint(spec.at)) : {}), ...(neonExpiry ? { expires_at: neonExpiry } : {}) },
-          endpoints: [{ type: 'read_write' as never, ...endpointSettings(env) }],
-        });
-        neon = { ...neon, branchId: data.branch.id, endpointId: data.endpoints[0]?.id, createdBranch: true };
-      }
+      const neonExpiry = neonExpiryOf(spec);
+      const made = await createOrFindBranch(api, parentProject!, spec.branchName!, {
+        branch: { parent_id: parentBranch, name: spec.branchName, ...(spec.at ? parentFields(parsePoint(spec.at)) : {}), ...(neonExpiry ? { expires_at: neonExpiry } : {}) },
+        endpoints: [{ type: 'read_write' as never, ...endpointSettings(env) }],
+      });
+      neon = { ...neon, branchId: made.branchId, endpointId: made.endpointId, host: made.host, createdBranch: true };
+      s.freshEndpoint = !!made.created;
       await s.saveNeon(neon);
     }
   }
@@ -134,8 +156,22 @@ export async function ensureSuperuser(s: StepContext): Promise<void> {
   const { api, env, ctx } = s;
   const name = roleNames(s.model.prefix).platform;
   const { projectId, branchId } = env.neon;
-  const roles = (await api.listProjectBranchRoles(projectId!, branchId!)).data.roles;
   let password: string | undefined;
+  if (env.type === 'preview' && env.spec.mode === 'branch-environment') {
+    // A preview's branch has the parent's encore_platform: a new password, in one call (else made).
+    password = await api.resetProjectBranchRolePassword(projectId!, branchId!, name).then(
+      ({ data }) => data.role.password,
+      (error) => {
+        if (neonStatus(error) !== 404) throw error;
+        return undefined;
+      },
+    );
+    password ??= (await api.createProjectBranchRole(projectId!, branchId!, { role: { name } })).data.role.password;
+    await storeSecrets(ctx, env.id, [{ role: name, password: password! }]);
+    await awaitOperations(api, projectId!);
+    return;
+  }
+  const roles = (await api.listProjectBranchRoles(projectId!, branchId!)).data.roles;
   if (!roles.some((r) => r.name === name)) {
     password = (await api.createProjectBranchRole(projectId!, branchId!, { role: { name } })).data.role.password;
   } else if (env.spec.mode === 'import' && !(await storedPassword(ctx, env.id, name))) {
@@ -220,7 +256,7 @@ export async function applyHierarchy(s: StepContext): Promise<string> {
     }));
     await s.saveNeon({ ...s.env.neon, deviations: [...kept, ...remaining], pendingChanges: [] });
   } else {
-    if (unknown.length) await rotateOnBranch(ctx, s.api, env, platform, unknown);
+    if (unknown.length) await rotateOnBranch(ctx, s.api, env, platform, unknown, s.uriCache);
     if (remaining.length || s.env.neon.deviations?.length) await s.saveNeon({ ...s.env.neon, deviations: remaining });
   }
   const done = [result.changed ? `${result.operations.length} change(s)` : 'nothing to change', ...(handed.length ? [`handed to db_<db>_admin: ${handed.join(', ')}`] : []), ...dropped, ...closed];
@@ -325,20 +361,21 @@ export async function applySettings(s: StepContext): Promise<string> {
   if (env.spec.mode === 'import') return 'imported: left as it is';
   const settings = env.spec.settings;
   const changes: string[] = [];
-  const project = (await api.getProject(env.neon.projectId!)).data.project;
   // Retention is the project's: only the environment that created the project sets it (branches share it).
-  if (env.spec.mode === 'new-project' && settings.historyRetentionSeconds !== undefined && project.history_retention_seconds !== settings.historyRetentionSeconds) {
+  const project = env.spec.mode === 'new-project' ? (await api.getProject(env.neon.projectId!)).data.project : undefined;
+  if (project && settings.historyRetentionSeconds !== undefined && project.history_retention_seconds !== settings.historyRetentionSeconds) {
     await api.updateProject(env.neon.projectId!, { project: { history_retention_seconds: settings.historyRetentionSeconds } });
     changes.push('history retention');
   }
-  const endpoint = (await api.getProjectEndpoint(env.neon.projectId!, env.neon.endpointId!)).data.endpoint;
+  // An endpoint this run created with the spec's settings is not read back.
   const want = endpointSettings(env);
+  const endpoint = s.freshEndpoint ? want : (await api.getProjectEndpoint(env.neon.projectId!, env.neon.endpointId!)).data.endpoint;
   if (endpoint.autoscaling_limit_min_cu !== want.autoscaling_limit_min_cu || endpoint.autoscaling_limit_max_cu !== want.autoscaling_limit_max_cu || endpoint.suspend_timeout_seconds !== want.suspend_timeout_seconds) {
     await awaitOperations(api, env.neon.projectId!);
     await api.updateProjectEndpoint(env.neon.projectId!, env.neon.endpointId!, { endpoint: want });
     changes.push('compute');
   }
-  await awaitOperations(api, env.neon.projectId!);
+  if (changes.length) await awaitOperations(api, env.neon.projectId!);
   return changes.length ? `updated ${changes.join(', ')}` : 'up to date';
 }
 
@@ -375,12 +412,14 @@ export async function deleteNeonResources(s: StepContext): Promise<string> {
     await ignoreNotFound(api.deleteProject(env.neon.projectId));
     return `deleted project ${env.neon.projectId}`;
   }
-  if (env.neon.createdBranch && env.neon.branchId) {
+  if ((env.neon.createdBranch && env.neon.branchId) || env.neon.masking) {
     await awaitOperations(api, env.neon.projectId!).catch(() => {});
-    await ignoreNotFound(api.deleteProjectBranch({ projectId: env.neon.projectId!, branchId: env.neon.branchId }));
-    // The states restores preserved (the branch's parents since): deleted after it.
+    if (env.neon.createdBranch && env.neon.branchId) await ignoreNotFound(api.deleteProjectBranch({ projectId: env.neon.projectId!, branchId: env.neon.branchId }));
+    // The states restores preserved (the branch's parents since), then the branch a masked
+    // preview's data was masked on (its parent): deleted after it.
     const left: string[] = [];
-    for (const id of [...(env.neon.preserved ?? [])].reverse()) {
+    const after = [...(env.neon.preserved ?? [])].reverse().concat(env.neon.masking ? [env.neon.masking.branchId] : []);
+    for (const id of after) {
       await awaitOperations(api, env.neon.projectId!).catch(() => {});
       try {
         await ignoreNotFound(api.deleteProjectBranch({ projectId: env.neon.projectId!, branchId: id }));
@@ -388,7 +427,7 @@ export async function deleteNeonResources(s: StepContext): Promise<string> {
         left.push(`${id} (${neonMessage(error)})`);
       }
     }
-    return `deleted branch ${env.neon.branchId}${env.neon.preserved?.length ? ` and ${env.neon.preserved.length - left.length} branch(es) restores preserved` : ''}${left.length ? `; left ${left.join(', ')}` : ''}`;
+    return `deleted branch ${env.neon.branchId}${after.length ? ` and ${after.length - left.length} branch(es) restores preserved or masking used` : ''}${left.length ? `; left ${left.join(', ')}` : ''}`;
   }
   return 'nothing Arbor created';
 }

@@ -150,6 +150,11 @@ export interface EnvironmentNeon {
   pendingChanges?: string[];
   /** Branches Neon kept the state before a restore to a point in time under (deleted with the environment). */
   preserved?: string[];
+  /**
+   * A masked preview (previews/masking.ts): the branch its parent's data was masked on, and that
+   * branch's endpoint until it is deleted; `done` once `branchId` above is the child of the masked state.
+   */
+  masking?: { branchId: string; endpointId?: string; done?: boolean };
 }
 
 export const environments = pgTable(
