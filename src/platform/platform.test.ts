@@ -238,8 +238,7 @@ describe('apps and environments', () => {
 
     // A developer may not confirm the changes to a branch made outside Arbor.
     assert.equal((await t.call('POST', '/apps/shop/environments/legacy/confirm-import', undefined, { token: memberToken })).status, 403);
-    // fix-roles: the confirmation's earlier name.
-    assert.equal((await t.call('POST', '/apps/shop/environments/legacy/fix-roles')).status, 202);
+    assert.equal((await t.call('POST', '/apps/shop/environments/legacy/confirm-import')).status, 202);
     const fixed = await t.waitFor('shop', 'legacy', 'ready');
     assert.deepEqual(fixed.deviations, []);
     const uri = (await t.call('POST', '/apps/shop/environments/legacy/users/encore_platform/reveal')).body.user.connectionUri;

@@ -1,7 +1,7 @@
 /**
  * @module One environment: its frame (status, Overview / Infrastructure) and the Overview — what it
  * is and where it came from, the reconciler's steps (live until settled), a failure with its cause,
- * kind, next retry and Retry, an import's deviations with Fix roles, Restore to a point in time,
+ * kind, next retry and Retry, an import's changes to confirm and what to do by hand, Restore to a point in time,
  * and Delete (its name typed to confirm, saying what goes on Neon and what stays).
  */
 import { useQuery } from '@tanstack/react-query';
@@ -202,7 +202,9 @@ function Failure({ app, env, mayRetry, appAdmin, full, setFull }: { app: string;
 }
 
 function Imported({ env, app, admin }: { env: EnvironmentView; app: string; admin: boolean }) {
-  const fix = useChange(() => api('POST', `${envPath(app, env.name)}/fix-roles`), [['apps', app, 'environments']]);
+  const confirm = useChange(() => api('POST', `${envPath(app, env.name)}/confirm-import`), [['apps', app, 'environments']]);
+  const manual = env.deviations.filter((d) => d.manual);
+  const fixable = env.deviations.filter((d) => !d.manual);
   return (
     <>
       {env.warnings.map((w) => (
@@ -210,24 +212,48 @@ function Imported({ env, app, admin }: { env: EnvironmentView; app: string; admi
           {w}
         </div>
       ))}
-      {env.deviations.length > 0 && (
+      {env.status === 'awaiting_confirmation' && (
+        <section className="panel" aria-label="Changes to confirm">
+          <h2>Changes Arbor will make to this branch</h2>
+          <p className="hint">Nothing has been changed yet. Confirming lets Arbor make these changes and then run the app's migrations.</p>
+          <ol>
+            {env.pendingChanges.map((c, i) => (
+              <li key={i}>{c}</li>
+            ))}
+          </ol>
+          <FormError error={confirm.error} />
+          {admin ? (
+            <button type="button" onClick={() => confirm.mutate(undefined)} disabled={confirm.isPending}>
+              Confirm changes
+            </button>
+          ) : (
+            <p className="hint">An app admin confirms these changes.</p>
+          )}
+        </section>
+      )}
+      {fixable.length > 0 && (
         <section className="panel" aria-label="Deviations">
           <h2>Deviations from the role hierarchy</h2>
           <ul>
-            {env.deviations.map((d, i) => (
+            {fixable.map((d, i) => (
               <li key={i}>
                 <span className="mono">{d.kind}</span>: {d.message}
               </li>
             ))}
           </ul>
-          <FormError error={fix.error} />
-          {admin ? (
-            <button type="button" onClick={() => fix.mutate(undefined)} disabled={fix.isPending}>
-              Fix roles
-            </button>
-          ) : (
-            <p className="hint">An app admin fixes the roles.</p>
-          )}
+        </section>
+      )}
+      {manual.length > 0 && (
+        <section className="panel" aria-label="To do by hand">
+          <h2>What Arbor cannot fix by itself</h2>
+          <p className="hint">Run these as the role named, then press Retry.</p>
+          <ul>
+            {manual.map((d, i) => (
+              <li key={i}>
+                <span className="mono">{d.kind}</span>: {d.message}
+              </li>
+            ))}
+          </ul>
         </section>
       )}
     </>

@@ -33,7 +33,7 @@ export const queryClient = new QueryClient({
   },
 });
 
-export const settled = (e: EnvironmentView) => (e.status === 'ready' || e.status === 'failed') && e.observedGeneration >= e.generation;
+export const settled = (e: EnvironmentView) => (e.status === 'ready' || e.status === 'failed' || e.status === 'awaiting_confirmation') && e.observedGeneration >= e.generation;
 
 /** Polling: fast while something is on its way, slow when settled, backing off while reads fail. */
 function poll(busy: boolean) {

@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import { after, before, test } from 'node:test';
+import { createApiClient } from '@neondatabase/api-client';
 import { SHOP_MIGRATIONS, SHOP_MODEL, startTestPlatform, type TestPlatform } from '../test-support.ts';
 
 let t: TestPlatform;
@@ -112,7 +113,6 @@ test('environments: what a viewer reads, what a developer changes, credentials, 
   // Each of these runs the environment again (so credentials wait until it is ready).
   await ok('PATCH', '/apps/shop/environments/dev/neon', { suspendTimeoutSeconds: 600 }, { token: developer });
   await ok('PATCH', '/apps/shop/environments/dev', { protected: false });
-  await ok('POST', '/apps/shop/environments/dev/fix-roles');
   await ok('POST', '/apps/shop/environments/dev/retry', undefined, { token: developer });
   await t.waitFor('shop', 'dev', 'ready');
   const { history } = await ok('GET', '/apps/shop/environments/dev/history', undefined, { token: viewer });
@@ -120,6 +120,22 @@ test('environments: what a viewer reads, what a developer changes, credentials, 
   // under load can be seconds after the branch's created_at (where the window begins).
   assert.ok((await ok('POST', '/apps/shop/environments/dev/restore', { at: history.to })).environment.restore);
   await t.waitFor('shop', 'dev', 'ready');
+});
+
+test("an imported Neon branch: its changes listed, then confirmed; the environment's infra config", async () => {
+  // A project made as Neon users make them (the api-client's defaults: neondb owned by neondb_owner).
+  const neon = createApiClient({ apiKey: t.engine.apiKey, baseURL: t.engine.url });
+  const { data } = await neon.createProject({ project: { name: 'legacy-shop' } });
+  await ok('POST', '/apps/shop/environments', { name: 'legacy', type: 'development', account: 'engine', mode: 'import', neonProjectId: data.project.id, neonBranchId: data.branch.id });
+  const waiting = await t.waitFor('shop', 'legacy', 'awaiting_confirmation');
+  assert.ok(waiting.pendingChanges.length > 0, 'the changes are listed before anything is changed');
+  await ok('POST', '/apps/shop/environments/legacy/confirm-import');
+  await t.waitFor('shop', 'legacy', 'ready');
+
+  const { config, env } = await ok('GET', '/apps/shop/environments/dev/infra-config', undefined, { token: viewer });
+  assert.ok(config.sql_servers.length > 0 && env.every((v: { value?: string }) => v.value === undefined), 'no password without a reveal');
+  const revealed = await ok('POST', '/apps/shop/environments/dev/infra-config/reveal', {});
+  assert.ok(revealed.env.every((v: { value?: string }) => typeof v.value === 'string'));
 });
 
 test('a preview: opened, diffed, reset and closed', async () => {

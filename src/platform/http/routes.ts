@@ -274,16 +274,13 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
       return changed({ environment: await environmentView(ctx, await updateSettings(ctx, actor, params.app, params.env, body)) });
     },
   });
-  // fix-roles: the name the first dashboards used for the same confirmation.
-  for (const action of ['confirm-import', 'fix-roles']) {
-    api.route({
-      method: 'post', path: `/apps/{app}/environments/{env}/${action}`, summary: action === 'confirm-import' ? "Confirm the changes listed for an imported branch (pendingChanges): Arbor then applies them and manages the branch's roles and migrations (app admins; audited)" : 'The same as confirm-import (its earlier name)', access: 'member', status: 202, response: environmentAnswer,
-      async handler({ params, actor }) {
-        await envAs(actor, params.app, params.env, 'confirming the changes to an imported branch', 'admin');
-        return changed({ environment: await environmentView(ctx, await confirmImport(ctx, actor, params.app, params.env)) });
-      },
-    });
-  }
+  api.route({
+    method: 'post', path: '/apps/{app}/environments/{env}/confirm-import', summary: "Confirm the changes listed for an imported branch (pendingChanges): Arbor then applies them and manages the branch's roles and migrations (app admins; audited)", access: 'member', status: 202, response: environmentAnswer,
+    async handler({ params, actor }) {
+      await envAs(actor, params.app, params.env, 'confirming the changes to an imported branch', 'admin');
+      return changed({ environment: await environmentView(ctx, await confirmImport(ctx, actor, params.app, params.env)) });
+    },
+  });
   api.route({
     method: 'get', path: '/apps/{app}/environments/{env}/error-detail', summary: "The full text of the environment's last failure (may carry row data; app admins only, audited)", access: 'member', response: z.strictObject({ errorDetail: V.ErrorDetailView }),
     async handler({ params, actor }) {
