@@ -16,6 +16,7 @@ import { badRequest, notFound } from '../errors.ts';
 import { DEFAULT_REGION, REGIONS } from './regions.ts';
 import { pgSettingsVersionProblem } from '../compute/pg-settings.ts';
 import { checkCuRange, checkSuspendTimeout, computeUnit, nameBytes, pgSettings, queryInt, readBody, suspendTimeout } from './validate.ts';
+import { removeReplicasOf } from '../compute/replicas.ts';
 import { branchView, connectionUri, connectionUris, databaseView, endpointView, operationView, projectListItemView, projectView, roleView } from './views.ts';
 
 const DAY = 86_400;
@@ -135,6 +136,7 @@ export function projectRoutes(engine: Engine): Hono {
       created_at: at,
       updated_at: at,
     };
+    await engine.poolers.ensurePort(endpoint);
     engine.data.projects.push(project);
     engine.data.branches.push(branch);
     engine.data.endpoints.push(endpoint);
@@ -219,6 +221,7 @@ export function projectRoutes(engine: Engine): Hono {
     const branches = engine.branchesOf(project.id);
     for (const branch of branches) {
       await engine.spares.discard(branch.id);
+      await removeReplicasOf(engine, branch.id);
       await engine.computes.stop(branch.id);
       await removeCluster(engine.computes.dataDir(branch.id));
     }
@@ -246,7 +249,9 @@ export function projectRoutes(engine: Engine): Hono {
     const role = branch.roles.find((r) => r.name === roleName);
     if (!role) throw notFound(`role ${roleName} not found on branch ${branch.id}`);
     if (!role.password) throw badRequest(`role ${roleName} cannot log in (NOLOGIN)`);
-    return c.json({ uri: connectionUri(engine, endpoint, role.name, engine.secrets.open(role.password), databaseName) });
+    // `pooled=true`: PgBouncer's port where pgbouncer is installed, else the direct one (compute/pooler.ts).
+    const pooled = c.req.query('pooled') === 'true';
+    return c.json({ uri: connectionUri(engine, endpoint, role.name, engine.secrets.open(role.password), databaseName, pooled) });
   });
 
   return app;
