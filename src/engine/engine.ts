@@ -310,8 +310,9 @@ export class Engine {
 
   // ---- compute helpers --------------------------------------------------------------------
 
-  async allocatePort(): Promise<number> {
-    const taken = new Set([...this.data.endpoints.flatMap((e) => [e.port, e.pooler_port ?? 0]), ...this.spares.ports()]);
+  /** A free loopback port no endpoint, pooler or spare has (nor `also`: ports of a record not saved yet). */
+  async allocatePort(also: number[] = []): Promise<number> {
+    const taken = new Set([...this.data.endpoints.flatMap((e) => [e.port, e.pooler_port ?? 0]), ...this.spares.ports(), ...also]);
     for (;;) {
       const port = await freePort();
       if (!taken.has(port)) return port;

@@ -55,6 +55,11 @@ export async function startEngineServer(options: EngineServerOptions): Promise<E
     await engine.close();
     throw error;
   }
+  // Keep-alive longer than clients' (axios, the api-client, keeps idle sockets 5 s, as Node's
+  // server did): with equal timeouts a request sent as the server closes an idle socket, which a
+  // loaded machine makes likely, fails with ECONNRESET. Neon's API keeps them about a minute.
+  (server as import('node:http').Server).keepAliveTimeout = 65_000;
+  (server as import('node:http').Server).headersTimeout = 66_000;
   const { port } = server.address() as AddressInfo;
   return {
     engine,

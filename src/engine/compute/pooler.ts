@@ -48,7 +48,7 @@ export class Poolers {
   /** Gives the endpoint its pooler port (where PgBouncer is installed) and accepts on it. */
   async ensurePort(endpoint: EndpointRecord): Promise<void> {
     if (!this.binary) return;
-    endpoint.pooler_port ??= await this.engine.allocatePort();
+    endpoint.pooler_port ??= await this.engine.allocatePort([endpoint.port]);
     await this.engine.listeners.listen(endpoint.pooler_port);
   }
 
@@ -128,7 +128,8 @@ export class Poolers {
       // Back to the engine: the next client starts it again.
       if (this.endpointOf(port)) void engine.listeners.listen(port).catch((e) => engine.log.warn(`pooler port ${port}: ${(e as Error).message}`));
     });
-    await engine.listeners.handOver(port);
+    // Not awaited: closing the engine's server waits for the connections it accepted, which wait for this start.
+    void engine.listeners.handOver(port);
   }
 
   /**
