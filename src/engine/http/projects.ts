@@ -17,6 +17,7 @@ import { DEFAULT_REGION, REGIONS } from './regions.ts';
 import { pgSettingsVersionProblem } from '../compute/pg-settings.ts';
 import { checkCuRange, checkSuspendTimeout, computeUnit, nameBytes, pgSettings, queryInt, readBody, suspendTimeout } from './validate.ts';
 import { removeReplicasOf } from '../compute/replicas.ts';
+import { installExtensionTriggers } from '../clusters/extensions.ts';
 import { branchView, connectionUri, connectionUris, databaseView, endpointView, operationView, projectListItemView, projectView, roleView } from './views.ts';
 
 const DAY = 86_400;
@@ -282,6 +283,8 @@ export function scheduleProjectCreation(engine: Engine, project: ProjectRecord, 
       await engine.startEndpoint(endpoint, { holdClients: true });
       await engine.withAdmin(branch, async (admin, connect) => {
         await createNeonSuperuser(admin, pgVersion);
+        // In template1 and postgres, before the project's database is made from template1.
+        await installExtensionTriggers(admin, connect);
         await createApiRole(admin, roleName, password);
         await createDatabase(admin, databaseName, roleName);
         const db = await connect(databaseName);
