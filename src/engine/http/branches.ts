@@ -142,6 +142,9 @@ export function branchRoutes(engine: Engine): Hono {
     const primaryToo = endpointSpecs.some((e) => e.type === 'read_write');
     engine.assertUnlocked(project.id);
 
+    // Neon's 201 names the branch point: the parent's head now (the copy or promotion replaces it
+    // with the exact point it took, at or after this one). Asked only of a running parent.
+    const headLsn = point || schemaOnly ? undefined : await parentHead(engine, parent);
     const at = nowIso();
     // A ready spare of the parent becomes this branch (spares.ts); its id and port are kept.
     // (A schema-only branch is copied: its data is removed before any client can connect.)
@@ -156,7 +159,7 @@ export function branchRoutes(engine: Engine): Hono {
       default: false,
       protected: spec.protected ?? false,
       ...(spec.expires_at ? { expires_at: new Date(spec.expires_at).toISOString().replace(/\.\d{3}Z$/, 'Z'), ttl_interval_seconds: ttlSeconds(spec.expires_at) } : {}),
-      ...(point?.lsn && !schemaOnly ? { parent_lsn: point.lsn.toUpperCase() } : {}),
+      ...(point?.lsn && !schemaOnly ? { parent_lsn: point.lsn.toUpperCase() } : headLsn ? { parent_lsn: headLsn } : {}),
       ...(schemaOnly ? {} : { parent_timestamp: point?.timestamp ? new Date(point.timestamp).toISOString().replace(/\.\d{3}Z$/, 'Z') : at }),
       current_state: 'init',
       pending_state: 'ready',
@@ -452,6 +455,21 @@ async function removeData(engine: Engine, branch: BranchRecord): Promise<void> {
     }
     await admin.query('CHECKPOINT');
   });
+}
+
+/** The parent's flushed WAL position if its compute runs (without waking it), else undefined. */
+async function parentHead(engine: Engine, parent: BranchRecord): Promise<string | undefined> {
+  if (!engine.computes.isRunning(parent.id)) return undefined;
+  try {
+    const admin = await engine.computes.admin(parent.id, engine.superuserPassword(engine.project(parent.project_id)));
+    try {
+      return (await admin.query('SELECT pg_current_wal_flush_lsn()::text AS lsn')).rows[0].lsn as string;
+    } finally {
+      await admin.end();
+    }
+  } catch {
+    return undefined;
+  }
 }
 
 /** Neon's AnnotationData of a branch (an empty value when it has none). */

@@ -16,7 +16,7 @@ export function projectView(p: ProjectRecord) {
     provisioner: 'k8s-neonvm',
     default_endpoint_settings: p.default_endpoint_settings,
     // Neon's defaults for what the engine does not enforce (no IP allowlist, no VPC, no logical replication).
-    settings: { allowed_ips: { ips: [], protected_branches_only: false }, enable_logical_replication: false, block_public_connections: false, block_vpc_connections: false, ...p.settings },
+    settings: { allowed_ips: { ips: [], protected_branches_only: false, primary_branch_only: false }, enable_logical_replication: false, block_public_connections: false, block_vpc_connections: false, ...p.settings },
     pg_version: p.pg_version,
     proxy_host: ENGINE_HOST,
     branch_logical_size_limit: 0,
