@@ -1,7 +1,8 @@
 /**
  * Branch features Neon regulars use: `annotation_value` stored and returned by get and list,
  * `init_source: schema-only` (the parent's schema, roles and grants, no rows, sequences
- * restarted), and `set_as_primary` as the deprecated alias of `set_as_default`.
+ * restarted), `set_as_primary` as the deprecated alias of `set_as_default`, and extensions as
+ * on Neon (members of neon_superuser create Neon's, untrusted ones included; others refused).
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -123,4 +124,34 @@ test("project bodies carry the fields of Neon's recorded ones", async () => {
   const listed = (await engine.api.listProjects({})).data.projects.find((p) => p.id === projectId)!;
   assert.ok(listed.quota_reset_at);
   assert.deepEqual(engine.specProblems, []);
+});
+
+test('an API-created role creates the extensions Neon supports; one Neon lacks and a role outside neon_superuser are refused', async () => {
+  const { data } = await engine.api.createProjectBranchRole(projectId, mainId, { role: { name: 'ext_user' } });
+  await engine.settle(projectId);
+  const url = new URL(mainUri);
+  url.username = 'ext_user';
+  url.password = data.role.password!;
+  const client = await connect(url.toString());
+  try {
+    for (const name of ['pg_trgm', 'hstore', 'uuid-ossp', 'pgcrypto', 'pg_stat_statements', 'postgres_fdw']) await client.query(`CREATE EXTENSION IF NOT EXISTS "${name}"`);
+    assert.equal((await client.query(`SELECT similarity('word', 'words') > 0 AS ok, gen_random_uuid() IS NOT NULL AS uuid, 'a=>1'::hstore -> 'a' AS h`)).rows[0].h, '1');
+    // Untrusted, not on Neon's list: PostgreSQL's refusal, and nothing left behind.
+    await assert.rejects(client.query('CREATE EXTENSION file_fdw'), (e: { code?: string }) => e.code === '42501');
+    assert.deepEqual((await client.query(`SELECT extname FROM pg_extension WHERE extname = 'file_fdw'`)).rows, []);
+    // The role never keeps superuser, after a success or a failure.
+    assert.deepEqual((await client.query(`SELECT rolsuper FROM pg_roles WHERE rolname = 'ext_user'`)).rows, [{ rolsuper: false }]);
+    await client.query(`CREATE ROLE outsider LOGIN PASSWORD 'outsider-pw-1'`);
+    await client.query('GRANT CREATE ON DATABASE neondb TO outsider');
+  } finally {
+    await client.end();
+  }
+  url.username = 'outsider';
+  url.password = 'outsider-pw-1';
+  const outsider = await connect(url.toString());
+  try {
+    await assert.rejects(outsider.query('CREATE EXTENSION dblink'), (e: { code?: string }) => e.code === '42501');
+  } finally {
+    await outsider.end();
+  }
 });

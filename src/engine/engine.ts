@@ -25,6 +25,8 @@ import { Listeners } from './compute/listeners.ts';
 import { buildShim } from './compute/shim.ts';
 import { Autosuspend } from './compute/autosuspend.ts';
 import { TimeTravel } from './compute/time-travel.ts';
+import { removeReplicasOf, startReplica } from './compute/replicas.ts';
+import { Poolers } from './compute/pooler.ts';
 import { History, type HistoryOptions } from './history/history.ts';
 import { finishInterruptedRestores } from './history/restore.ts';
 import { rescheduleBranchCreations, resumeBranchCreations } from './http/branches.ts';
@@ -64,6 +66,7 @@ export class Engine {
   readonly listeners: Listeners;
   readonly autosuspend: Autosuspend;
   readonly timeTravel: TimeTravel;
+  readonly poolers: Poolers;
   readonly minSuspendSeconds: number;
   private projectQueues = new Map<string, Promise<void>>();
   private background = new Set<Promise<void>>();
@@ -89,6 +92,7 @@ export class Engine {
     this.listeners = new Listeners((port) => this.wake(port), (m) => this.log.warn(m));
     this.autosuspend = new Autosuspend(this, options.activityPollMs ?? (this.minSuspendSeconds < 10 ? 100 : 1000));
     this.timeTravel = new TimeTravel(this, this.minSuspendSeconds * 1000);
+    this.poolers = new Poolers(this);
   }
 
   /** Opens (or creates) the engine's home, recovers from a crash, and brings endpoints back. */
@@ -182,6 +186,20 @@ export class Engine {
 
   readWriteEndpoint(branchId: string): EndpointRecord | undefined {
     return this.endpointsOf(branchId).find((e) => e.type === 'read_write');
+  }
+
+  /**
+   * The id the endpoint's compute runs under (`computes`, `clusters/<id>`): the branch's for its
+   * read_write endpoint (the branch's own cluster), the endpoint's for a read_only one (a standby).
+   */
+  computeKey(endpoint: EndpointRecord): string {
+    return endpoint.type === 'read_only' ? endpoint.id : endpoint.branch_id;
+  }
+
+  /** The endpoints served by the compute `key` runs (see computeKey). */
+  endpointsOfCompute(key: string): EndpointRecord[] {
+    const replica = this.data.endpoints.find((e) => e.id === key && e.type === 'read_only');
+    return replica ? [replica] : this.endpointsOf(key).filter((e) => e.type === 'read_write');
   }
 
   binaries(pgVersion: number): PgBinaries {
@@ -292,8 +310,9 @@ export class Engine {
 
   // ---- compute helpers --------------------------------------------------------------------
 
-  async allocatePort(): Promise<number> {
-    const taken = new Set([...this.data.endpoints.map((e) => e.port), ...this.spares.ports()]);
+  /** A free loopback port no endpoint, pooler or spare has (nor `also`: ports of a record not saved yet). */
+  async allocatePort(also: number[] = []): Promise<number> {
+    const taken = new Set([...this.data.endpoints.flatMap((e) => [e.port, e.pooler_port ?? 0]), ...this.spares.ports(), ...also]);
     for (;;) {
       const port = await freePort();
       if (!taken.has(port)) return port;
@@ -306,7 +325,8 @@ export class Engine {
    */
   async startEndpoint(endpoint: EndpointRecord, options: { holdClients?: boolean } = {}): Promise<void> {
     const project = this.project(endpoint.project_id);
-    await this.computes.start({
+    if (endpoint.type === 'read_only') await startReplica(this, endpoint);
+    else await this.computes.start({
       branchId: endpoint.branch_id,
       bins: this.binaries(project.pg_version),
       port: endpoint.port,
@@ -329,22 +349,24 @@ export class Engine {
    * hands the client over once it serves (compute/listeners.ts).
    */
   async wake(port: number): Promise<void> {
+    const pooled = this.poolers.endpointOf(port);
+    if (pooled) return this.poolers.start(pooled);
     const endpoint = this.data.endpoints.find((e) => e.port === port);
     if (!endpoint) throw new Error(`no endpoint has port ${port}`);
     if (endpoint.disabled) throw new Error(`endpoint ${endpoint.id} is disabled`);
     // A branch still being created or restored: its compute starts when that is done.
     const branch = this.data.branches.find((b) => b.id === endpoint.branch_id);
     if (endpoint.current_state === 'init' || (branch && branch.current_state !== 'ready')) await this.projectQueues.get(endpoint.project_id);
-    await this.computes.settled(endpoint.branch_id);
-    if (this.computes.isRunning(endpoint.branch_id)) return;
+    await this.computes.settled(this.computeKey(endpoint));
+    if (this.computes.isRunning(this.computeKey(endpoint))) return;
     if (!this.data.endpoints.includes(endpoint)) throw new Error(`endpoint ${endpoint.id} was deleted`);
     await this.startEndpoint(endpoint);
     void this.save().catch((e) => this.log.warn(`catalog not saved: ${(e as Error).message}`));
   }
 
   async suspendEndpoint(endpoint: EndpointRecord): Promise<void> {
-    await this.spares.discard(endpoint.branch_id);
-    await this.computes.stop(endpoint.branch_id);
+    if (endpoint.type === 'read_write') await this.spares.discard(endpoint.branch_id);
+    await this.computes.stop(this.computeKey(endpoint));
     const at = nowIso();
     endpoint.current_state = 'idle';
     delete endpoint.pending_state;
@@ -426,6 +448,8 @@ export class Engine {
     // Acknowledged branches whose data a crash left incomplete are made again (their operations retried).
     const resumed = await resumeBranchCreations(this);
     const resumedIds = new Set(resumed.map((b) => b.id));
+    // A standby of a branch made again would follow data that is gone: it is made again too.
+    for (const id of resumedIds) await removeReplicasOf(this, id);
     // A compute the crash interrupted in its start is started below: its operation ends with it.
     const interruptedStarts = new Map<string, OperationRecord>();
     for (const op of data.operations) {
@@ -443,7 +467,7 @@ export class Engine {
       if (name.endsWith('.partial')) await fs.rm(join(clusters, name), { recursive: true, force: true });
     }
     // Directories no branch owns: half-made copies and spares (see spares.ts) of a previous run.
-    const known = new Set(data.branches.map((b) => b.id));
+    const known = new Set([...data.branches.map((b) => b.id), ...data.endpoints.filter((e) => e.type === 'read_only').map((e) => e.id)]);
     for (const name of await fs.readdir(clusters)) {
       if (known.has(name)) continue;
       const pid = runningPid(join(clusters, name));
@@ -476,7 +500,7 @@ export class Engine {
         continue;
       }
       // A postmaster that survived the engine keeps serving (it holds the port); it is adopted.
-      if (this.computes.adopt(endpoint.branch_id, endpoint.port)) {
+      if (this.computes.adopt(this.computeKey(endpoint), endpoint.port)) {
         if (interrupted) this.finish(interrupted);
         endpoint.current_state = 'active';
         delete endpoint.pending_state;
@@ -505,6 +529,9 @@ export class Engine {
       if (pid) await stopPostmaster(pid);
     }
     for (const op of interruptedStarts.values()) this.finish(op, new Error('the engine stopped while this operation ran'));
+    // Pooler ports (where pgbouncer is installed), also for endpoints made before it was.
+    await this.poolers.stopLeftovers();
+    for (const endpoint of data.endpoints) await this.poolers.ensurePort(endpoint).catch((e) => this.log.warn(`endpoint ${endpoint.id}: pooler port: ${(e as Error).message}`));
     await this.save();
     rescheduleBranchCreations(this, resumed);
   }
@@ -516,6 +543,7 @@ export class Engine {
     await this.autosuspend.stop();
     await this.idle();
     await this.spares.close();
+    this.poolers.close();
     await this.computes.stopAll();
     await this.listeners.close();
     await this.save();

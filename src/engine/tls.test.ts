@@ -1,7 +1,8 @@
 /**
- * TLS a client can trust: endpoints present a certificate signed by the engine's local CA
- * (`<home>/tls/ca.crt`) for 127.0.0.1, so node-postgres and psql verify it (verify-full) when
- * given that CA, and refuse it without.
+ * Connection strings a client can use: endpoints present a certificate signed by the engine's
+ * local CA (`<home>/tls/ca.crt`) for 127.0.0.1, so node-postgres and psql verify it (verify-full)
+ * when given that CA, and refuse it without; pooled strings are served by PgBouncer where it is
+ * installed (and are the direct ones where it is not).
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
@@ -10,14 +11,17 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import pg from 'pg';
-import { connect, startTestProject, type TestEngine } from './test-support.ts';
+import { connect, settle, startTestProject, type TestEngine } from './test-support.ts';
+import { findPgbouncer } from './compute/pooler.ts';
 
 const execFileAsync = promisify(execFile);
 let engine: TestEngine;
 let mainUri: string;
+let projectId: string;
+let mainId: string;
 
 before(async () => {
-  ({ engine, mainUri } = await startTestProject({ name: 'tls' }));
+  ({ engine, mainUri, projectId, mainId } = await startTestProject({ name: 'tls' }));
 });
 
 after(() => engine.close());
@@ -65,5 +69,50 @@ test('node-postgres and psql verify the endpoint with the local CA (verify-full)
   const cli = await execFileAsync(process.execPath, ['bin/arbor.js', 'engine', 'ca', '--home', engine.home]);
   assert.equal(cli.stdout.trim(), ca);
   assert.match(cli.stderr, /NODE_EXTRA_CA_CERTS=/);
+  assert.deepEqual(engine.specProblems, []);
+});
+
+test('pooled connection strings: PgBouncer in transaction mode where it is installed, with SCRAM and the local CA', async () => {
+  const api = engine.api;
+  const ask = async (pooled: boolean, role = 'neondb_owner') =>
+    (await api.getConnectionUri({ projectId, branch_id: mainId, database_name: 'neondb', role_name: role, pooled })).data.uri;
+  const direct = await ask(false);
+  const pooled = await ask(true);
+  const { data: branch } = await api.getProjectBranch(projectId, mainId);
+  assert.ok(branch.branch);
+  if (!findPgbouncer()) {
+    // The documented fallback: the direct string.
+    assert.equal(pooled, direct);
+    return;
+  }
+  assert.notEqual(new URL(pooled).port, new URL(direct).port);
+  // Two clients one after the other get the same server session: a pool, in transaction mode.
+  const pidThrough = async (uri: string) => {
+    const client = await connect(uri);
+    try {
+      return (await client.query('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
+    } finally {
+      await client.end();
+    }
+  };
+  const first = await pidThrough(pooled);
+  assert.equal(await pidThrough(pooled), first);
+  assert.notEqual(await pidThrough(direct), await pidThrough(direct));
+  const client = await connect(pooled);
+  await client.query('BEGIN');
+  await client.query('CREATE TABLE pooled_t AS SELECT 1 AS x');
+  await client.query('COMMIT');
+  assert.deepEqual((await client.query('SELECT x FROM pooled_t')).rows, [{ x: 1 }]);
+  await client.end();
+  // A role the API creates later logs in through the running pooler too (its userlist is reloaded).
+  await api.createProjectBranchRole(projectId, mainId, { role: { name: 'pooled_reader' } });
+  await settle(api, projectId);
+  const reader = await connect(await ask(true, 'pooled_reader'));
+  assert.equal((await reader.query('SELECT current_user AS u')).rows[0].u, 'pooled_reader');
+  await reader.end();
+  // No plaintext password on disk: the userlist holds SCRAM secrets.
+  const userlist = readFileSync(join(engine.home, 'poolers', (await api.listProjectBranchEndpoints(projectId, mainId)).data.endpoints[0].id, 'userlist.txt'), 'utf8');
+  assert.match(userlist, /"neondb_owner" "SCRAM-SHA-256\$/);
+  assert.ok(!userlist.includes(decodeURIComponent(new URL(direct).password)));
   assert.deepEqual(engine.specProblems, []);
 });

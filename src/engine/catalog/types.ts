@@ -97,6 +97,8 @@ export interface EndpointRecord {
   branch_id: string;
   type: 'read_write' | 'read_only';
   port: number;
+  /** Where PgBouncer serves it (compute/pooler.ts); absent without pgbouncer. */
+  pooler_port?: number;
   autoscaling_limit_min_cu: number;
   autoscaling_limit_max_cu: number;
   suspend_timeout_seconds: number;

@@ -11,7 +11,7 @@ import type pg from 'pg';
 import { copyTree } from './copy.ts';
 import { ownedDir, ownFile, postgresUser } from './os-user.ts';
 import type { PgBinaries } from './binaries.ts';
-import { archiveCommand, ensureArchivePath } from '../history/store.ts';
+import { archiveCommand, ensureArchivePath, restoreCommand } from '../history/store.ts';
 import { allowedPgSettings } from '../compute/pg-settings.ts';
 
 const execFileAsync = promisify(execFile);
@@ -35,6 +35,8 @@ export interface ClusterSettings {
   listenAddresses?: string;
   /** The branch's WAL archive (history/store.ts): completed segments are copied there. */
   archiveDir?: string;
+  /** A standby's `restore_command` source: its primary's archive, for WAL the primary no longer keeps. */
+  restoreFrom?: string;
 }
 
 let nameCounter = 0;
@@ -130,6 +132,9 @@ export async function writeSettings(dataDir: string, s: ClusterSettings): Promis
           `hot_standby = on`,
           `primary_conninfo = ${settingLiteral(`host=${s.standbyOf.host ?? '127.0.0.1'} port=${s.standbyOf.port} user=${s.standbyOf.user} password=${s.standbyOf.password} application_name=${s.standbyOf.name} sslmode=disable`)}`,
           `wal_receiver_status_interval = 1s`,
+          // A standby whose primary suspended reconnects soon after it wakes (default 5 s).
+          `wal_retrieve_retry_interval = 1s`,
+          ...(s.restoreFrom ? [`restore_command = ${settingLiteral(restoreCommand(s.restoreFrom))}`] : []),
         ]
       : []),
     // Only allowlisted settings with checked values, also from a catalog written before that check.

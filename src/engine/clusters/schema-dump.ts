@@ -48,7 +48,7 @@ export async function findPgDump(bins: PgBinaries, major: number): Promise<strin
 export async function dumpSchema(bins: PgBinaries, major: number, target: DumpTarget, client: pg.Client): Promise<string> {
   const pgDump = await findPgDump(bins, major);
   if (pgDump) {
-    const { stdout } = await execFileAsync(pgDump, ['--schema-only', '--no-password', '-h', target.host, '-p', String(target.port), '-U', SUPERUSER, target.database], {
+    const { stdout } = await execFileAsync(pgDump, ['--schema-only', '--exclude-schema=arbor_internal', '--no-password', '-h', target.host, '-p', String(target.port), '-U', SUPERUSER, target.database], {
       env: { ...binEnv(bins), PGPASSWORD: target.password },
       maxBuffer: 256 * 1024 * 1024,
     });
@@ -58,7 +58,8 @@ export async function dumpSchema(bins: PgBinaries, major: number, target: DumpTa
   return catalogSchema(client);
 }
 
-const USER_NAMESPACES = `n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'`;
+// arbor_internal: the engine's extension triggers (clusters/extensions.ts), not the user's schema.
+const USER_NAMESPACES = `n.nspname NOT IN ('pg_catalog', 'information_schema', 'arbor_internal') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp\\_%'`;
 /** Not a member of an extension (pg_dump leaves those to CREATE EXTENSION). */
 const notInExtension = (classId: string, objId: string) =>
   `NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = '${classId}'::regclass AND d.objid = ${objId} AND d.deptype = 'e')`;

@@ -74,18 +74,19 @@ export class Autosuspend {
   async tick(): Promise<void> {
     const engine = this.engine;
     try {
-      for (const branchId of await engine.computes.reapDead()) {
-        for (const endpoint of engine.endpointsOf(branchId)) {
+      for (const key of await engine.computes.reapDead()) {
+        for (const endpoint of engine.endpointsOfCompute(key)) {
           engine.log.warn(`endpoint ${endpoint.id}: its postmaster exited on its own; it wakes again on the next connection`);
           this.markIdle(endpoint);
         }
       }
       for (const endpoint of [...engine.data.endpoints]) {
         if (endpoint.current_state !== 'active') continue;
-        const pid = engine.computes.pidOf(endpoint.branch_id);
-        if (!pid || engine.computes.isBusy(endpoint.branch_id)) continue;
+        const key = engine.computeKey(endpoint);
+        const pid = engine.computes.pidOf(key);
+        if (!pid || engine.computes.isBusy(key)) continue;
         const now = Date.now();
-        if (this.holds.has(endpoint.branch_id) || (await clientBackends(pid)) > 0) {
+        if (this.holds.has(key) || (await clientBackends(pid)) > 0) {
           this.lastActive.set(endpoint.id, now);
           endpoint.last_active = new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z');
           continue;
@@ -104,10 +105,10 @@ export class Autosuspend {
   /** Suspends the endpoint if, once drained, it has no client and nothing holds it; returns whether it did. */
   async suspend(endpoint: EndpointRecord): Promise<boolean> {
     const engine = this.engine;
-    const branchId = endpoint.branch_id;
-    if (this.holds.has(branchId)) return false;
-    await engine.spares.discard(branchId);
-    const stopped = await engine.computes.stop(branchId, { ifIdle: () => !this.holds.has(branchId) });
+    const key = engine.computeKey(endpoint);
+    if (this.holds.has(key)) return false;
+    if (endpoint.type === 'read_write') await engine.spares.discard(key);
+    const stopped = await engine.computes.stop(key, { ifIdle: () => !this.holds.has(key) });
     if (!stopped) {
       this.lastActive.set(endpoint.id, Date.now());
       return false;
@@ -129,13 +130,14 @@ export class Autosuspend {
   /** Every endpoint whose compute is down has its port accepting; ports of deleted endpoints close. */
   private async sweepPorts(): Promise<void> {
     const engine = this.engine;
-    const wanted = new Set(engine.data.endpoints.map((e) => e.port));
+    engine.poolers.sweep();
+    const wanted = new Set(engine.data.endpoints.flatMap((e) => (e.pooler_port ? [e.port, e.pooler_port] : [e.port])));
     for (const port of engine.listeners.known()) {
       if (!wanted.has(port) && engine.listeners.isAccepting(port)) await engine.listeners.release(port);
     }
     for (const endpoint of engine.data.endpoints) {
-      const branchId = endpoint.branch_id;
-      if (engine.computes.isRunning(branchId) || engine.computes.isBusy(branchId) || engine.listeners.isAccepting(endpoint.port)) continue;
+      const key = engine.computeKey(endpoint);
+      if (engine.computes.isRunning(key) || engine.computes.isBusy(key) || engine.listeners.isAccepting(endpoint.port)) continue;
       try {
         await engine.listeners.listen(endpoint.port);
         this.warned.delete(endpoint.port);

@@ -31,6 +31,10 @@ export interface ComputeSpec {
   maxCu: number;
   pgSettings?: Record<string, string>;
   standbyOf?: ClusterSettings['standbyOf'];
+  /** A standby's restore source (its primary's WAL archive). */
+  restoreFrom?: string;
+  /** Archive completed WAL into the compute's history (default); off for a read_only endpoint's standby. */
+  archive?: boolean;
   /** `endpoint` (default): serve clients on `port` through its engine-owned socket; `none`: only the engine's unix socket (a maintenance start). */
   listen?: 'endpoint' | 'none';
   /**
@@ -187,7 +191,8 @@ export class Computes {
         ...size,
         extra: spec.pgSettings,
         standbyOf: spec.standbyOf && { host: this.socketDir, ...spec.standbyOf },
-        archiveDir: walArchiveDir(this.home, spec.branchId),
+        restoreFrom: spec.restoreFrom,
+        archiveDir: spec.archive === false ? undefined : walArchiveDir(this.home, spec.branchId),
         socketDir: this.socketDir,
         ...(serves ? {} : { listenAddresses: '' }),
       });

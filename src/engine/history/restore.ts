@@ -16,6 +16,7 @@ import type { BranchRecord } from '../catalog/types.ts';
 import type { Engine } from '../engine.ts';
 import { nowIso } from '../engine.ts';
 import { failpoint } from './failpoints.ts';
+import { removeReplicasOf } from '../compute/replicas.ts';
 import { branchHistoryDir, historyRoot, removeHistory } from './store.ts';
 
 export interface RestoreIntent {
@@ -71,6 +72,8 @@ export async function applyRestore(engine: Engine, intent: RestoreIntent): Promi
   const next = restoreDir(engine, id);
   await engine.history.quiesce(id);
   await engine.spares.discard(id);
+  // The branch's standbys follow the state being replaced: they are made again on their next start.
+  await removeReplicasOf(engine, id);
   await engine.computes.stop(id);
   if (existsSync(next)) {
     if (existsSync(dir)) {

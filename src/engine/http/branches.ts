@@ -20,6 +20,7 @@ import { removeHistory } from '../history/store.ts';
 import type { Spare } from '../spares.ts';
 import { scheduleProjectCreation } from './projects.ts';
 import { runningPid, stopPostmaster } from '../compute/postmaster.ts';
+import { removeReplica, removeReplicasOf } from '../compute/replicas.ts';
 
 const MAX_EXPIRY_MS = 30 * 86_400_000;
 const PARENT_POINT = { lsn: 'parent_lsn', timestamp: 'parent_timestamp', whose: "the parent's" };
@@ -70,10 +71,18 @@ export function checkExpiry(expiresAt: string, branch: { default: boolean; prote
 }
 
 /** A new endpoint record from a request, with the project's defaults and Neon's range checks. */
-export async function newEndpoint(engine: Engine, projectId: string, branch: BranchRecord, spec: z.infer<z.ZodObject<typeof endpointCreateFields>> & { type: string }): Promise<EndpointRecord> {
+export async function newEndpoint(
+  engine: Engine,
+  projectId: string,
+  branch: BranchRecord,
+  spec: z.infer<z.ZodObject<typeof endpointCreateFields>> & { type: string },
+  /** A read_write endpoint comes in the same request (a branch creation's `endpoints`). */
+  primaryToo = false,
+): Promise<EndpointRecord> {
   const project = engine.project(projectId);
-  if (spec.type === 'read_only') {
-    throw unprocessable('read_only endpoints are not supported by the Arbor engine; use a read_write endpoint or a branch');
+  // A read_only endpoint is a hot standby of the branch's read_write compute (compute/replicas.ts).
+  if (spec.type === 'read_only' && !primaryToo && !engine.readWriteEndpoint(branch.id)) {
+    throw unprocessable(`branch ${branch.id} has no read_write endpoint; a read_only endpoint replicates it, so create a read_write endpoint on the branch first`);
   }
   const defaults = project.default_endpoint_settings;
   const minCu = spec.autoscaling_limit_min_cu ?? defaults.autoscaling_limit_min_cu;
@@ -82,13 +91,13 @@ export async function newEndpoint(engine: Engine, projectId: string, branch: Bra
   checkSuspendTimeout(spec.suspend_timeout_seconds, engine.minSuspendSeconds);
   const versionProblem = pgSettingsVersionProblem(spec.settings?.pg_settings, project.pg_version);
   if (versionProblem) throw badRequest(`settings.pg_settings: ${versionProblem}`);
-  if (engine.readWriteEndpoint(branch.id)) throw conflict(`branch ${branch.id} already has a read_write endpoint`);
+  if (spec.type === 'read_write' && engine.readWriteEndpoint(branch.id)) throw conflict(`branch ${branch.id} already has a read_write endpoint`);
   const at = nowIso();
-  return {
+  const endpoint: EndpointRecord = {
     id: endpointId(),
     project_id: projectId,
     branch_id: branch.id,
-    type: 'read_write',
+    type: spec.type === 'read_only' ? 'read_only' : 'read_write',
     port: await engine.allocatePort(),
     autoscaling_limit_min_cu: minCu,
     autoscaling_limit_max_cu: maxCu,
@@ -100,6 +109,8 @@ export async function newEndpoint(engine: Engine, projectId: string, branch: Bra
     created_at: at,
     updated_at: at,
   };
+  await engine.poolers.ensurePort(endpoint);
+  return endpoint;
 }
 
 export function branchRoutes(engine: Engine): Hono {
@@ -125,10 +136,15 @@ export function branchRoutes(engine: Engine): Hono {
     const name = spec.name ?? undefined;
     if (name && engine.branchesOf(project.id).some((b) => b.name === name)) throw conflict(`branch already exists; branch_name:"${name}"`);
     if (spec.expires_at) checkExpiry(spec.expires_at, { default: false, protected: spec.protected ?? false }, false);
-    const endpointSpecs = body.endpoints ?? [];
+    // The read_write endpoint first: read_only ones replicate it (compute/replicas.ts).
+    const endpointSpecs = [...(body.endpoints ?? [])].sort((a, b) => (a.type === b.type ? 0 : a.type === 'read_write' ? -1 : 1));
     if (endpointSpecs.filter((e) => e.type === 'read_write').length > 1) throw badRequest('endpoints: a branch can have only one read_write endpoint');
+    const primaryToo = endpointSpecs.some((e) => e.type === 'read_write');
     engine.assertUnlocked(project.id);
 
+    // Neon's 201 names the branch point: the parent's head now (the copy or promotion replaces it
+    // with the exact point it took, at or after this one). Asked only of a running parent.
+    const headLsn = point || schemaOnly ? undefined : await parentHead(engine, parent);
     const at = nowIso();
     // A ready spare of the parent becomes this branch (spares.ts); its id and port are kept.
     // (A schema-only branch is copied: its data is removed before any client can connect.)
@@ -143,7 +159,7 @@ export function branchRoutes(engine: Engine): Hono {
       default: false,
       protected: spec.protected ?? false,
       ...(spec.expires_at ? { expires_at: new Date(spec.expires_at).toISOString().replace(/\.\d{3}Z$/, 'Z'), ttl_interval_seconds: ttlSeconds(spec.expires_at) } : {}),
-      ...(point?.lsn && !schemaOnly ? { parent_lsn: point.lsn.toUpperCase() } : {}),
+      ...(point?.lsn && !schemaOnly ? { parent_lsn: point.lsn.toUpperCase() } : headLsn ? { parent_lsn: headLsn } : {}),
       ...(schemaOnly ? {} : { parent_timestamp: point?.timestamp ? new Date(point.timestamp).toISOString().replace(/\.\d{3}Z$/, 'Z') : at }),
       current_state: 'init',
       pending_state: 'ready',
@@ -160,8 +176,8 @@ export function branchRoutes(engine: Engine): Hono {
       ...(body.annotation_value && Object.keys(body.annotation_value).length ? { annotation: { value: { ...body.annotation_value }, created_at: at, updated_at: at } } : {}),
     };
     const endpoints: EndpointRecord[] = [];
-    for (const e of endpointSpecs) endpoints.push(await newEndpoint(engine, project.id, branch, e));
-    if (spare && endpoints[0]) endpoints[0].port = spare.port;
+    for (const e of endpointSpecs) endpoints.push(await newEndpoint(engine, project.id, branch, e, primaryToo));
+    if (spare && endpoints[0]?.type === 'read_write') endpoints[0].port = spare.port;
     engine.data.branches.push(branch);
     engine.data.endpoints.push(...endpoints);
     const ops = [engine.operation(project.id, 'create_branch', { branch_id: id })];
@@ -319,7 +335,7 @@ export function scheduleBranchCreation(engine: Engine, branch: BranchRecord, par
         }
       } else if (promoted) {
         // Adopt the promoted postmaster as this branch's compute, with the endpoint's settings.
-        const rw = endpoints[0];
+        const rw = endpoints.find((e) => e.type === 'read_write');
         engine.computes.adopt(id, spare!.port);
         // The spare runs with the parent's size and settings (spares.ts); the endpoint may want others.
         const needsRestart = !rw || rw.autoscaling_limit_min_cu !== spare!.minCu || rw.autoscaling_limit_max_cu !== spare!.maxCu || JSON.stringify(rw.settings.pg_settings ?? null) !== JSON.stringify(spare!.pgSettings ?? null);
@@ -348,6 +364,7 @@ export function scheduleBranchCreation(engine: Engine, branch: BranchRecord, par
       engine.history.track(branch);
     },
     async () => {
+      for (const e of endpoints) if (e.type === 'read_only') await removeReplica(engine, e);
       await engine.computes.stop(id);
       await removeCluster(`${dataDir}.partial`);
       await removeCluster(dataDir);
@@ -440,6 +457,21 @@ async function removeData(engine: Engine, branch: BranchRecord): Promise<void> {
   });
 }
 
+/** The parent's flushed WAL position if its compute runs (without waking it), else undefined. */
+async function parentHead(engine: Engine, parent: BranchRecord): Promise<string | undefined> {
+  if (!engine.computes.isRunning(parent.id)) return undefined;
+  try {
+    const admin = await engine.computes.admin(parent.id, engine.superuserPassword(engine.project(parent.project_id)));
+    try {
+      return (await admin.query('SELECT pg_current_wal_flush_lsn()::text AS lsn')).rows[0].lsn as string;
+    } finally {
+      await admin.end();
+    }
+  } catch {
+    return undefined;
+  }
+}
+
 /** Neon's AnnotationData of a branch (an empty value when it has none). */
 function annotationView(branch: BranchRecord) {
   return {
@@ -463,6 +495,7 @@ export function scheduleBranchDeletion(engine: Engine, branch: BranchRecord): Op
 export async function deleteBranchNow(engine: Engine, branch: BranchRecord): Promise<void> {
   await engine.history.quiesce(branch.id);
   await engine.spares.discard(branch.id);
+  await removeReplicasOf(engine, branch.id);
   await engine.computes.stop(branch.id);
   await removeCluster(engine.computes.dataDir(branch.id));
   await removeHistory(engine.home, branch.id);

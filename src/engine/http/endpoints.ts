@@ -1,7 +1,8 @@
 /**
  * @module Endpoints (computes): one read_write endpoint per branch, a postmaster on its own
- * loopback port. Create, list, get, update (a size change restarts it, a suspend timeout change
- * does not), delete, start, suspend, restart.
+ * loopback port, and any number of read_only ones (hot standbys of it, compute/replicas.ts).
+ * Create, list, get, update (a size change restarts it, a suspend timeout change does not),
+ * delete, start, suspend, restart.
  */
 import { Hono } from 'hono';
 import { z } from 'zod';
@@ -11,6 +12,7 @@ import type { EndpointRecord } from '../catalog/types.ts';
 import { badRequest, notFound, unprocessable } from '../errors.ts';
 import { pgSettingsVersionProblem } from '../compute/pg-settings.ts';
 import { endpointCreateFields, newEndpoint } from './branches.ts';
+import { removeReplica } from '../compute/replicas.ts';
 import { checkCuRange, checkSuspendTimeout, computeUnit, pgSettings, readBody, suspendTimeout } from './validate.ts';
 import { endpointView, operationView } from './views.ts';
 
@@ -60,6 +62,8 @@ export function endpointRoutes(engine: Engine): Hono {
     engine.data.endpoints.push(endpoint);
     const op = engine.operation(project.id, 'start_compute', { branch_id: branch.id, endpoint_id: endpoint.id });
     await engine.save();
+    // From the 201 on its port accepts: a client connecting early waits for the compute (Engine.wake).
+    await engine.listeners.listen(endpoint.port);
     engine.schedule(
       project.id,
       [op],
@@ -103,15 +107,23 @@ export function endpointRoutes(engine: Engine): Hono {
       return c.json({ endpoint: view(endpoint), operations: [] });
     }
     // As on Neon, a new size restarts the compute: its connections are dropped.
+    const restartNow = async () => {
+      await engine.computes.stop(engine.computeKey(endpoint));
+      if (endpoint.disabled) await engine.suspendEndpoint(endpoint);
+      else await engine.startEndpoint(endpoint);
+    };
+    if (endpoint.type === 'read_only') return c.json(await act(endpoint, 'apply_config', restartNow));
     return c.json(
-      await act(endpoint, 'apply_config', () =>
+      await act(endpoint, 'apply_config', async () => {
         // The branch's spare is sized like its compute: it is made again for the new size.
-        engine.spares.whileResizing(engine.branch(endpoint.project_id, endpoint.branch_id), async () => {
-          await engine.computes.stop(endpoint.branch_id);
-          if (endpoint.disabled) await engine.suspendEndpoint(endpoint);
-          else await engine.startEndpoint(endpoint);
-        }),
-      ),
+        await engine.spares.whileResizing(engine.branch(endpoint.project_id, endpoint.branch_id), restartNow);
+        // Its standbys run at least its size (compute/replicas.ts): the running ones restart too.
+        for (const replica of engine.endpointsOf(endpoint.branch_id)) {
+          if (replica.type !== 'read_only' || !engine.computes.isRunning(replica.id)) continue;
+          await engine.computes.stop(replica.id);
+          await engine.startEndpoint(replica);
+        }
+      }),
     );
   });
 
@@ -119,10 +131,17 @@ export function endpointRoutes(engine: Engine): Hono {
     const project = engine.project(c.req.param('project_id'));
     const endpoint = engine.data.endpoints.find((e) => e.project_id === project.id && e.id === c.req.param('endpoint_id'));
     if (!endpoint) return c.body(null, 204);
+    const replicas = engine.endpointsOf(endpoint.branch_id).filter((e) => e.type === 'read_only');
+    if (endpoint.type === 'read_write' && replicas.length) {
+      throw unprocessable(`endpoint ${endpoint.id} is replicated by read_only endpoints (${replicas.map((e) => e.id).join(', ')}); delete them first`);
+    }
     return c.json(
       await act(endpoint, 'suspend_compute', async () => {
-        await engine.spares.discard(endpoint.branch_id);
-        await engine.computes.stop(endpoint.branch_id);
+        if (endpoint.type === 'read_only') await removeReplica(engine, endpoint);
+        else {
+          await engine.spares.discard(endpoint.branch_id);
+          await engine.computes.stop(endpoint.branch_id);
+        }
         engine.data.endpoints = engine.data.endpoints.filter((e) => e !== endpoint);
       }),
     );
@@ -143,7 +162,7 @@ export function endpointRoutes(engine: Engine): Hono {
     const endpoint = find(c.req.param('project_id'), c.req.param('endpoint_id'));
     return c.json(
       await act(endpoint, 'start_compute', async () => {
-        await engine.computes.stop(endpoint.branch_id);
+        await engine.computes.stop(engine.computeKey(endpoint));
         await engine.startEndpoint(endpoint);
       }),
     );

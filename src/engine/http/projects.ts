@@ -16,6 +16,8 @@ import { badRequest, notFound } from '../errors.ts';
 import { DEFAULT_REGION, REGIONS } from './regions.ts';
 import { pgSettingsVersionProblem } from '../compute/pg-settings.ts';
 import { checkCuRange, checkSuspendTimeout, computeUnit, nameBytes, pgSettings, queryInt, readBody, suspendTimeout } from './validate.ts';
+import { removeReplicasOf } from '../compute/replicas.ts';
+import { installExtensionTriggers } from '../clusters/extensions.ts';
 import { branchView, connectionUri, connectionUris, databaseView, endpointView, operationView, projectListItemView, projectView, roleView } from './views.ts';
 
 const DAY = 86_400;
@@ -135,6 +137,7 @@ export function projectRoutes(engine: Engine): Hono {
       created_at: at,
       updated_at: at,
     };
+    await engine.poolers.ensurePort(endpoint);
     engine.data.projects.push(project);
     engine.data.branches.push(branch);
     engine.data.endpoints.push(endpoint);
@@ -219,6 +222,7 @@ export function projectRoutes(engine: Engine): Hono {
     const branches = engine.branchesOf(project.id);
     for (const branch of branches) {
       await engine.spares.discard(branch.id);
+      await removeReplicasOf(engine, branch.id);
       await engine.computes.stop(branch.id);
       await removeCluster(engine.computes.dataDir(branch.id));
     }
@@ -246,7 +250,9 @@ export function projectRoutes(engine: Engine): Hono {
     const role = branch.roles.find((r) => r.name === roleName);
     if (!role) throw notFound(`role ${roleName} not found on branch ${branch.id}`);
     if (!role.password) throw badRequest(`role ${roleName} cannot log in (NOLOGIN)`);
-    return c.json({ uri: connectionUri(engine, endpoint, role.name, engine.secrets.open(role.password), databaseName) });
+    // `pooled=true`: PgBouncer's port where pgbouncer is installed, else the direct one (compute/pooler.ts).
+    const pooled = c.req.query('pooled') === 'true';
+    return c.json({ uri: connectionUri(engine, endpoint, role.name, engine.secrets.open(role.password), databaseName, pooled) });
   });
 
   return app;
@@ -277,6 +283,8 @@ export function scheduleProjectCreation(engine: Engine, project: ProjectRecord, 
       await engine.startEndpoint(endpoint, { holdClients: true });
       await engine.withAdmin(branch, async (admin, connect) => {
         await createNeonSuperuser(admin, pgVersion);
+        // In template1 and postgres, before the project's database is made from template1.
+        await installExtensionTriggers(admin, connect);
         await createApiRole(admin, roleName, password);
         await createDatabase(admin, databaseName, roleName);
         const db = await connect(databaseName);

@@ -110,7 +110,10 @@ export function roleRoutes(engine: Engine): Hono {
     engine.schedule(
       branch.project_id,
       [op],
-      () => engine.withAdmin(branch, (admin) => createApiRole(admin, body.name, password)),
+      async () => {
+        await engine.withAdmin(branch, (admin) => createApiRole(admin, body.name, password));
+        await engine.poolers.rolesChanged(branch.id);
+      },
       async () => {
         branch.roles = branch.roles.filter((r) => r !== role);
       },
@@ -137,6 +140,7 @@ export function roleRoutes(engine: Engine): Hono {
     engine.schedule(branch.project_id, [op], async () => {
       await engine.withAdmin(branch, (admin, connect) => dropApiRole(connect, admin, role.name));
       branch.roles = branch.roles.filter((r) => r !== role);
+      await engine.poolers.rolesChanged(branch.id);
     });
     return c.json({ role: roleView(branch.id, role), operations: [operationView(op)] });
   });
@@ -163,6 +167,7 @@ export function roleRoutes(engine: Engine): Hono {
       role.password = engine.secrets.seal(password);
       (role as SyncedRole).login = true;
       role.updated_at = nowIso();
+      await engine.poolers.rolesChanged(branch.id);
     });
     return c.json({ role: roleView(branch.id, role, password), operations: [operationView(op)] });
   });

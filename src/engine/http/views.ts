@@ -16,7 +16,7 @@ export function projectView(p: ProjectRecord) {
     provisioner: 'k8s-neonvm',
     default_endpoint_settings: p.default_endpoint_settings,
     // Neon's defaults for what the engine does not enforce (no IP allowlist, no VPC, no logical replication).
-    settings: { allowed_ips: { ips: [], protected_branches_only: false }, enable_logical_replication: false, block_public_connections: false, block_vpc_connections: false, ...p.settings },
+    settings: { allowed_ips: { ips: [], protected_branches_only: false, primary_branch_only: false }, enable_logical_replication: false, block_public_connections: false, block_vpc_connections: false, ...p.settings },
     pg_version: p.pg_version,
     proxy_host: ENGINE_HOST,
     branch_logical_size_limit: 0,
@@ -132,8 +132,13 @@ export function operationView(o: OperationRecord) {
   return { ...o };
 }
 
-export function connectionUri(engine: Engine, endpoint: EndpointRecord, role: string, password: string, database: string): string {
-  const url = new URL(`postgresql://${endpointHost(endpoint)}`);
+/** Neon's `pooler_host`: where PgBouncer serves the endpoint (compute/pooler.ts), else its own host. */
+export function poolerHost(e: EndpointRecord): string {
+  return e.pooler_port ? `${ENGINE_HOST}:${e.pooler_port}` : endpointHost(e);
+}
+
+export function connectionUri(engine: Engine, endpoint: EndpointRecord, role: string, password: string, database: string, pooled = false): string {
+  const url = new URL(`postgresql://${pooled ? poolerHost(endpoint) : endpointHost(endpoint)}`);
   url.username = role;
   url.password = password;
   url.pathname = `/${database}`;
@@ -159,7 +164,7 @@ export function connectionUris(engine: Engine, branch: BranchRecord, endpoint: E
         password,
         role: role.name,
         host: endpointHost(endpoint),
-        pooler_host: endpointHost(endpoint),
+        pooler_host: poolerHost(endpoint),
       },
     },
   ];

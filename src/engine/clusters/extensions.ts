@@ -1,0 +1,86 @@
+/**
+ * @module Extensions as on Neon: members of `neon_superuser` may `CREATE EXTENSION` for every
+ * extension Neon supports that is installed here, untrusted ones included (pg_stat_statements,
+ * postgres_fdw, dblink, moddatetime …); everyone else meets PostgreSQL's own refusal (42501).
+ *
+ * Neon does it with a hook in its compute; here an event trigger of the cluster superuser does
+ * it in every database (installed in `template1`, so databases made later have it): at
+ * `ddl_command_start` of a `CREATE EXTENSION` by a member of `neon_superuser`, the session's
+ * role is made superuser; at `ddl_command_end` it is made ordinary again, and the statement is
+ * refused (42501, rolled back) if it made an extension not on Neon's list. Both happen inside
+ * the statement's transaction, so the attribute is never committed: an error rolls it back with
+ * the statement. (PostgreSQL runs trusted extensions' scripts as superuser the same way.)
+ */
+import type pg from 'pg';
+import { literal } from './neon-roles.ts';
+
+/** Neon's supported extensions (neon.com/docs/extensions/pg-extensions), the one list. */
+export const NEON_EXTENSIONS: readonly string[] = [
+  'address_standardizer', 'address_standardizer_data_us', 'anon', 'autoinc', 'bloom', 'btree_gin', 'btree_gist', 'citext',
+  'cube', 'dblink', 'dict_int', 'earthdistance', 'fuzzystrmatch', 'h3', 'h3_postgis', 'hll', 'hstore', 'hypopg',
+  'insert_username', 'intagg', 'intarray', 'ip4r', 'isn', 'lo', 'ltree', 'moddatetime', 'neon', 'neon_utils', 'pg_cron',
+  'pg_graphql', 'pg_hashids', 'pg_hint_plan', 'pg_ivm', 'pg_jsonschema', 'pg_partman', 'pg_prewarm', 'pg_repack',
+  'pg_roaringbitmap', 'pg_search', 'pg_session_jwt', 'pg_stat_statements', 'pg_tiktoken', 'pg_trgm', 'pg_uuidv7',
+  'pgcrypto', 'pgjwt', 'pgrouting', 'pgrowlocks', 'pgstattuple', 'pgtap', 'plcoffee', 'plls', 'plpgsql', 'plpgsql_check',
+  'plv8', 'postgis', 'postgis_raster', 'postgis_sfcgal', 'postgis_tiger_geocoder', 'postgis_topology', 'postgres_fdw',
+  'prefix', 'rdkit', 'refint', 'rum', 'seg', 'semver', 'tablefunc', 'tcn', 'timescaledb', 'tsm_system_rows',
+  'tsm_system_time', 'ulid', 'unaccent', 'unit', 'uuid-ossp', 'vector', 'xml2',
+];
+
+/** The SQL that installs the trigger pair in one database (idempotent; run as the cluster superuser). */
+function triggerSql(): string {
+  const list = `ARRAY[${NEON_EXTENSIONS.map(literal).join(', ')}]::text[]`;
+  return `
+CREATE SCHEMA IF NOT EXISTS arbor_internal AUTHORIZATION cloud_admin;
+REVOKE ALL ON SCHEMA arbor_internal FROM PUBLIC;
+CREATE OR REPLACE FUNCTION arbor_internal.extension_start() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $fn$
+DECLARE
+  name text;
+BEGIN
+  SELECT r.rolname INTO name FROM pg_roles r WHERE r.rolname = session_user AND NOT r.rolsuper;
+  IF name IS NULL OR NOT pg_has_role(name, 'neon_superuser', 'MEMBER') THEN RETURN; END IF;
+  EXECUTE format('ALTER ROLE %I SUPERUSER', name);
+  PERFORM set_config('arbor.extension_role', name, true);
+END $fn$;
+CREATE OR REPLACE FUNCTION arbor_internal.extension_end() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $fn$
+DECLARE
+  name text := current_setting('arbor.extension_role', true);
+  unlisted text;
+BEGIN
+  IF coalesce(name, '') = '' THEN RETURN; END IF;
+  EXECUTE format('ALTER ROLE %I NOSUPERUSER', name);
+  PERFORM set_config('arbor.extension_role', '', true);
+  -- Only Neon's extensions: any other one made by this statement (CASCADE included) undoes it all.
+  SELECT string_agg(e.extname, ', ') INTO unlisted FROM pg_event_trigger_ddl_commands() c JOIN pg_extension e ON e.oid = c.objid
+   WHERE c.classid = 'pg_extension'::regclass AND e.extname <> ALL (${list});
+  IF unlisted IS NOT NULL THEN
+    RAISE EXCEPTION 'permission denied to create extension "%"', unlisted
+      USING ERRCODE = '42501', HINT = 'Must be superuser to create this extension (it is not one Neon supports).';
+  END IF;
+END $fn$;
+REVOKE ALL ON FUNCTION arbor_internal.extension_start(), arbor_internal.extension_end() FROM PUBLIC;
+DROP EVENT TRIGGER IF EXISTS arbor_extension_start;
+DROP EVENT TRIGGER IF EXISTS arbor_extension_end;
+CREATE EVENT TRIGGER arbor_extension_start ON ddl_command_start WHEN TAG IN ('CREATE EXTENSION') EXECUTE FUNCTION arbor_internal.extension_start();
+CREATE EVENT TRIGGER arbor_extension_end ON ddl_command_end WHEN TAG IN ('CREATE EXTENSION') EXECUTE FUNCTION arbor_internal.extension_end();
+`;
+}
+
+/**
+ * Installs the extension triggers in `template1` and every database that allows connections
+ * (`connect` opens a superuser session on one).
+ */
+export async function installExtensionTriggers(admin: pg.Client, connect: (db: string) => Promise<pg.Client>): Promise<void> {
+  const { rows } = await admin.query(`SELECT datname FROM pg_database WHERE datallowconn ORDER BY 1`);
+  for (const { datname } of rows as { datname: string }[]) {
+    const db = datname === 'postgres' ? admin : await connect(datname);
+    try {
+      await db.query(triggerSql());
+    } finally {
+      if (db !== admin) await db.end();
+    }
+  }
+}
+
