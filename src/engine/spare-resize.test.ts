@@ -3,7 +3,8 @@
  * max_connections (set by the compute size) is larger than its own, so a spare made at the
  * project's default size died when the parent was resized, and the next branch waited for it and
  * was copied instead ("the spare did not catch up"). Resizing the parent now makes its spare again
- * at the new size, and a branch made afterwards is the promoted spare.
+ * at the new size, and a branch made afterwards is the promoted spare. How each branch was made
+ * (spare, or copy and why) is told by the engine's extension route.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -55,6 +56,27 @@ test("resizing a branch's compute remakes its spare at the new size; the next br
     }
     await spares.settled(main);
     assert.deepEqual(warnings, [], 'no spare died, none was copied around');
+
+    // How each branch was made, through the engine's extension route (authenticated like the rest).
+    const creation = async (branchId: string) => (await api.instance.get(`/x-arbor/projects/${projectId}/branches/${branchId}/creation`)).data.creation;
+    const promoted = await creation(child.branch.id);
+    assert.equal(promoted.strategy, 'spare');
+    assert.equal(promoted.reason, undefined);
+    assert.ok(Number.isInteger(promoted.duration_ms) && promoted.duration_ms >= 0);
+    const anonymous = await fetch(`${server.url}/x-arbor/projects/${projectId}/branches/${child.branch.id}/creation`);
+    assert.equal(anonymous.status, 401);
+    assert.equal((await api.instance.get(`/x-arbor/projects/${projectId}/branches/${main}/creation`, { validateStatus: () => true })).status, 404, "a project's first branch was not branched");
+    assert.equal((await api.getProjectBranch(projectId, child.branch.id)).data.branch.hasOwnProperty('made_by'), false, "Neon's branch body is unchanged");
+
+    // Spares off (as `engine serve --no-spares` starts): the next branch is a full copy, saying why.
+    spares.setEnabled(false);
+    await spares.discard(main);
+    const { data: copied } = await api.createProjectBranch(projectId, { branch: { name: 'no-spares' }, endpoints: [{ type: 'read_write' as never }] });
+    await settle(api, projectId);
+    const copy = await creation(copied.branch.id);
+    assert.equal(copy.strategy, 'copy');
+    assert.equal(copy.reason, 'spares are off (engine serve --no-spares)');
+    assert.ok(Number.isInteger(copy.duration_ms) && copy.duration_ms > 0);
   } finally {
     await server.close();
     rmSync(home, { recursive: true, force: true });

@@ -39,6 +39,8 @@ const MAKE_ATTEMPTS = 3;
 export class Spares {
   private ready = new Map<string, Spare>();
   private making = new Map<string, Promise<void>>();
+  /** Why the parent's last spare could not be made (after every attempt), until one is. */
+  private failures = new Map<string, string>();
   private enabled = true;
 
   constructor(private readonly engine: Engine) {}
@@ -68,6 +70,19 @@ export class Spares {
     return [...this.ready.values()].some((s) => s.id === id);
   }
 
+  /**
+   * Why the parent has no ready spare now, in a user's words: a branch made now is a full copy
+   * (recorded on the branch, `made_by`).
+   */
+  whyNone(parent: BranchRecord): string {
+    if (!this.enabled) return 'spares are off (engine serve --no-spares)';
+    if (!this.engine.computes.isRunning(parent.id)) return 'the parent was not running (a spare is kept only while its compute runs)';
+    if (this.making.has(parent.id)) return "the parent's spare was not ready yet (still being made)";
+    const failed = this.failures.get(parent.id);
+    if (failed) return `the parent's spare could not be made: ${failed}`;
+    return 'the parent had no spare yet (one is kept for the default branch and for a branch once it is branched from)';
+  }
+
   /** Takes the parent's ready spare, if any; the caller must `promote` or `discardSpare` it. */
   claim(parentId: string): Spare | undefined {
     const spare = this.ready.get(parentId);
@@ -91,11 +106,15 @@ export class Spares {
     for (let attempt = 1; ; attempt++) {
       try {
         await this.make(parent);
+        this.failures.delete(parent.id);
         return;
       } catch (error) {
         const again = attempt < MAKE_ATTEMPTS && this.enabled && this.engine.computes.isRunning(parent.id);
         this.engine.log.warn(`spare for ${parent.id} not made: ${(error as Error).message}${again ? '; trying again' : ''}`);
-        if (!again) return;
+        if (!again) {
+          this.failures.set(parent.id, (error as Error).message);
+          return;
+        }
         await new Promise((r) => setTimeout(r, 1000 * attempt));
       }
     }
@@ -202,6 +221,7 @@ export class Spares {
   /** Removes the parent's spare (before the parent stops or goes away). */
   async discard(parentId: string): Promise<void> {
     await this.making.get(parentId);
+    this.failures.delete(parentId);
     const spare = this.claim(parentId);
     if (spare) await this.discardSpare(spare);
   }

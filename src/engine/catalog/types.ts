@@ -78,6 +78,12 @@ export interface BranchRecord {
    * the creation from it (http/branches.ts), so an acknowledged branch is never lost.
    */
   creation?: { point?: { lsn?: string; timestamp?: string }; schema_only?: boolean; /** A schema-only branch's source (it has no parent). */ source_id?: string };
+  /**
+   * How its data was made (an engine extension, `GET …/x-arbor/…/creation`, not in Neon's views):
+   * the parent's spare promoted, or a full copy and why no spare served (spares.ts). Absent for
+   * a project's first branch and branches made before the engine recorded it.
+   */
+  made_by?: { strategy: 'spare' | 'copy'; reason?: string; duration_ms: number };
   /** `schema-only`: made with the parent's schema and no data; absent for `parent-data`. */
   init_source?: 'schema-only';
   /** Neon's branch annotation (`annotation_value` at creation), returned by get and list. */

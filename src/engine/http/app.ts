@@ -1,7 +1,8 @@
 /**
  * @module The engine's HTTP API: Neon's management API v2 under `/api/v2`. Every call needs
- * `Authorization: Bearer <key>` with a key the engine issued; errors use Neon's envelope. One
- * extension, outside Neon's API and named so: `GET /api/v2/x-arbor/pg_versions` (pg-versions.ts).
+ * `Authorization: Bearer <key>` with a key the engine issued; errors use Neon's envelope. Two
+ * extensions, outside Neon's API and named so: `GET /api/v2/x-arbor/pg_versions` (pg-versions.ts)
+ * and `GET /api/v2/x-arbor/projects/{id}/branches/{id}/creation` (branch-creation.ts).
  */
 import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
@@ -18,6 +19,7 @@ import { roleRoutes } from './roles.ts';
 import { schemaRoutes } from './schema.ts';
 import { apiKeyRoutes } from './api-keys.ts';
 import { pgVersionRoutes } from './pg-versions.ts';
+import { branchCreationRoutes } from './branch-creation.ts';
 
 export function engineApp(engine: Engine): Hono {
   const app = new Hono();
@@ -34,7 +36,7 @@ export function engineApp(engine: Engine): Hono {
     await next();
   });
 
-  for (const routes of [accountRoutes(), projectRoutes(engine), branchRoutes(engine), restoreRoutes(engine), roleRoutes(engine), databaseRoutes(engine), endpointRoutes(engine), operationRoutes(engine), schemaRoutes(engine), apiKeyRoutes(engine), pgVersionRoutes()]) {
+  for (const routes of [accountRoutes(), projectRoutes(engine), branchRoutes(engine), restoreRoutes(engine), roleRoutes(engine), databaseRoutes(engine), endpointRoutes(engine), operationRoutes(engine), schemaRoutes(engine), apiKeyRoutes(engine), pgVersionRoutes(), branchCreationRoutes(engine)]) {
     api.route('/', routes);
   }
 

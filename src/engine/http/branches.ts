@@ -149,6 +149,8 @@ export function branchRoutes(engine: Engine): Hono {
     // A ready spare of the parent becomes this branch (spares.ts); its id and port are kept.
     // (A schema-only branch is copied: its data is removed before any client can connect.)
     const spare = point || schemaOnly ? undefined : engine.spares.claim(parent.id);
+    // Why it is copied instead, recorded on the branch (`made_by`) for the user.
+    const noSpare = spare ? undefined : point ? 'a point in time was asked (it is rebuilt from the history)' : schemaOnly ? 'a schema-only branch was asked (copied, then emptied)' : engine.spares.whyNone(parent);
     const id = spare?.id ?? branchId();
     const branch: BranchRecord = {
       id,
@@ -187,7 +189,7 @@ export function branchRoutes(engine: Engine): Hono {
     // waits for it (Engine.wake) instead of being refused. A spare's postmaster holds its own port (clients wait until its promotion).
     for (const e of endpoints) if (!spare || e.port !== spare.port) await engine.listeners.listen(e.port);
 
-    scheduleBranchCreation(engine, branch, parent, endpoints, ops, spare);
+    scheduleBranchCreation(engine, branch, parent, endpoints, ops, spare ?? noSpare);
 
     const rw = endpoints.find((e) => e.type === 'read_write');
     return c.json(
@@ -304,9 +306,19 @@ export function branchRoutes(engine: Engine): Hono {
  * at `branch.creation.point`) and starts its endpoints, as the operations `ops` (create_branch,
  * then start_compute per endpoint). Once the data is complete the branch's `creation` is cleared
  * and saved before any client is served; until then a restarted engine runs this again
- * (`resumeBranchCreations`).
+ * (`resumeBranchCreations`). `source`: the parent's claimed spare, or why none is used; how the
+ * branch was made is recorded as `branch.made_by`.
  */
-export function scheduleBranchCreation(engine: Engine, branch: BranchRecord, parent: BranchRecord, endpoints: EndpointRecord[], ops: OperationRecord[], spare?: Spare): void {
+export function scheduleBranchCreation(
+  engine: Engine,
+  branch: BranchRecord,
+  parent: BranchRecord,
+  endpoints: EndpointRecord[],
+  ops: OperationRecord[],
+  source: Spare | string = 'the engine restarted while the branch was being made, and made it again',
+): void {
+  const spare = typeof source === 'string' ? undefined : source;
+  let noSpare = typeof source === 'string' ? source : undefined;
   const project = engine.project(branch.project_id);
   const id = branch.id;
   const parentDir = engine.computes.dataDir(parent.id);
@@ -316,6 +328,7 @@ export function scheduleBranchCreation(engine: Engine, branch: BranchRecord, par
     project.id,
     ops,
     async () => {
+      const started = Date.now();
       const partial = `${dataDir}.partial`;
       let promoted = false;
       if (spare) {
@@ -324,6 +337,7 @@ export function scheduleBranchCreation(engine: Engine, branch: BranchRecord, par
           promoted = true;
         } catch (error) {
           engine.log.warn(`spare ${spare.id} unusable, copying instead: ${(error as Error).message}`);
+          noSpare = `the parent's spare could not be used: ${(error as Error).message}`;
           await engine.spares.discardSpare(spare);
         }
       }
@@ -360,6 +374,8 @@ export function scheduleBranchCreation(engine: Engine, branch: BranchRecord, par
       branch.current_state = 'ready';
       delete branch.pending_state;
       branch.state_changed_at = nowIso();
+      // From the start of this work to a ready branch (the queue before it not counted); saved by engine.schedule.
+      branch.made_by = promoted ? { strategy: 'spare', duration_ms: Date.now() - started } : { strategy: 'copy', reason: noSpare, duration_ms: Date.now() - started };
       engine.spares.replenish(parent);
       engine.history.track(branch);
     },
