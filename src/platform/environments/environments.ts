@@ -13,6 +13,7 @@ import type { Actor, Context } from '../context.ts';
 import { PlatformError, conflict, invalid, notFound, unprocessable } from '../errors.ts';
 import { neonStatus } from '../neon/client.ts';
 import { checkAt } from './point-in-time.ts';
+import { branchCreationWarning } from '../reconcile/branch-creation.ts';
 import {
   accounts,
   apps,
@@ -85,7 +86,10 @@ export async function environmentView(ctx: Context, env: Environment) {
     // An import's changes waiting for an app admin (POST …/confirm-import); empty once confirmed.
     pendingChanges: env.spec.mode === 'import' && !env.spec.fixRoles ? (env.neon.pendingChanges ?? []) : [],
     ...(env.spec.mode === 'import' ? { importConfirmed: !!env.spec.fixRoles } : {}),
-    warnings: env.spec.mode === 'import' ? ['imported: this branch is shared with whatever else uses it; Arbor does not change its Neon settings and never deletes it'] : [],
+    warnings: [
+      ...(env.spec.mode === 'import' ? ['imported: this branch is shared with whatever else uses it; Arbor does not change its Neon settings and never deletes it'] : []),
+      ...[branchCreationWarning(env)].filter((w) => w !== undefined),
+    ],
     generation: env.generation,
     observedGeneration: env.observedGeneration,
     steps: steps.map((s) => ({ generation: s.generation, step: s.step, status: s.status, detail: s.detail ?? undefined, startedAt: s.startedAt.toISOString(), finishedAt: s.finishedAt?.toISOString() })),

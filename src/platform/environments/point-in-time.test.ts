@@ -64,8 +64,10 @@ test('a branch environment at a past timestamp, and a branch-neon one at an LSN,
 
   const r = await t.call('POST', '/apps/shop/environments', { name: 'then', mode: 'branch-environment', parentEnvironment: 'staging', at });
   assert.equal(r.status, 201, JSON.stringify(r.body));
-  await t.waitFor('shop', 'then', 'ready');
+  const then = await t.waitFor('shop', 'then', 'ready');
   assert.deepEqual(await items(await reveal('then', 'svc_orders')), ['first', 'before']);
+  // No spare serves a past point: the page says the branch was a full copy, and why.
+  assert.ok(then.warnings.some((w: string) => /^branched by a full copy of staging \(\d+\.\d s\) because a point in time was asked/.test(w)), JSON.stringify(then.warnings));
   assert.deepEqual(await items(orders), ['first', 'before', 'after'], 'the parent is untouched');
 
   // branch-neon at an LSN: the same moment, named the other way.

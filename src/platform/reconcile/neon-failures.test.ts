@@ -2,8 +2,8 @@
  * Failures that tell people what to do (issue 10): a Postgres version the engine cannot run not
  * offered (refused on pgVersion with the engine's reason); Neon's own reason instead of "Request
  * failed with status code 422", a refusal not retried until something changes; retention shown
- * and kept as the shared project's; a branch that vanished from Neon made again, an imported one that
- * vanished a clear failure.
+ * and kept as the shared project's; a branch made by a full copy (spares off) says so and why; a
+ * branch that vanished from Neon made again, an imported one that vanished a clear failure.
  */
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -103,8 +103,17 @@ test("retention is the shared project's: a branch environment neither changes it
   assert.equal(refused.status, 422);
   assert.match(refused.body.error.message, /belongs to the Neon project/);
 
+  // With the engine's spares off (as `engine serve --no-spares` starts it) the branch is a full copy: its page says so and why.
+  const spares = t.engine.engine.spares;
+  spares.setEnabled(false);
+  await spares.discard(prod.neon.branchId);
   assert.equal((await t.call('POST', '/apps/shop/environments', { name: 'dev', account: 'engine', mode: 'branch-environment', parentEnvironment: 'prod' })).status, 201);
   const dev = await t.waitFor('shop', 'dev', 'ready');
+  spares.setEnabled(true);
+  spares.replenish(t.engine.engine.branch(prod.neon.projectId, prod.neon.branchId));
+  assert.equal(dev.warnings.length, 1, JSON.stringify(dev.warnings));
+  assert.match(dev.warnings[0], /^branched by a full copy of prod \(\d+\.\d s\) because spares are off \(engine serve --no-spares\); spares make branches in well under a second$/);
+  assert.deepEqual(prod.warnings, [], 'a project made for it is not branched');
   assert.equal(dev.settings.historyRetentionSeconds, WEEK);
   assert.deepEqual(dev.project.sharedWith, ['prod']);
   assert.equal(dev.project.retentionSetBy, 'prod');

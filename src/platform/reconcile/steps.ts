@@ -23,6 +23,7 @@ import { newRoundTrips, openSession } from '../postgres/connection.ts';
 import { checkRoles } from '../postgres/roles-check.ts';
 import { branchUri, loginRoles, rotateOnBranch, storedPassword, storeSecrets } from '../credentials/credentials.ts';
 import { parentFields, parsePoint } from '../environments/point-in-time.ts';
+import { noteBranchCreation } from './branch-creation.ts';
 import { environments, type App, type Environment, type EnvironmentNeon } from '../store/schema.ts';
 
 export interface StepContext {
@@ -149,6 +150,8 @@ export async function ensureNeonResources(s: StepContext): Promise<void> {
 
 export async function awaitNeon(s: StepContext): Promise<void> {
   await awaitOperations(s.api, s.env.neon.projectId!);
+  // Once made: whether the engine promoted a spare or copied (the environment's page warns of a copy).
+  await noteBranchCreation(s);
 }
 
 /** `encore_platform`: created through Neon's API (so it is a neon_superuser member); its password kept. */

@@ -155,6 +155,11 @@ export interface EnvironmentNeon {
    * branch's endpoint until it is deleted; `done` once `branchId` above is the child of the masked state.
    */
   masking?: { branchId: string; endpointId?: string; done?: boolean };
+  /**
+   * How the engine made `branchId` (reconcile/branch-creation.ts), once asked: a spare promoted or
+   * a full copy and why; only `branchId` when the account does not tell (Neon's cloud).
+   */
+  branchCreation?: { branchId: string; strategy?: 'spare' | 'copy'; reason?: string; durationMs?: number };
 }
 
 export const environments = pgTable(
