@@ -21,12 +21,14 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { createApiClient } from '@neondatabase/api-client';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { DASHBOARD_DIR } from './http/dashboard.ts';
 import { SHOP_MIGRATIONS, SHOP_MODEL, startTestPlatform, type TestPlatform } from './test-support.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const AXE = resolve('node_modules/axe-core/axe.min.js');
+const ENCORE_SHOP = resolve('test/fixtures/encore/ts-shop');
 const SHOTS = process.env.ARBOR_SCREENSHOTS ? resolve(process.env.ARBOR_SCREENSHOTS) : undefined;
 
 let t: TestPlatform;
@@ -158,6 +160,32 @@ describe('dashboard: the seed walked as a new user', () => {
     const { app } = await api('/apps/shop');
     assert.deepEqual(app.migrations, { main: ['1_orders.up.sql', '2_seed.up.sql'], billing: ['1_invoices.up.sql'] });
     assert.equal(app.role, 'admin', 'its creator is its admin');
+  });
+
+  test("creates an app from an Encore app's folder: only its sources and migrations sent, the derived model shown, then created", async () => {
+    await page.goto(url('/apps/new'));
+    const form = page.getByRole('form', { name: 'From an Encore app folder' });
+    const derive = page.waitForRequest((r) => r.url().endsWith('/api/v1/encore-apps/derive'));
+    await form.getByLabel('Encore app folder', { exact: true }).setInputFiles(ENCORE_SHOP);
+    const sent = (await derive).postDataJSON() as { folder: string; files: { path: string }[] };
+    assert.equal(sent.folder, 'ts-shop');
+    const paths = sent.files.map((f) => f.path).sort();
+    assert.ok(paths.includes('encore.app') && paths.includes('orders/db.ts') && paths.includes('posts/migrations/meta/_journal.json') && paths.includes('users/prisma/migrations/migration_lock.toml'), paths.join(', '));
+    assert.deepEqual(paths.filter((p) => /tsconfig|snapshot|schema\.prisma/.test(p)), [], 'files the reader does not use stay in the browser');
+    const derived = form.getByTestId('encore-derived');
+    await derived.waitFor();
+    const services = await derived.locator('tr[data-service]').evaluateAll((rows) => rows.map((r) => `${r.getAttribute('data-service')}: ${(r as HTMLElement).innerText.split('\t')[1]}`));
+    assert.deepEqual(services, ['notifier: —', 'orders: orders, users', 'posts: posts', 'reports: orders', 'users: users']);
+    assert.deepEqual(await derived.locator('li[data-database]').allInnerTexts(), ['database orders: 3 migration file(s)', 'database posts: 2 migration file(s) (drizzle)', 'database users: 2 migration file(s) (prisma)'].map((x) => x));
+    assert.match(await derived.getByTestId('encore-yaml').innerText(), /^app: ts-shop\n/);
+    assert.equal(await derived.getByTestId('encore-notes').innerText(), 'Everything was resolved.');
+    await screen('create-app-encore');
+    await form.getByRole('button', { name: 'Create app' }).click();
+    await page.waitForURL('**/apps/ts-shop');
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Apps' }).click();
+    assert.match(await page.locator('tr[data-app="ts-shop"]').innerText(), /ts-shop\s+admin\s+orders \(3\), posts \(2\), users \(2\)/);
+    await page.getByRole('link', { name: 'shop', exact: true }).click();
+    await page.getByText('No environments yet').waitFor();
   });
 
   test("Create Environment: the account's Postgres versions and regions; the steps reach ready live", async () => {
@@ -425,6 +453,42 @@ describe('dashboard: the seed walked as a new user', () => {
     await gone('/apps/shop/environments/dev');
     await page.locator('tr[data-environment="dev"]').waitFor({ state: 'detached' });
     assert.equal(t.engine.engine.project(env.neon.projectId).id, env.neon.projectId, 'the project stays');
+  });
+
+  test("an imported Neon branch: its changes listed, no Confirm for a viewer, an app admin confirms, ready", async () => {
+    const neon = createApiClient({ apiKey: t.engine.apiKey, baseURL: t.engine.url });
+    const { data } = await neon.createProject({ project: { name: 'made-by-hand' } });
+    await page.goto(url('/apps/shop/environments/new'));
+    const form = page.getByRole('form', { name: 'New environment' });
+    await form.getByLabel('Name', { exact: true }).fill('legacy');
+    await form.getByRole('radio', { name: /Import a Neon branch/ }).check();
+    await form.getByLabel('Neon project', { exact: true }).selectOption(data.project.id);
+    assert.equal(await form.getByLabel('Branch to import', { exact: true }).inputValue(), data.branch.id);
+    await form.getByRole('button', { name: 'Create environment' }).click();
+    await page.waitForURL('**/apps/shop/environments/legacy');
+    await page.locator('h1 .status-awaiting_confirmation').waitFor({ timeout: 90_000 });
+    const { pendingChanges } = (await api('/apps/shop/environments/legacy')).environment;
+    assert.ok(pendingChanges.length > 0);
+    const changes = page.getByRole('region', { name: 'Changes to confirm' });
+    assert.deepEqual(await changes.locator('li').allInnerTexts(), pendingChanges, 'every change the API lists, in its words');
+    await screen('environment-import-confirm');
+
+    const walt = (await t.call('POST', '/team', { name: 'walt', role: 'member' })).body.user;
+    assert.equal((await t.call('PUT', '/apps/shop/members/walt', { role: 'viewer' })).status, 200);
+    await logOutAndIn(walt.name, walt.password);
+    await page.goto(url('/apps/shop/environments/legacy'));
+    await changes.getByText('An app admin confirms these changes.').waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Confirm changes' }).count(), 0, 'a viewer cannot confirm');
+    await accessible('import confirmation as a viewer');
+    await logOutAndIn(t.platform.firstAdmin!.name, t.platform.firstAdmin!.password);
+
+    await page.goto(url('/apps/shop/environments/legacy'));
+    await changes.getByRole('button', { name: 'Confirm changes' }).click();
+    await page.locator('h1 .status-ready').waitFor({ timeout: 90_000 });
+    await changes.waitFor({ state: 'detached' });
+    const env = (await api('/apps/shop/environments/legacy')).environment;
+    assert.equal(env.importConfirmed, true);
+    assert.deepEqual(env.pendingChanges, []);
   });
 
   test('a viewer sees only their app and no credentials or admin pages', async () => {
