@@ -1,13 +1,15 @@
 /**
  * The dashboard in a real Chromium against a real engine and platform, walked as a new user would
  * (issue 17): log in; Integrations › Neon (connect, a refused key at its field, check); create an
- * app by pasting arbor.yaml and uploading its migrations; Create Environment with the account's
+ * app by pasting arbor.yaml and uploading its migrations, and one from an Encore app's folder
+ * (test/fixtures/encore/ts-shop, picked as a directory); Create Environment with the account's
  * Postgres versions, watched to ready; Infrastructure (project name, region, version, retention
  * in days with the plan's limit, compute in CU with memory, USERS reveal/copy/rotate); a branch
  * environment with a point in time refused at its field; Preview Environments settings; a preview
  * opened by the CLI (with a token made on the API tokens screen) appearing live, its page, Close;
  * Members (add, change, remove); a developer's model change approved; restore to a point in time
- * (typed name, protected); delete with the name typed; a viewer who sees only their app and no
+ * (typed name, protected); delete with the name typed; an imported Neon branch (made with the
+ * api-client's defaults) whose listed changes a viewer cannot confirm and an app admin does; a viewer who sees only their app and no
  * credentials. On every screen axe-core finds no serious or critical violation; a 375 px run
  * checks nothing spills sideways. With ARBOR_SCREENSHOTS=<dir> (`npm run screenshots`) each main
  * screen is written there as PNG.

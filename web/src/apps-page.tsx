@@ -44,6 +44,7 @@ export function AppsPage() {
                   <td>{a.role ?? 'admin'}</td>
                   <td>
                     {Object.entries(a.migrations)
+                      .sort(([x], [y]) => x.localeCompare(y))
                       .map(([db, files]) => `${db} (${files.length})`)
                       .join(', ') || '—'}
                   </td>
