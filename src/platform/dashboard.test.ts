@@ -167,6 +167,9 @@ describe('dashboard: the seed walked as a new user', () => {
   test("creates an app from an Encore app's folder: only its sources and migrations sent, the derived model shown, then created", async () => {
     await page.goto(url('/apps/new'));
     const form = page.getByRole('form', { name: 'From an Encore app folder' });
+    // A folder inside the app (no encore.app in it) is refused at the field, before anything is sent.
+    await form.getByLabel('Encore app folder', { exact: true }).setInputFiles(join(ENCORE_SHOP, 'orders'));
+    assert.match(await fieldError('files'), /the folder holds no encore\.app: pick the folder of the Encore app/);
     const derive = page.waitForRequest((r) => r.url().endsWith('/api/v1/encore-apps/derive'));
     await form.getByLabel('Encore app folder', { exact: true }).setInputFiles(ENCORE_SHOP);
     const sent = (await derive).postDataJSON() as { folder: string; files: { path: string }[] };
@@ -514,7 +517,7 @@ describe('dashboard: the seed walked as a new user', () => {
 
   test('at 375 px every main screen fits the width and stays accessible', async () => {
     await page.setViewportSize({ width: 375, height: 800 });
-    for (const path of ['/', '/apps/shop', '/apps/shop/environments/new', '/apps/shop/environments/staging', '/apps/shop/environments/staging/infrastructure', '/apps/shop/previews', '/apps/shop/settings', '/apps/shop/settings/integrations/neon', '/apps/shop/settings/previews', '/apps/shop/settings/members', '/apps/shop/settings/tokens']) {
+    for (const path of ['/', '/apps/new', '/apps/shop', '/apps/shop/environments/new', '/apps/shop/environments/staging', '/apps/shop/environments/staging/infrastructure', '/apps/shop/previews', '/apps/shop/settings', '/apps/shop/settings/integrations/neon', '/apps/shop/settings/previews', '/apps/shop/settings/members', '/apps/shop/settings/tokens']) {
       await page.goto(url(path));
       await page.locator('main h1').first().waitFor();
       await page.locator('.muted:text-matches("^Loading")').first().waitFor({ state: 'detached' });

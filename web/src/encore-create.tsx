@@ -28,12 +28,12 @@ export function wanted(path: string): boolean {
 const refusal = (message: string) => new ApiError(400, 'invalid', message, 'files');
 
 /**
- * The upload for a picked folder: the shallowest encore.app marks the app's folder (it may be the
- * picked folder or one inside it); paths become relative to it.
+ * The upload for a picked folder: the shallowest encore.app (outside node_modules and the like)
+ * marks the app's folder (the picked folder or one inside it); paths become relative to it.
  */
 async function upload(list: FileList): Promise<Required<EncoreDeriveInput>> {
   const files = [...list].map((file) => ({ file, path: file.webkitRelativePath || file.name }));
-  const apps = files.filter((f) => f.path === 'encore.app' || f.path.endsWith('/encore.app')).sort((a, b) => a.path.split('/').length - b.path.split('/').length);
+  const apps = files.filter((f) => (f.path === 'encore.app' || f.path.endsWith('/encore.app')) && wanted(f.path)).sort((a, b) => a.path.split('/').length - b.path.split('/').length);
   if (!apps.length) throw refusal(`the folder holds no encore.app: pick the folder of the Encore app (the one with encore.app in it)`);
   const root = apps[0].path.slice(0, -'encore.app'.length);
   const folder = root.split('/').filter(Boolean).pop() ?? 'app';
