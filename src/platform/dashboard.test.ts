@@ -300,7 +300,10 @@ describe('dashboard: the seed walked as a new user', () => {
     await page.locator('h1 .status-ready').waitFor({ timeout: 90_000 });
     assert.match(await page.getByTestId('source').innerText(), /branch of staging as of/);
     await page.getByRole('link', { name: 'Environments', exact: true }).click();
-    assert.match(await page.locator('tr[data-environment="dev"]').innerText(), /branch of staging[\s\S]*shared with staging/);
+    // The list may first show what it read while dev was provisioning; it reads again by itself.
+    const row = page.locator('tr[data-environment="dev"]');
+    await row.locator('.status-ready').waitFor();
+    assert.match(await row.innerText(), /branch of staging[\s\S]*shared with staging/);
     await screen('environments');
   });
 
