@@ -1,13 +1,15 @@
 /**
  * The dashboard in a real Chromium against a real engine and platform, walked as a new user would
  * (issue 17): log in; Integrations › Neon (connect, a refused key at its field, check); create an
- * app by pasting arbor.yaml and uploading its migrations; Create Environment with the account's
+ * app by pasting arbor.yaml and uploading its migrations, and one from an Encore app's folder
+ * (test/fixtures/encore/ts-shop, picked as a directory); Create Environment with the account's
  * Postgres versions, watched to ready; Infrastructure (project name, region, version, retention
  * in days with the plan's limit, compute in CU with memory, USERS reveal/copy/rotate); a branch
  * environment with a point in time refused at its field; Preview Environments settings; a preview
  * opened by the CLI (with a token made on the API tokens screen) appearing live, its page, Close;
  * Members (add, change, remove); a developer's model change approved; restore to a point in time
- * (typed name, protected); delete with the name typed; a viewer who sees only their app and no
+ * (typed name, protected); delete with the name typed; an imported Neon branch (made with the
+ * api-client's defaults) whose listed changes a viewer cannot confirm and an app admin does; a viewer who sees only their app and no
  * credentials. On every screen axe-core finds no serious or critical violation; a 375 px run
  * checks nothing spills sideways. With ARBOR_SCREENSHOTS=<dir> (`npm run screenshots`) each main
  * screen is written there as PNG.
@@ -21,12 +23,14 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { createApiClient } from '@neondatabase/api-client';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { DASHBOARD_DIR } from './http/dashboard.ts';
 import { SHOP_MIGRATIONS, SHOP_MODEL, startTestPlatform, type TestPlatform } from './test-support.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 const AXE = resolve('node_modules/axe-core/axe.min.js');
+const ENCORE_SHOP = resolve('test/fixtures/encore/ts-shop');
 const SHOTS = process.env.ARBOR_SCREENSHOTS ? resolve(process.env.ARBOR_SCREENSHOTS) : undefined;
 
 let t: TestPlatform;
@@ -160,6 +164,35 @@ describe('dashboard: the seed walked as a new user', () => {
     assert.equal(app.role, 'admin', 'its creator is its admin');
   });
 
+  test("creates an app from an Encore app's folder: only its sources and migrations sent, the derived model shown, then created", async () => {
+    await page.goto(url('/apps/new'));
+    const form = page.getByRole('form', { name: 'From an Encore app folder' });
+    // A folder inside the app (no encore.app in it) is refused at the field, before anything is sent.
+    await form.getByLabel('Encore app folder', { exact: true }).setInputFiles(join(ENCORE_SHOP, 'orders'));
+    assert.match(await fieldError('files'), /the folder holds no encore\.app: pick the folder of the Encore app/);
+    const derive = page.waitForRequest((r) => r.url().endsWith('/api/v1/encore-apps/derive'));
+    await form.getByLabel('Encore app folder', { exact: true }).setInputFiles(ENCORE_SHOP);
+    const sent = (await derive).postDataJSON() as { folder: string; files: { path: string }[] };
+    assert.equal(sent.folder, 'ts-shop');
+    const paths = sent.files.map((f) => f.path).sort();
+    assert.ok(paths.includes('encore.app') && paths.includes('orders/db.ts') && paths.includes('posts/migrations/meta/_journal.json') && paths.includes('users/prisma/migrations/migration_lock.toml'), paths.join(', '));
+    assert.deepEqual(paths.filter((p) => /tsconfig|snapshot|schema\.prisma/.test(p)), [], 'files the reader does not use stay in the browser');
+    const derived = form.getByTestId('encore-derived');
+    await derived.waitFor();
+    const services = await derived.locator('tr[data-service]').evaluateAll((rows) => rows.map((r) => `${r.getAttribute('data-service')}: ${(r as HTMLElement).innerText.split('\t')[1]}`));
+    assert.deepEqual(services, ['notifier: —', 'orders: orders, users', 'posts: posts', 'reports: orders', 'users: users']);
+    assert.deepEqual(await derived.locator('li[data-database]').allInnerTexts(), ['database orders: 3 migration file(s)', 'database posts: 2 migration file(s) (drizzle)', 'database users: 2 migration file(s) (prisma)'].map((x) => x));
+    assert.match(await derived.getByTestId('encore-yaml').innerText(), /^app: ts-shop\n/);
+    assert.equal(await derived.getByTestId('encore-notes').innerText(), 'Everything was resolved.');
+    await screen('create-app-encore');
+    await form.getByRole('button', { name: 'Create app' }).click();
+    await page.waitForURL('**/apps/ts-shop');
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Apps' }).click();
+    assert.match(await page.locator('tr[data-app="ts-shop"]').innerText(), /ts-shop\s+admin\s+orders \(3\), posts \(2\), users \(2\)/);
+    await page.getByRole('link', { name: 'shop', exact: true }).click();
+    await page.getByText('No environments yet').waitFor();
+  });
+
   test("Create Environment: the account's Postgres versions and regions; the steps reach ready live", async () => {
     await page.getByRole('link', { name: 'Create Environment' }).click();
     const form = page.getByRole('form', { name: 'New environment' });
@@ -267,7 +300,10 @@ describe('dashboard: the seed walked as a new user', () => {
     await page.locator('h1 .status-ready').waitFor({ timeout: 90_000 });
     assert.match(await page.getByTestId('source').innerText(), /branch of staging as of/);
     await page.getByRole('link', { name: 'Environments', exact: true }).click();
-    assert.match(await page.locator('tr[data-environment="dev"]').innerText(), /branch of staging[\s\S]*shared with staging/);
+    // The list may first show what it read while dev was provisioning; it reads again by itself.
+    const row = page.locator('tr[data-environment="dev"]');
+    await row.locator('.status-ready').waitFor();
+    assert.match(await row.innerText(), /branch of staging[\s\S]*shared with staging/);
     await screen('environments');
   });
 
@@ -427,6 +463,42 @@ describe('dashboard: the seed walked as a new user', () => {
     assert.equal(t.engine.engine.project(env.neon.projectId).id, env.neon.projectId, 'the project stays');
   });
 
+  test("an imported Neon branch: its changes listed, no Confirm for a viewer, an app admin confirms, ready", async () => {
+    const neon = createApiClient({ apiKey: t.engine.apiKey, baseURL: t.engine.url });
+    const { data } = await neon.createProject({ project: { name: 'made-by-hand' } });
+    await page.goto(url('/apps/shop/environments/new'));
+    const form = page.getByRole('form', { name: 'New environment' });
+    await form.getByLabel('Name', { exact: true }).fill('legacy');
+    await form.getByRole('radio', { name: /Import a Neon branch/ }).check();
+    await form.getByLabel('Neon project', { exact: true }).selectOption(data.project.id);
+    assert.equal(await form.getByLabel('Branch to import', { exact: true }).inputValue(), data.branch.id);
+    await form.getByRole('button', { name: 'Create environment' }).click();
+    await page.waitForURL('**/apps/shop/environments/legacy');
+    await page.locator('h1 .status-awaiting_confirmation').waitFor({ timeout: 90_000 });
+    const { pendingChanges } = (await api('/apps/shop/environments/legacy')).environment;
+    assert.ok(pendingChanges.length > 0);
+    const changes = page.getByRole('region', { name: 'Changes to confirm' });
+    assert.deepEqual(await changes.locator('li').allInnerTexts(), pendingChanges, 'every change the API lists, in its words');
+    await screen('environment-import-confirm');
+
+    const walt = (await t.call('POST', '/team', { name: 'walt', role: 'member' })).body.user;
+    assert.equal((await t.call('PUT', '/apps/shop/members/walt', { role: 'viewer' })).status, 200);
+    await logOutAndIn(walt.name, walt.password);
+    await page.goto(url('/apps/shop/environments/legacy'));
+    await changes.getByText('An app admin confirms these changes.').waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Confirm changes' }).count(), 0, 'a viewer cannot confirm');
+    await accessible('import confirmation as a viewer');
+    await logOutAndIn(t.platform.firstAdmin!.name, t.platform.firstAdmin!.password);
+
+    await page.goto(url('/apps/shop/environments/legacy'));
+    await changes.getByRole('button', { name: 'Confirm changes' }).click();
+    await page.locator('h1 .status-ready').waitFor({ timeout: 90_000 });
+    await changes.waitFor({ state: 'detached' });
+    const env = (await api('/apps/shop/environments/legacy')).environment;
+    assert.equal(env.importConfirmed, true);
+    assert.deepEqual(env.pendingChanges, []);
+  });
+
   test('a viewer sees only their app and no credentials or admin pages', async () => {
     assert.equal((await t.call('POST', '/apps', { model: SHOP_MODEL.replace('app: shop', 'app: other') })).status, 201);
     const vera = (await t.call('POST', '/team', { name: 'vera', role: 'member' })).body.user;
@@ -448,7 +520,7 @@ describe('dashboard: the seed walked as a new user', () => {
 
   test('at 375 px every main screen fits the width and stays accessible', async () => {
     await page.setViewportSize({ width: 375, height: 800 });
-    for (const path of ['/', '/apps/shop', '/apps/shop/environments/new', '/apps/shop/environments/staging', '/apps/shop/environments/staging/infrastructure', '/apps/shop/previews', '/apps/shop/settings', '/apps/shop/settings/integrations/neon', '/apps/shop/settings/previews', '/apps/shop/settings/members', '/apps/shop/settings/tokens']) {
+    for (const path of ['/', '/apps/new', '/apps/shop', '/apps/shop/environments/new', '/apps/shop/environments/staging', '/apps/shop/environments/staging/infrastructure', '/apps/shop/previews', '/apps/shop/settings', '/apps/shop/settings/integrations/neon', '/apps/shop/settings/previews', '/apps/shop/settings/members', '/apps/shop/settings/tokens']) {
       await page.goto(url(path));
       await page.locator('main h1').first().waitFor();
       await page.locator('.muted:text-matches("^Loading")').first().waitFor({ state: 'detached' });

@@ -1,9 +1,11 @@
 /**
- * @module Create an app from its arbor.yaml and migration files; its creator becomes its admin.
+ * @module Create an app from its arbor.yaml and migration files, or from an Encore app's folder
+ * (see encore-create.tsx); its creator becomes its admin.
  */
 import { useNavigate } from '@tanstack/react-router';
 import { useState, type FormEvent } from 'react';
 import { api, type AppView } from './api.ts';
+import { EncoreCreate } from './encore-create.tsx';
 import { ModelEditor, type Migrations } from './model-editor.tsx';
 import { useChange } from './queries.ts';
 import { Crumbs, FormError } from './ui.tsx';
@@ -47,6 +49,7 @@ export function AppCreatePage() {
           Create app
         </button>
       </form>
+      <EncoreCreate />
     </>
   );
 }

@@ -35,7 +35,7 @@ export function AppsPage() {
             </thead>
             <tbody>
               {apps.data.map((a) => (
-                <tr key={a.name}>
+                <tr key={a.name} data-app={a.name}>
                   <td>
                     <Link to="/apps/$app" params={{ app: a.name }}>
                       {a.name}
@@ -44,6 +44,7 @@ export function AppsPage() {
                   <td>{a.role ?? 'admin'}</td>
                   <td>
                     {Object.entries(a.migrations)
+                      .sort(([x], [y]) => x.localeCompare(y))
                       .map(([db, files]) => `${db} (${files.length})`)
                       .join(', ') || '—'}
                   </td>
