@@ -45,6 +45,19 @@ function Window({ app, parent }: { app: string; parent: string }) {
   );
 }
 
+/** The window a branch of a Neon branch may start in. */
+function NeonWindow({ account, project, branch }: { account: string; project?: string; branch?: string }) {
+  const history = useQuery({ ...q.neonBranchHistory(account, project ?? '', branch ?? ''), enabled: !!project && !!branch });
+  if (!project || !branch) return <>Within the Neon project&apos;s history retention.</>;
+  if (history.error) return <>(its history window is not known yet)</>;
+  if (!history.data) return <>…</>;
+  return (
+    <span data-testid="history-window">
+      The branch can be branched from {time(history.data.from)} to now ({history.data.why}).
+    </span>
+  );
+}
+
 export function CreateEnvironmentPage() {
   const app = useApp();
   const role = useAppRole(app);
@@ -246,7 +259,7 @@ function CreateEnvironmentForm({ app, admin, environments }: { app: string; admi
                   {parent} can be branched <Window app={app} parent={parent} />
                 </>
               ) : (
-                <>Within the Neon project&apos;s history retention; a moment outside it is refused with the window&apos;s bounds.</>
+                <NeonWindow account={account} project={project?.id} branch={branch?.id} />
               )}
             </>
           }

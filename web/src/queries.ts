@@ -64,6 +64,12 @@ export const q = {
       queryFn: () => api<{ environment: EnvironmentView }>('GET', envPath(app, env)).then((r) => r.environment),
       refetchInterval: (query) => poll(!query.state.data || !settled(query.state.data))(query),
     }),
+  neonBranchHistory: (account: string, project: string, branch: string) =>
+    queryOptions({
+      queryKey: ['accounts', account, 'projects', project, 'branches', branch, 'history'],
+      queryFn: () => api<{ history: HistoryView }>('GET', `/accounts/${encodeURIComponent(account)}/projects/${encodeURIComponent(project)}/branches/${encodeURIComponent(branch)}/history`).then((r) => r.history),
+      staleTime: 10_000,
+    }),
   history: (app: string, env: string) =>
     queryOptions({ queryKey: ['apps', app, 'environments', env, 'history'], queryFn: () => api<{ history: HistoryView }>('GET', `${envPath(app, env)}/history`).then((r) => r.history), staleTime: 10_000 }),
   users: (app: string, env: string) =>

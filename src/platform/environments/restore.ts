@@ -16,7 +16,7 @@
  */
 import { eq } from 'drizzle-orm';
 import { audit } from '../audit.ts';
-import { clientFor } from '../accounts/accounts.ts';
+import { clientFor, findAccount } from '../accounts/accounts.ts';
 import { findApp } from '../apps/apps.ts';
 import type { Actor, Context } from '../context.ts';
 import { PlatformError, conflict } from '../errors.ts';
@@ -78,6 +78,12 @@ export async function environmentHistory(ctx: Context, env: Environment) {
   if (!env.neon.projectId || !env.neon.branchId) throw conflict(`environment ${env.name} has no Neon branch yet, so no history`);
   const [account] = await ctx.db.select().from(accounts).where(eq(accounts.id, env.accountId));
   const w = await historyWindow(clientFor(ctx, account), env.neon.projectId, env.neon.branchId);
+  return { from: new Date(w.from).toISOString(), to: new Date(w.to).toISOString(), why: w.why, historyRetentionSeconds: w.retention };
+}
+
+/** The window a branch of a Neon branch (branch-neon's `at`) may start in. */
+export async function neonBranchHistory(ctx: Context, accountName: string, projectId: string, branchId: string) {
+  const w = await historyWindow(clientFor(ctx, await findAccount(ctx, accountName)), projectId, branchId);
   return { from: new Date(w.from).toISOString(), to: new Date(w.to).toISOString(), why: w.why, historyRetentionSeconds: w.retention };
 }
 

@@ -126,6 +126,8 @@ test("an imported Neon branch: its changes listed, then confirmed; the environme
   // A project made as Neon users make them (the api-client's defaults: neondb owned by neondb_owner).
   const neon = createApiClient({ apiKey: t.engine.apiKey, baseURL: t.engine.url });
   const { data } = await neon.createProject({ project: { name: 'legacy-shop' } });
+  const { history } = await ok('GET', `/accounts/engine/projects/${data.project.id}/branches/${data.branch.id}/history`, undefined, { token: developer });
+  assert.ok(Date.parse(history.from) <= Date.parse(history.to), JSON.stringify(history));
   await ok('POST', '/apps/shop/environments', { name: 'legacy', type: 'development', account: 'engine', mode: 'import', neonProjectId: data.project.id, neonBranchId: data.branch.id });
   const waiting = await t.waitFor('shop', 'legacy', 'awaiting_confirmation');
   assert.ok(waiting.pendingChanges.length > 0, 'the changes are listed before anything is changed');

@@ -21,7 +21,7 @@ import { createEnvironment, deleteEnvironment, environmentView, confirmImport, e
 import { closePreview, listPreviews, openPreview, previewName, setPreviewSettings } from '../previews/previews.ts';
 import { Api, SESSION_COOKIE, clientAddress } from './api.ts';
 import { resetPreview } from '../previews/reset.ts';
-import { environmentHistory, requestRestore } from '../environments/restore.ts';
+import { environmentHistory, neonBranchHistory, requestRestore } from '../environments/restore.ts';
 import { infraConfig } from '../environments/infra-config.ts';
 import { previewSchemaDiff, schemaDiffMarkdown } from '../previews/schema-diff.ts';
 import { githubWebhookRoutes } from '../github/webhook.ts';
@@ -106,14 +106,13 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
     method: 'delete', path: '/accounts/{account}', summary: 'Remove a Neon account', access: 'admin', status: 204,
     handler: async ({ params, actor }) => removeAccount(ctx, actor, params.account),
   });
-  api.route({
-    method: 'get', path: '/accounts/{account}/projects', summary: "List the account's Neon projects and branches (but those of apps the caller does not belong to)", access: 'member', response: z.strictObject({ projects: z.array(V.NeonProjectView) }),
-    async handler({ params, actor }) {
-      const projects = await listNeonProjects(ctx, params.account);
-      if (isInstanceAdmin(actor)) return { projects };
+  /** An account's Neon projects and branches, without those only apps the caller cannot see use. */
+  async function visibleNeonProjects(actor: Actor, accountName: string) {
+      const projects = await listNeonProjects(ctx, accountName);
+      if (isInstanceAdmin(actor)) return projects;
       // What environments of apps the caller cannot see use is not shown: a project only they
       // use, and their branches.
-      const account = await findAccount(ctx, params.account);
+      const account = await findAccount(ctx, accountName);
       const visible = await appRoles(ctx, actor);
       const rows = await ctx.db.select({ appId: environments.appId, neon: environments.neon, spec: environments.spec }).from(environments).where(eq(environments.accountId, account.id));
       // What an environment holds, or is about to (an import's branch, a new project by its name).
@@ -123,7 +122,19 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
       const hiddenProjects = new Set(hidden.map((e) => e.projectId).filter(Boolean));
       const hiddenNames = new Set(hidden.map((e) => e.projectName).filter(Boolean));
       for (const e of used) if (visible.has(e.appId) && e.projectId) hiddenProjects.delete(e.projectId);
-      return { projects: projects.filter((p) => !hiddenProjects.has(p.id) && !hiddenNames.has(p.name)).map((p) => ({ ...p, branches: p.branches.filter((b) => !hiddenBranches.has(b.id)) })) };
+      return projects.filter((p) => !hiddenProjects.has(p.id) && !hiddenNames.has(p.name)).map((p) => ({ ...p, branches: p.branches.filter((b) => !hiddenBranches.has(b.id)) }));
+  }
+
+  api.route({
+    method: 'get', path: '/accounts/{account}/projects', summary: "List the account's Neon projects and branches (but those of apps the caller does not belong to)", access: 'member', response: z.strictObject({ projects: z.array(V.NeonProjectView) }),
+    handler: async ({ params, actor }) => ({ projects: await visibleNeonProjects(actor, params.account) }),
+  });
+  api.route({
+    method: 'get', path: '/accounts/{account}/projects/{project}/branches/{branch}/history', summary: "The history window of a Neon branch (for branch-neon's point in time): from, to, and why it begins there", access: 'member', response: z.strictObject({ history: V.HistoryView }),
+    async handler({ params, actor }) {
+      const visible = await visibleNeonProjects(actor, params.account);
+      if (!visible.some((p) => p.id === params.project && p.branches.some((b) => b.id === params.branch))) throw new PlatformError(404, 'not_found', `no branch ${params.branch} in project ${params.project} of account ${params.account}`);
+      return { history: await neonBranchHistory(ctx, params.account, params.project, params.branch) };
     },
   });
   api.route({
