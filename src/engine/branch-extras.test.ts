@@ -111,7 +111,7 @@ test('branch lists page with opaque cursors; branches say who created them', asy
 
 test("project bodies carry the fields of Neon's recorded ones", async () => {
   const { project } = (await engine.api.getProject(projectId)).data;
-  assert.deepEqual(project.settings?.allowed_ips, { ips: [], protected_branches_only: false });
+  assert.deepEqual(project.settings?.allowed_ips, { ips: [], protected_branches_only: false, primary_branch_only: false });
   assert.equal(project.settings?.enable_logical_replication, false);
   assert.equal(project.settings?.block_public_connections, false);
   assert.equal(project.settings?.block_vpc_connections, false);

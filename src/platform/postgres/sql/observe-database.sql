@@ -9,6 +9,9 @@ WITH r AS (
 ), schemas AS (
   SELECT n.oid, n.nspname FROM pg_catalog.pg_namespace n
   WHERE n.nspname NOT LIKE 'pg\_%' AND n.nspname OPERATOR(pg_catalog.<>) 'information_schema'
+    -- A schema a superuser owns, but public, is the service's own (Neon's, or the engine's
+    -- arbor_internal for extensions): no user of the branch can be a superuser, nor grant on it.
+    AND (n.nspname OPERATOR(pg_catalog.=) 'public' OR NOT (SELECT a.rolsuper FROM pg_catalog.pg_roles a WHERE a.oid OPERATOR(pg_catalog.=) n.nspowner))
 )
 SELECT pg_catalog.json_build_object(
   'defaults', (
