@@ -12,12 +12,6 @@ import { prNumber } from './environment-page.tsx';
 import { q, useChange } from './queries.ts';
 import { Crumbs, Done, duration, Field, FormError, Loading, relative, Status, time, useNow } from './ui.tsx';
 
-/** When the pull request last pushed: each push sets the expiry to then + the app's time to live. */
-function lastPush(p: EnvironmentView, ttlSeconds: number | undefined): string | undefined {
-  if (!p.source.expiresAt || ttlSeconds === undefined) return undefined;
-  return new Date(new Date(p.source.expiresAt).getTime() - ttlSeconds * 1000).toISOString();
-}
-
 function CloseButton({ app, number }: { app: string; number: string }) {
   const [confirming, setConfirming] = useState(false);
   const close = useChange(() => api('DELETE', `/apps/${seg(app)}/previews/${number}`), [['apps', app]]);
@@ -85,7 +79,7 @@ export function PreviewsPage() {
             <tbody>
               {previews.data.map((p) => {
                 const n = prNumber(p.name) ?? p.name;
-                const pushed = lastPush(p, settings?.ttlSeconds);
+                const pushed = p.source.pushedAt;
                 return (
                   <tr key={p.name} data-preview={n}>
                     <td>

@@ -78,7 +78,7 @@ export async function environmentView(ctx: Context, env: Environment) {
     // Where it came from, for the dashboard's Infrastructure and preview pages (what the request asked for).
     source: {
       projectName: env.spec.projectName, regionId: env.spec.regionId, pgVersion: env.spec.pgVersion, branchName: env.spec.branchName,
-      parentEnvironment: env.spec.parentEnvironment, neonProjectId: env.spec.neonProjectId, neonBranchId: env.spec.neonBranchId, expiresAt: env.spec.expiresAt,
+      parentEnvironment: env.spec.parentEnvironment, neonProjectId: env.spec.neonProjectId, neonBranchId: env.spec.neonBranchId, expiresAt: env.spec.expiresAt, pushedAt: env.spec.pushedAt,
     },
     createdAt: env.createdAt.toISOString(),
     ...(await projectSharing(ctx, env)),
@@ -201,6 +201,7 @@ export async function createEnvironment(ctx: Context, actor: Actor, appName: str
   }
   if (input.migrations) spec.migrations = input.migrations;
   if (input.expiresAt) spec.expiresAt = input.expiresAt;
+  if (input.pushedAt) spec.pushedAt = input.pushedAt;
   const [env] = await ctx.db.insert(environments).values({ appId: app.id, name: input.name, type, protected: type === 'production', accountId: account.id, spec }).returning();
   if (spec.mode === 'import') {
     // Two imports of one branch at once: the earlier row holds it, the later one goes.

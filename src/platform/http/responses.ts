@@ -128,6 +128,7 @@ export const EnvironmentView = z.strictObject({
       neonProjectId: z.string().optional(),
       neonBranchId: z.string().optional(),
       expiresAt: time.optional(),
+      pushedAt: time.optional().describe("a preview: when its pull request last pushed"),
     })
     .describe('where it came from, as the request asked'),
   createdAt: time,

@@ -60,7 +60,7 @@ export type EncoreDerivedView = z.infer<typeof V.EncoreDerivedView>;
 export type EnvironmentView = z.infer<typeof V.EnvironmentView>;
 
 /** POST /apps/{app}/environments: the spec's fields (those the API accepts) plus name, type, account. */
-export type EnvironmentInput = Omit<EnvironmentSpec, 'settings' | 'fixRoles' | 'migrations' | 'expiresAt'> & {
+export type EnvironmentInput = Omit<EnvironmentSpec, 'settings' | 'fixRoles' | 'migrations' | 'expiresAt' | 'pushedAt'> & {
   name: string;
   type?: EnvironmentType;
   account?: string;

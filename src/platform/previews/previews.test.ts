@@ -62,6 +62,10 @@ test('open, push, close: its own branch, passwords and migrations; then nothing 
 
   const pushed = await t.call('PUT', '/apps/web/previews/42', { migrations: { main: [...BASE.main, { file: '2_orders.up.sql', sql: 'CREATE TABLE orders (id serial PRIMARY KEY);' }, { file: '3_items.up.sql', sql: 'CREATE TABLE items (id serial PRIMARY KEY);' }] } }, { token: ci });
   assert.equal(pushed.status, 200);
+  // Each push is recorded, and the expiry counts from it.
+  const { pushedAt, expiresAt } = pushed.body.environment.source;
+  assert.ok(Date.parse(pushedAt) > Date.parse(opened.body.environment.source.pushedAt), `${pushedAt} after the opening push`);
+  assert.ok(Date.parse(expiresAt) > Date.parse(pushedAt));
   await t.waitFor('web', 'pr:42', 'ready');
   assert.deepEqual(await tables((await reveal('pr:42')).connectionUri), ['items', 'orders', 'schema_migrations', 'users']);
   assert.deepEqual((await t.call('GET', '/apps/web/previews', undefined, { token: ci })).body.previews.map((p: { name: string }) => p.name), ['pr:42']);

@@ -41,13 +41,14 @@ export async function openPreview(ctx: Context, actor: Actor, appName: string, n
     throw new PlatformError(422, 'previews_off', `app ${app.name} names no environment to branch previews from; set one with PATCH /apps/${app.name}/previews {"parentEnvironment": "..."}`);
   }
   if (input.migrations) checkMigrations(modelOf(app), input.migrations);
-  const expiresAt = new Date(Date.now() + app.previewTtlSeconds * 1000).toISOString();
+  const pushedAt = new Date().toISOString();
+  const expiresAt = new Date(Date.parse(pushedAt) + app.previewTtlSeconds * 1000).toISOString();
   const [existing] = await ctx.db.select().from(environments).where(and(eq(environments.appId, app.id), eq(environments.name, name)));
   if (existing && !isPreview(existing)) throw notPreview(app.name, existing);
   if (existing && existing.status !== 'deleting') {
     const [environment] = await ctx.db
       .update(environments)
-      .set({ spec: { ...existing.spec, migrations: input.migrations ?? existing.spec.migrations, expiresAt }, ...changed() })
+      .set({ spec: { ...existing.spec, migrations: input.migrations ?? existing.spec.migrations, expiresAt, pushedAt }, ...changed() })
       .where(eq(environments.id, existing.id))
       .returning();
     await audit(ctx, actor, 'preview.update', `${app.name}/${name}`);
@@ -62,6 +63,7 @@ export async function openPreview(ctx: Context, actor: Actor, appName: string, n
     branchName: `preview/${app.name}/pr-${number}`,
     migrations: input.migrations,
     expiresAt,
+    pushedAt,
   }, { preview: true });
   return { environment, created: true };
 }

@@ -126,6 +126,8 @@ export interface EnvironmentSpec {
   /** preview: the pull request's migrations (instead of the app's), and when it is deleted. */
   migrations?: Record<string, StoredMigration[]>;
   expiresAt?: string;
+  /** preview: when its pull request last pushed (opened or synchronized: the last PUT). */
+  pushedAt?: string;
 }
 
 export interface NeonSettings {
