@@ -146,12 +146,32 @@ test('an API-created role creates the extensions Neon supports; one Neon lacks a
   } finally {
     await client.end();
   }
+  // The database's owner grants CREATE (ext_user's GRANT above grants nothing: it does not own it).
+  const owner = await connect(mainUri);
+  try {
+    await owner.query('GRANT CREATE ON DATABASE neondb TO outsider');
+  } finally {
+    await owner.end();
+  }
   url.username = 'outsider';
   url.password = 'outsider-pw-1';
   const outsider = await connect(url.toString());
   try {
     await assert.rejects(outsider.query('CREATE EXTENSION dblink'), (e: { code?: string }) => e.code === '42501');
+    // The attack: name another role in the triggers' setting, then make a trusted extension (any
+    // role with CREATE may): the end trigger must not act on a role it did not raise.
+    await outsider.query(`SET arbor.extension_role = 'cloud_admin'`);
+    await outsider.query('CREATE EXTENSION IF NOT EXISTS btree_gin');
   } finally {
     await outsider.end();
+  }
+  const admin = await connect(mainUri);
+  try {
+    assert.deepEqual((await admin.query(`SELECT rolname, rolsuper FROM pg_roles WHERE rolname IN ('cloud_admin', 'outsider') ORDER BY 1`)).rows, [
+      { rolname: 'cloud_admin', rolsuper: true },
+      { rolname: 'outsider', rolsuper: false },
+    ]);
+  } finally {
+    await admin.end();
   }
 });

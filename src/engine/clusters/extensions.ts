@@ -38,6 +38,8 @@ LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog AS $fn$
 DECLARE
   name text;
 BEGIN
+  -- Whatever the session set this to, only this trigger names the role it raised.
+  PERFORM set_config('arbor.extension_role', '', true);
   SELECT r.rolname INTO name FROM pg_roles r WHERE r.rolname = session_user AND NOT r.rolsuper;
   IF name IS NULL OR NOT pg_has_role(name, 'neon_superuser', 'MEMBER') THEN RETURN; END IF;
   EXECUTE format('ALTER ROLE %I SUPERUSER', name);
@@ -49,7 +51,8 @@ DECLARE
   name text := current_setting('arbor.extension_role', true);
   unlisted text;
 BEGIN
-  IF coalesce(name, '') = '' THEN RETURN; END IF;
+  -- Only the session's own role, raised by extension_start (a value the session set is not trusted).
+  IF coalesce(name, '') = '' OR name <> session_user THEN RETURN; END IF;
   EXECUTE format('ALTER ROLE %I NOSUPERUSER', name);
   PERFORM set_config('arbor.extension_role', '', true);
   -- Only Neon's extensions: any other one made by this statement (CASCADE included) undoes it all.
