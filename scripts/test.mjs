@@ -35,7 +35,7 @@ const files = only.length ? only : [...find('src'), ...find('test')].sort();
 // Files run side by side (each has its own homes and random ports): most of a test's time is
 // PostgreSQL starting, copying and fsyncing, so two at a time fill a 2-core machine.
 const concurrency = process.env.ARBOR_TEST_CONCURRENCY ?? '2';
-const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files], {
+const child = spawn(process.execPath, ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', '--test-reporter-destination=stdout', '--test-reporter=./scripts/file-times.mjs', '--test-reporter-destination=stdout', ...files], {
   stdio: 'inherit',
   detached: true,
   env: { ...process.env, TMPDIR: runDir },

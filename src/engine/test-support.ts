@@ -29,7 +29,13 @@ export interface TestEngine extends EngineServer {
 
 export async function startTestEngine(options: EngineOptions = {}): Promise<TestEngine> {
   const home = mkdtempSync(join(tmpdir(), 'arbor-engine-test-'));
-  const server = await startEngineServer({ home, engine: options });
+  // Internal errors (a 500) always reach the test's output; everything else with ARBOR_ENGINE_LOG=1.
+  const verbose = process.env.ARBOR_ENGINE_LOG === '1';
+  const log = {
+    info: (message: string) => verbose && console.error(`engine ${new Date().toISOString()}: ${message}`),
+    warn: (message: string) => (verbose || message.startsWith('internal error')) && console.error(`engine ${new Date().toISOString()}: ${message}`),
+  };
+  const server = await startEngineServer({ home, engine: options, log });
   const api = createApiClient({ apiKey: server.apiKey, baseURL: server.url, timeout: 60_000 });
   const specProblems: string[] = [];
   const check = (response: SeenResponse) => {

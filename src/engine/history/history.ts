@@ -36,6 +36,9 @@ export class History {
   readonly options: Required<HistoryOptions>;
   private timers: NodeJS.Timeout[] = [];
   private pendingBases = new Map<string, Promise<void>>();
+  /** Branches whose base copies are running now, and those being deleted (see `forget`). */
+  private runningBases = new Set<string>();
+  private forgotten = new Set<string>();
   private pendingTracks = new Set<Promise<void>>();
   private runningPrunes = new Set<string>();
   private copying: Promise<unknown> = Promise.resolve();
@@ -86,6 +89,15 @@ export class History {
     await this.pendingBases.get(branchId);
   }
 
+  /**
+   * Before the branch is deleted: a base copy of it still queued (behind other branches' copies,
+   * one at a time engine-wide) is dropped instead of waited for; a running one is waited for.
+   */
+  async forget(branchId: string): Promise<void> {
+    this.forgotten.add(branchId);
+    if (this.runningBases.has(branchId)) await this.pendingBases.get(branchId);
+  }
+
   /** Whether a base copy of the branch is queued or running. */
   isPending(branchId: string): boolean {
     return this.pendingBases.has(branchId);
@@ -109,8 +121,13 @@ export class History {
     if (existing) return existing;
     const done = this.copying.then(async () => {
       const current = this.engine.data.branches.find((b) => b.id === branch.id);
-      if (!current || this.closed || current.current_state !== 'ready' || !existsSync(this.engine.computes.dataDir(branch.id))) return;
-      await takeBaseCopy(this.engine, current);
+      if (!current || this.closed || this.forgotten.has(branch.id) || current.current_state !== 'ready' || !existsSync(this.engine.computes.dataDir(branch.id))) return;
+      this.runningBases.add(branch.id);
+      try {
+        await takeBaseCopy(this.engine, current);
+      } finally {
+        this.runningBases.delete(branch.id);
+      }
     });
     this.copying = done.catch(() => {});
     const tracked = done

@@ -19,8 +19,9 @@ import { buildAtPoint, checkPoint, type HistoryPoint } from '../history/point-in
 import { removeHistory } from '../history/store.ts';
 import type { Spare } from '../spares.ts';
 import { scheduleProjectCreation } from './projects.ts';
+import { deleteBranchNow } from '../branch-removal.ts';
 import { runningPid, stopPostmaster } from '../compute/postmaster.ts';
-import { removeReplica, removeReplicasOf } from '../compute/replicas.ts';
+import { removeReplica } from '../compute/replicas.ts';
 
 const MAX_EXPIRY_MS = 30 * 86_400_000;
 const PARENT_POINT = { lsn: 'parent_lsn', timestamp: 'parent_timestamp', whose: "the parent's" };
@@ -507,14 +508,3 @@ export function scheduleBranchDeletion(engine: Engine, branch: BranchRecord): Op
   return ops;
 }
 
-/** Stops the branch's compute and removes its data, history and records. */
-export async function deleteBranchNow(engine: Engine, branch: BranchRecord): Promise<void> {
-  await engine.history.quiesce(branch.id);
-  await engine.spares.discard(branch.id);
-  await removeReplicasOf(engine, branch.id);
-  await engine.computes.stop(branch.id);
-  await removeCluster(engine.computes.dataDir(branch.id));
-  await removeHistory(engine.home, branch.id);
-  engine.data.endpoints = engine.data.endpoints.filter((e) => e.branch_id !== branch.id);
-  engine.data.branches = engine.data.branches.filter((b) => b.id !== branch.id);
-}

@@ -16,7 +16,7 @@ import { badRequest, notFound } from '../errors.ts';
 import { DEFAULT_REGION, REGIONS } from './regions.ts';
 import { pgSettingsVersionProblem } from '../compute/pg-settings.ts';
 import { checkCuRange, checkSuspendTimeout, computeUnit, nameBytes, pgSettings, queryInt, readBody, suspendTimeout } from './validate.ts';
-import { removeReplicasOf } from '../compute/replicas.ts';
+import { deleteBranchNow } from '../branch-removal.ts';
 import { installExtensionTriggers } from '../clusters/extensions.ts';
 import { branchView, connectionUri, connectionUris, databaseView, endpointView, operationView, projectListItemView, projectView, roleView } from './views.ts';
 
@@ -220,12 +220,8 @@ export function projectRoutes(engine: Engine): Hono {
     await engine.projectSettled(project.id);
     if (!engine.data.projects.includes(project)) return c.json({ project: projectView(project) });
     const branches = engine.branchesOf(project.id);
-    for (const branch of branches) {
-      await engine.spares.discard(branch.id);
-      await removeReplicasOf(engine, branch.id);
-      await engine.computes.stop(branch.id);
-      await removeCluster(engine.computes.dataDir(branch.id));
-    }
+    // Each as DELETE of the branch does it, its history included.
+    for (const branch of branches) await deleteBranchNow(engine, branch);
     const ids = new Set(branches.map((b) => b.id));
     engine.data.endpoints = engine.data.endpoints.filter((e) => !ids.has(e.branch_id));
     engine.data.branches = engine.data.branches.filter((b) => b.project_id !== project.id);
