@@ -31,9 +31,10 @@ export async function startTestEngine(options: EngineOptions = {}): Promise<Test
   const home = mkdtempSync(join(tmpdir(), 'arbor-engine-test-'));
   // Internal errors (a 500) always reach the test's output; everything else with ARBOR_ENGINE_LOG=1.
   const verbose = process.env.ARBOR_ENGINE_LOG === '1';
+  const print = (message: string) => console.error(`engine ${new Date().toISOString()}: ${message}`);
   const log = {
-    info: (message: string) => verbose && console.error(`engine ${new Date().toISOString()}: ${message}`),
-    warn: (message: string) => (verbose || message.startsWith('internal error')) && console.error(`engine ${new Date().toISOString()}: ${message}`),
+    info: (message: string) => verbose && print(message),
+    warn: (message: string) => (verbose || message.startsWith('internal error')) && print(message),
   };
   const server = await startEngineServer({ home, engine: options, log });
   const api = createApiClient({ apiKey: server.apiKey, baseURL: server.url, timeout: 60_000 });

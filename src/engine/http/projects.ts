@@ -222,9 +222,6 @@ export function projectRoutes(engine: Engine): Hono {
     const branches = engine.branchesOf(project.id);
     // Each as DELETE of the branch does it, its history included.
     for (const branch of branches) await deleteBranchNow(engine, branch);
-    const ids = new Set(branches.map((b) => b.id));
-    engine.data.endpoints = engine.data.endpoints.filter((e) => !ids.has(e.branch_id));
-    engine.data.branches = engine.data.branches.filter((b) => b.project_id !== project.id);
     engine.data.projects = engine.data.projects.filter((p) => p.id !== project.id);
     engine.data.operations = engine.data.operations.filter((o) => o.project_id !== project.id);
     await engine.save();
