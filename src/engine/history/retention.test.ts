@@ -16,6 +16,8 @@ let projectId: string;
 let mainId: string;
 let mainUri: string;
 
+// A wait, not a timing assertion: on a loaded 2-core machine one base copy of main can take
+// several seconds, and an expired branch's deletion waits for the project's running work.
 async function until<T>(what: string, fn: () => Promise<T | undefined | false>, ms = 20_000): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
@@ -59,7 +61,7 @@ test('a base copy follows enough WAL; a shorter retention prunes history and ref
     const stable = n === count;
     count = n;
     return stable;
-  });
+  }, 60_000);
   await engine.engine.history.prune(projectId);
   const before = (await engine.api.getProject(projectId)).data.project;
   assert.ok(before.synthetic_storage_size! > 0);
@@ -110,7 +112,7 @@ test('an expired branch is deleted with its endpoint and history', async () => {
     } catch (error) {
       return status(error) === 404;
     }
-  });
+  }, 60_000);
   await engine.settle(projectId);
   const endpoints = (await engine.api.listProjectEndpoints(projectId)).data.endpoints;
   assert.ok(!endpoints.some((e) => e.branch_id === data.branch.id), 'its endpoint is gone');
