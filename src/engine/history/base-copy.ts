@@ -4,10 +4,10 @@
  * API as a branch (the branch keeps serving), into `base-<lsn>.partial`, completed by writing
  * `base.json` and renaming.
  */
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BranchRecord } from '../catalog/types.ts';
-import { copyRunningCluster, uniqueName } from '../clusters/cluster.ts';
+import { copyRunningCluster, copyStoppedCluster, uniqueName } from '../clusters/cluster.ts';
 import type { Engine } from '../engine.ts';
 import { lsnKey } from './lsn.ts';
 import { BASE_FILE, branchHistoryDir, ensureArchiveDir, type BaseCopy } from './store.ts';
@@ -34,6 +34,44 @@ export async function takeBaseCopy(engine: Engine, branch: BranchRecord): Promis
     const dir = join(root, `base-${lsnKey(point.lsn)}`);
     await fs.rename(partial, dir);
     return { ...meta, dir };
+  } catch (error) {
+    await fs.rm(partial, { recursive: true, force: true });
+    throw error;
+  }
+}
+
+/**
+ * The checkpoint a stopped cluster starts from, read from `global/pg_control` (its first fields
+ * have kept their layout since PostgreSQL 9.x: checkPoint at 32, checkPointCopy.redo at 40 and
+ * .ThisTimeLineID at 48, little-endian here); the npm binaries ship no pg_controldata.
+ */
+function stoppedCheckpoint(dataDir: string): { lsn: string; startSegment: string; timeline: number } {
+  const control = readFileSync(join(dataDir, 'global', 'pg_control'));
+  const text = (v: bigint) => `${(v >> 32n).toString(16).toUpperCase()}/${(v & 0xffffffffn).toString(16).toUpperCase()}`;
+  const redo = control.readBigUInt64LE(40);
+  const timeline = control.readUInt32LE(48);
+  // 16 MB segments (initdb's default, which the engine keeps): 256 of them per 4 GB "xlogid".
+  const segment = redo / BigInt(16 * 1024 * 1024);
+  const hex = (n: bigint | number) => n.toString(16).toUpperCase().padStart(8, '0');
+  return { lsn: text(redo), startSegment: `${hex(timeline)}${hex(segment / 256n)}${hex(segment % 256n)}`, timeline };
+}
+
+/**
+ * A project's first base copy: its cluster right after initdb, stopped, copied as files before
+ * its first start. Its history (and a point-in-time branch of it) then starts with the project,
+ * and branches made from it later start on this copy instead of taking their own (lineage.ts).
+ */
+export async function takeInitialBaseCopy(engine: Engine, branch: BranchRecord): Promise<void> {
+  ensureArchiveDir(engine.home, branch.id);
+  const root = branchHistoryDir(engine.home, branch.id);
+  const dataDir = engine.computes.dataDir(branch.id);
+  const partial = join(root, `${uniqueName('base')}.partial`);
+  try {
+    await copyStoppedCluster(dataDir, partial);
+    const point = stoppedCheckpoint(partial);
+    const meta: Omit<BaseCopy, 'dir'> = { ...point, time: new Date().toISOString() };
+    await fs.writeFile(join(partial, BASE_FILE), JSON.stringify(meta));
+    await fs.rename(partial, join(root, `base-${lsnKey(point.lsn)}`));
   } catch (error) {
     await fs.rm(partial, { recursive: true, force: true });
     throw error;

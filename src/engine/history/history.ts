@@ -1,7 +1,8 @@
 /**
  * @module History retention: the background work that keeps each branch's history to its
- * project's `history_retention_seconds` — base copies (the first right after a branch is made,
- * then whenever enough WAL or time has passed), pruning what falls out of the window, measuring
+ * project's `history_retention_seconds` — base copies (a project's first when it is made; a
+ * branch copied or promoted from its parent starts on its parent's, lineage.ts; others get a
+ * first right after they are made; then one whenever enough WAL or time has passed), pruning what falls out of the window, measuring
  * storage for the API — and branch expiry (`expires_at`).
  *
  * Base copies run one at a time beside the project's operations (a copy takes as long as the
@@ -16,6 +17,7 @@ import type { BranchRecord, ProjectRecord } from '../catalog/types.ts';
 import type { Engine } from '../engine.ts';
 import { scheduleBranchDeletion } from '../http/branches.ts';
 import { takeBaseCopy } from './base-copy.ts';
+import { historySource, neededByDescendants, readInherited } from './lineage.ts';
 import { segmentOrder } from './lsn.ts';
 import { archivedSegments, branchHistoryDir, dirSize, historyRoot, listBases, walArchiveDir } from './store.ts';
 
@@ -108,8 +110,9 @@ export class History {
     if (this.closed || this.pendingBases.has(branch.id)) return;
     if (this.engine.project(branch.project_id).history_retention_seconds === 0) return;
     // Tracked until the copy is queued, so `settled()` waits for a first copy decided just now.
-    const check: Promise<void> = listBases(this.engine.home, branch.id)
-      .then((bases) => (bases.length ? undefined : this.baseCopy(branch)))
+    // A branch that inherited its history (lineage.ts) needs none while an ancestor's base covers its fork.
+    const check: Promise<void> = historySource(this.engine.home, this.engine.data.branches, branch, {})
+      .then((source) => (source ? undefined : this.baseCopy(branch)))
       .catch(() => {})
       .finally(() => this.pendingTracks.delete(check));
     this.pendingTracks.add(check);
@@ -179,22 +182,40 @@ export class History {
     let keepFrom = bases.findIndex((b) => Date.parse(b.time) >= start);
     if (keepFrom === -1) keepFrom = bases.length;
     if (project.history_retention_seconds > 0 && keepFrom > 0) keepFrom -= 1;
+    // Descendants whose history starts in this branch's keep the base their fork resolves to.
+    const needed = await neededByDescendants(home, this.engine.branchesOf(project.id), branch, start);
+    const oldestNeeded = bases.findIndex((b) => needed.has(b.dir));
+    if (oldestNeeded !== -1 && oldestNeeded < keepFrom) keepFrom = oldestNeeded;
     for (const base of bases.slice(0, keepFrom)) await fs.rm(base.dir, { recursive: true, force: true });
     const kept = bases.slice(keepFrom);
-    const oldestNeeded = kept.length ? segmentOrder(kept[0].startSegment) : undefined;
+    // While points of the window still replay from an ancestor's base, all of the branch's own WAL
+    // (from its fork on) is needed.
+    if (readInherited(home, branch.id) && !kept.some((b) => Date.parse(b.time) <= start)) return;
+    const oldestSegment = kept.length ? segmentOrder(kept[0].startSegment) : undefined;
     for (const segment of await archivedSegments(home, branch.id)) {
-      if (oldestNeeded === undefined || segmentOrder(segment) < oldestNeeded) await fs.rm(join(walArchiveDir(home, branch.id), segment), { force: true });
+      if (oldestSegment === undefined || segmentOrder(segment) < oldestSegment) await fs.rm(join(walArchiveDir(home, branch.id), segment), { force: true });
     }
   }
 
   /** Whether the branch wrote enough WAL, or enough time passed, since its newest base copy. */
   private async needsBaseCopy(branch: BranchRecord): Promise<boolean> {
     const bases = await listBases(this.engine.home, branch.id);
-    if (!bases.length) return true;
-    const newest = bases[bases.length - 1];
-    const since = (await archivedSegments(this.engine.home, branch.id)).filter((s) => segmentOrder(s) > segmentOrder(newest.startSegment)).length;
+    const segments = await archivedSegments(this.engine.home, branch.id);
+    let since: number;
+    let newestTime: string;
+    if (bases.length) {
+      const newest = bases[bases.length - 1];
+      since = segments.filter((s) => segmentOrder(s) > segmentOrder(newest.startSegment)).length;
+      newestTime = newest.time;
+    } else if (await historySource(this.engine.home, this.engine.data.branches, branch, {})) {
+      // Inherited history: its own WAL since the fork counts, from the branch's creation.
+      since = segments.length;
+      newestTime = branch.created_at;
+    } else {
+      return true;
+    }
     if (since * SEGMENT_BYTES >= this.options.baseCopyWalBytes) return true;
-    return since > 0 && Date.now() - Date.parse(newest.time) >= this.options.baseCopyIntervalMs;
+    return since > 0 && Date.now() - Date.parse(newestTime) >= this.options.baseCopyIntervalMs;
   }
 
   /** One round of retention: base copies where due, pruning, storage sizes, leftover directories. */

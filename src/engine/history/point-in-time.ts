@@ -11,7 +11,7 @@
  * leaves `<dest>.pitr`, which the engine removes on its next start (Engine.recover).
  */
 import { existsSync, promises as fs, readFileSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import pg from 'pg';
 import type { BranchRecord } from '../catalog/types.ts';
 import { SUPERUSER, writeSettings } from '../clusters/cluster.ts';
@@ -23,7 +23,8 @@ import type { Engine } from '../engine.ts';
 import { badRequest } from '../errors.ts';
 import { failpoint } from './failpoints.ts';
 import { lsnValue, micros, neonTime, pgTimestamp } from './lsn.ts';
-import { BASE_FILE, listBases, restoreCommand, walArchiveDir, type BaseCopy } from './store.ts';
+import { chainedRestoreCommand, historySource, type HistorySource } from './lineage.ts';
+import { BASE_FILE, listBases, walArchiveDir } from './store.ts';
 
 /** A past point of a branch, as the API gives it (one of the two). */
 export interface HistoryPoint {
@@ -75,23 +76,23 @@ export async function checkPoint(engine: Engine, branch: BranchRecord, point: Hi
   if (!pending) await chooseBase(engine, branch, point, fields);
 }
 
-/** The newest complete base copy before the point, or a 400 saying where the history begins. */
-async function chooseBase(engine: Engine, branch: BranchRecord, point: HistoryPoint, fields: PointFields): Promise<BaseCopy> {
-  const bases = await listBases(engine.home, branch.id);
+/**
+ * Where the point's replay starts: the newest base copy before it, the branch's own or (before
+ * its first) an ancestor's from before the fork (lineage.ts); or a 400 saying where history begins.
+ */
+async function chooseBase(engine: Engine, branch: BranchRecord, point: HistoryPoint, fields: PointFields): Promise<HistorySource> {
+  const bound = point.lsn ? { lsn: point.lsn } : { micros: micros(point.timestamp!) };
+  const source = await historySource(engine.home, engine.data.branches, branch, bound);
+  if (source) return source;
   const retention = engine.project(branch.project_id).history_retention_seconds;
-  if (!bases.length) throw badRequest(`branch ${branch.id} has no history yet (its first base copy is taken right after it is created); retry in a moment`);
-  const candidates = point.lsn
-    ? bases.filter((b) => lsnValue(b.lsn) <= lsnValue(point.lsn!))
-    : bases.filter((b) => micros(b.time) < micros(point.timestamp!));
-  if (!candidates.length) {
-    const first = bases[0];
-    throw badRequest(
-      point.lsn
-        ? `${fields.lsn} ${point.lsn} is before the history kept for branch ${branch.id}, which starts at LSN ${first.lsn} (history_retention_seconds is ${retention})`
-        : `${fields.timestamp} ${point.timestamp} is before the history kept for branch ${branch.id}, which starts at ${first.time} (history_retention_seconds is ${retention})`,
-    );
-  }
-  return candidates[candidates.length - 1];
+  const any = await historySource(engine.home, engine.data.branches, branch, {});
+  if (!any) throw badRequest(`branch ${branch.id} has no history yet (its first base copy is being taken); retry in a moment`);
+  const first = (await listBases(engine.home, any.ownerId))[0] ?? any.base;
+  throw badRequest(
+    point.lsn
+      ? `${fields.lsn} ${point.lsn} is before the history kept for branch ${branch.id}, which starts at LSN ${first.lsn} (history_retention_seconds is ${retention})`
+      : `${fields.timestamp} ${point.timestamp} is before the history kept for branch ${branch.id}, which starts at ${first.time} (history_retention_seconds is ${retention})`,
+  );
 }
 
 /**
@@ -99,10 +100,10 @@ async function chooseBase(engine: Engine, branch: BranchRecord, point: HistoryPo
  * timestamp target always has a later commit to stop before), a segment switch, and a wait for
  * the archiver. Returns the insert LSN from before the marker.
  */
-async function archiveUpToNow(engine: Engine, branch: BranchRecord): Promise<string> {
+async function archiveUpToNow(engine: Engine, branch: BranchRecord): Promise<{ lsn: string; timeline: number }> {
   const archive = walArchiveDir(engine.home, branch.id);
   return engine.withAdmin(branch, async (admin) => {
-    const current = (await admin.query('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0].lsn as string;
+    const { lsn: current, file } = (await admin.query('SELECT pg_current_wal_insert_lsn()::text AS lsn, pg_walfile_name(pg_current_wal_insert_lsn()) AS file')).rows[0] as { lsn: string; file: string };
     await admin.query('SELECT pg_current_xact_id()');
     const segment = (await admin.query('SELECT pg_walfile_name(pg_switch_wal()) AS name')).rows[0].name as string;
     const deadline = Date.now() + ARCHIVE_DEADLINE_MS;
@@ -113,8 +114,29 @@ async function archiveUpToNow(engine: Engine, branch: BranchRecord): Promise<str
       }
       await new Promise((r) => setTimeout(r, 5));
     }
-    return current;
+    return { lsn: current, timeline: parseInt(file.slice(0, 8), 16) };
   });
+}
+
+/**
+ * Waits until a running ancestor has archived every segment it completed (none marked `.ready`):
+ * a replay through its history right after a fork needs the segments it finished just before.
+ * A stopped one archived them on its way down.
+ */
+async function ancestorArchived(engine: Engine, branchId: string): Promise<void> {
+  const ancestor = engine.data.branches.find((b) => b.id === branchId);
+  if (!ancestor || !engine.computes.isRunning(ancestor.id)) return;
+  const admin = await engine.computes.admin(ancestor.id, engine.superuserPassword(engine.project(ancestor.project_id))).catch(() => undefined);
+  if (!admin) return;
+  try {
+    const deadline = Date.now() + ARCHIVE_DEADLINE_MS;
+    while ((await admin.query(`SELECT count(*)::int AS n FROM pg_ls_archive_statusdir() WHERE name LIKE '%.ready'`)).rows[0].n > 0) {
+      if (Date.now() > deadline) throw new Error(`branch ${ancestor.id} did not archive its completed WAL within ${ARCHIVE_DEADLINE_MS} ms`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  } finally {
+    await admin.end();
+  }
 }
 
 /**
@@ -160,9 +182,11 @@ export async function buildAtPoint(engine: Engine, source: BranchRecord, point: 
   const project = engine.project(source.project_id);
   // A base copy still on its way (right after the source was created) may be the one the point needs.
   await engine.history.quiesce(source.id);
-  const current = await archiveUpToNow(engine, source);
+  const { lsn: current, timeline } = await archiveUpToNow(engine, source);
   if (point.lsn && lsnValue(point.lsn) > lsnValue(current)) throw badRequest(`${fields.lsn} ${point.lsn} is ahead of ${fields.whose} current LSN ${current}`);
-  const base = await chooseBase(engine, source, point, fields);
+  const { base, archives, ownerId } = await chooseBase(engine, source, point, fields);
+  const inherited = ownerId !== source.id;
+  if (inherited) for (const dir of archives.slice(1)) await ancestorArchived(engine, basename(dirname(dir)));
   const work = `${dest}.pitr`;
   await fs.rm(work, { recursive: true, force: true });
   let pid: number | undefined;
@@ -175,9 +199,10 @@ export async function buildAtPoint(engine: Engine, source: BranchRecord, point: 
       : [`recovery_target_time = '${pgTimestamp(point.timestamp!)}'`, `recovery_target_inclusive = on`];
     const recovery = [
       '# Written by the Arbor engine for one point-in-time recovery; removed after promotion.',
-      `restore_command = '${restoreCommand(walArchiveDir(engine.home, source.id)).replace(/'/g, "''")}'`,
+      `restore_command = '${chainedRestoreCommand(archives).replace(/'/g, "''")}'`,
       ...target,
-      `recovery_target_timeline = 'current'`,
+      // An ancestor's base is on an older timeline: follow the source's own (its history file is in its archive).
+      `recovery_target_timeline = '${inherited ? timeline : 'current'}'`,
       `recovery_target_action = 'promote'`,
       // No hot standby: "ready" then means promoted, and a smaller compute than the source's is fine.
       `hot_standby = off`,

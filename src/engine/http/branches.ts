@@ -16,6 +16,7 @@ import { checkCuRange, checkSuspendTimeout, computeUnit, nameBytes, pgSettings, 
 import { pgSettingsVersionProblem } from '../compute/pg-settings.ts';
 import { branchView, connectionUris, databaseView, endpointView, operationView, roleView } from './views.ts';
 import { buildAtPoint, checkPoint, type HistoryPoint } from '../history/point-in-time.ts';
+import { markInherited } from '../history/lineage.ts';
 import { removeHistory } from '../history/store.ts';
 import type { Spare } from '../spares.ts';
 import { scheduleProjectCreation } from './projects.ts';
@@ -378,6 +379,8 @@ export function scheduleBranchCreation(
       // From the start of this work to a ready branch (the queue before it not counted); saved by engine.schedule.
       branch.made_by = promoted ? { strategy: 'spare', duration_ms: Date.now() - started } : { strategy: 'copy', reason: noSpare, duration_ms: Date.now() - started };
       engine.spares.replenish(parent);
+      // Its history before its own first base copy is the parent's (history/lineage.ts).
+      if (!point && branch.parent_id && !branch.init_source && branch.parent_lsn && project.history_retention_seconds > 0) markInherited(engine.home, id, branch.parent_lsn);
       engine.history.track(branch);
     },
     async () => {

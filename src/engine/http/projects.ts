@@ -18,6 +18,7 @@ import { pgSettingsVersionProblem } from '../compute/pg-settings.ts';
 import { checkCuRange, checkSuspendTimeout, computeUnit, nameBytes, pgSettings, queryInt, readBody, suspendTimeout } from './validate.ts';
 import { deleteBranchNow } from '../branch-removal.ts';
 import { installExtensionTriggers } from '../clusters/extensions.ts';
+import { takeInitialBaseCopy } from '../history/base-copy.ts';
 import { branchView, connectionUri, connectionUris, databaseView, endpointView, operationView, projectListItemView, projectView, roleView } from './views.ts';
 
 const DAY = 86_400;
@@ -271,6 +272,8 @@ export function scheduleProjectCreation(engine: Engine, project: ProjectRecord, 
       const partial = `${dataDir}.partial`;
       await initCluster(bins, partial, engine.superuserPassword(project), `${engine.home}/run`);
       await fs.rename(partial, dataDir);
+      // History from the project's creation on (history/lineage.ts): a copy of the fresh cluster.
+      if (project.history_retention_seconds > 0) await takeInitialBaseCopy(engine, branch);
       engine.finish(ops[0]);
       // Clients that connect meanwhile wait until the project's role and database exist.
       await engine.startEndpoint(endpoint, { holdClients: true });
