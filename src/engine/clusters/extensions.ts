@@ -14,16 +14,24 @@
 import type pg from 'pg';
 import { literal } from './neon-roles.ts';
 
-/** Neon's supported extensions (neon.com/docs/extensions/pg-extensions), the one list. */
+/**
+ * Neon's supported extensions, the one list: the names `CREATE EXTENSION` takes, from the table at
+ * https://neon.com/docs/extensions/pg-extensions (checked against its PG14–PG18 version, 2026-02).
+ * Where the table's row differs from the name: pg_roaringbitmap is `roaringbitmap`, pgvector is
+ * `vector`, pgx_ulid is `ulid` (PG 14–16) and `pgx_ulid` (PG 17). Left out: `wal2json` (a logical
+ * decoding plugin, no `CREATE EXTENSION`), and the experimental `pg_mooncake` and pgrag's `rag*`,
+ * which Neon refuses until `SET neon.allow_unstable_extensions = 'true'`. Which major carries which
+ * (the table's dashes) is not modelled: an extension is available where its files are installed.
+ */
 export const NEON_EXTENSIONS: readonly string[] = [
   'address_standardizer', 'address_standardizer_data_us', 'anon', 'autoinc', 'bloom', 'btree_gin', 'btree_gist', 'citext',
   'cube', 'dblink', 'dict_int', 'earthdistance', 'fuzzystrmatch', 'h3', 'h3_postgis', 'hll', 'hstore', 'hypopg',
-  'insert_username', 'intagg', 'intarray', 'ip4r', 'isn', 'lo', 'ltree', 'moddatetime', 'neon', 'neon_utils', 'pg_cron',
-  'pg_graphql', 'pg_hashids', 'pg_hint_plan', 'pg_ivm', 'pg_jsonschema', 'pg_partman', 'pg_prewarm', 'pg_repack',
-  'pg_roaringbitmap', 'pg_search', 'pg_session_jwt', 'pg_stat_statements', 'pg_tiktoken', 'pg_trgm', 'pg_uuidv7',
-  'pgcrypto', 'pgjwt', 'pgrouting', 'pgrowlocks', 'pgstattuple', 'pgtap', 'plcoffee', 'plls', 'plpgsql', 'plpgsql_check',
-  'plv8', 'postgis', 'postgis_raster', 'postgis_sfcgal', 'postgis_tiger_geocoder', 'postgis_topology', 'postgres_fdw',
-  'prefix', 'rdkit', 'refint', 'rum', 'seg', 'semver', 'tablefunc', 'tcn', 'timescaledb', 'tsm_system_rows',
+  'insert_username', 'intagg', 'intarray', 'ip4r', 'isn', 'lo', 'ltree', 'moddatetime', 'neon', 'neon_utils', 'online_advisor',
+  'pg_cron', 'pg_graphql', 'pg_hashids', 'pg_hint_plan', 'pg_ivm', 'pg_jsonschema', 'pg_partman', 'pg_prewarm', 'pg_repack',
+  'pg_search', 'pg_session_jwt', 'pg_stat_statements', 'pg_tiktoken', 'pg_trgm', 'pg_uuidv7', 'pgcrypto', 'pgjwt',
+  'pgrouting', 'pgrowlocks', 'pgstattuple', 'pgtap', 'pgx_ulid', 'plcoffee', 'plls', 'plpgsql', 'plpgsql_check', 'plv8',
+  'postgis', 'postgis_raster', 'postgis_sfcgal', 'postgis_tiger_geocoder', 'postgis_topology', 'postgres_fdw', 'prefix',
+  'rdkit', 'refint', 'roaringbitmap', 'rum', 'seg', 'semver', 'tablefunc', 'tcn', 'timescaledb', 'tsm_system_rows',
   'tsm_system_time', 'ulid', 'unaccent', 'unit', 'uuid-ossp', 'vector', 'xml2',
 ];
 
