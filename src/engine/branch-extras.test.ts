@@ -167,6 +167,10 @@ test('an API-created role creates the extensions Neon supports; one Neon lacks a
   const outsider = await connect(url.toString());
   try {
     await assert.rejects(outsider.query('CREATE EXTENSION dblink'), (e: { code?: string }) => e.code === '42501');
+    // Trusted by PostgreSQL (any role with CREATE may make it) but not on Neon's list: refused too
+    // (42501 where its library loads; PostgreSQL's load error where Tcl is not installed).
+    await assert.rejects(outsider.query('CREATE EXTENSION pltcl'));
+    assert.deepEqual((await outsider.query(`SELECT count(*)::int AS n FROM pg_extension WHERE extname = 'pltcl'`)).rows, [{ n: 0 }]);
     // The attack: name another role in the triggers' setting, then make a trusted extension (any
     // role with CREATE may): the end trigger must not act on a role it did not raise.
     await outsider.query(`SET arbor.extension_role = 'cloud_admin'`);

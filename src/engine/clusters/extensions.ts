@@ -7,7 +7,9 @@
  * it in every database (installed in `template1`, so databases made later have it): at
  * `ddl_command_start` of a `CREATE EXTENSION` by a member of `neon_superuser`, the session's
  * role is made superuser; at `ddl_command_end` it is made ordinary again, and the statement is
- * refused (42501, rolled back) if it made an extension not on Neon's list. Both happen inside
+ * refused (42501, rolled back) if it made an extension not on Neon's list — as is any statement
+ * of another role that is not superuser (PostgreSQL lets any role with CREATE on the database make
+ * a trusted extension, `pltcl` among them, which Neon does not offer). Both happen inside
  * the statement's transaction, so the attribute is never committed: an error rolls it back with
  * the statement. (PostgreSQL runs trusted extensions' scripts as superuser the same way.)
  */
@@ -60,10 +62,14 @@ DECLARE
   unlisted text;
 BEGIN
   -- Only the session's own role, raised by extension_start (a value the session set is not trusted).
-  IF coalesce(name, '') = '' OR name <> session_user THEN RETURN; END IF;
-  EXECUTE format('ALTER ROLE %I NOSUPERUSER', name);
-  PERFORM set_config('arbor.extension_role', '', true);
-  -- Only Neon's extensions: any other one made by this statement (CASCADE included) undoes it all.
+  IF coalesce(name, '') <> '' AND name = session_user THEN
+    EXECUTE format('ALTER ROLE %I NOSUPERUSER', name);
+    PERFORM set_config('arbor.extension_role', '', true);
+  ELSIF (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = session_user) THEN
+    RETURN; -- the cluster's superuser (cloud_admin) makes any extension
+  END IF;
+  -- Only Neon's extensions, for every other role too (a trusted one, such as pltcl, needs no
+  -- raising): any other one made by this statement (CASCADE included) undoes it all.
   SELECT string_agg(e.extname, ', ') INTO unlisted FROM pg_event_trigger_ddl_commands() c JOIN pg_extension e ON e.oid = c.objid
    WHERE c.classid = 'pg_extension'::regclass AND e.extname <> ALL (${list});
   IF unlisted IS NOT NULL THEN
