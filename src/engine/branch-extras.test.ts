@@ -5,7 +5,10 @@
  * on Neon (members of neon_superuser create Neon's, untrusted ones included; others refused).
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { findBinaries } from './clusters/binaries.ts';
 import { connect, rejects, startTestProject, type TestEngine } from './test-support.ts';
 
 let engine: TestEngine;
@@ -139,6 +142,12 @@ test('an API-created role creates the extensions Neon supports; one Neon lacks a
     // Untrusted, not on Neon's list: PostgreSQL's refusal, and nothing left behind.
     await assert.rejects(client.query('CREATE EXTENSION file_fdw'), (e: { code?: string }) => e.code === '42501');
     assert.deepEqual((await client.query(`SELECT extname FROM pg_extension WHERE extname = 'file_fdw'`)).rows, []);
+    // On Neon's list but not installed with the npm binaries (PostgreSQL 17, contrib only; pgvector
+    // and PostGIS come with pg_version 15 on Debian's packages): PostgreSQL's own error, the session goes on.
+    if (!existsSync(join(findBinaries(17)!.bin, '..', 'share', 'postgresql', 'extension', 'vector.control'))) {
+      await assert.rejects(client.query('CREATE EXTENSION vector'), (e: { code?: string; message?: string }) => e.code === '0A000' && /extension "vector" is not available/.test(e.message ?? ''));
+      assert.deepEqual((await client.query(`SELECT count(*)::int AS n FROM pg_extension WHERE extname = 'vector'`)).rows, [{ n: 0 }]);
+    }
     // The role never keeps superuser, after a success or a failure.
     assert.deepEqual((await client.query(`SELECT rolsuper FROM pg_roles WHERE rolname = 'ext_user'`)).rows, [{ rolsuper: false }]);
     await client.query(`CREATE ROLE outsider LOGIN PASSWORD 'outsider-pw-1'`);
@@ -158,6 +167,10 @@ test('an API-created role creates the extensions Neon supports; one Neon lacks a
   const outsider = await connect(url.toString());
   try {
     await assert.rejects(outsider.query('CREATE EXTENSION dblink'), (e: { code?: string }) => e.code === '42501');
+    // Trusted by PostgreSQL (any role with CREATE may make it) but not on Neon's list: refused too
+    // (42501 where its library loads; PostgreSQL's load error where Tcl is not installed).
+    await assert.rejects(outsider.query('CREATE EXTENSION pltcl'));
+    assert.deepEqual((await outsider.query(`SELECT count(*)::int AS n FROM pg_extension WHERE extname = 'pltcl'`)).rows, [{ n: 0 }]);
     // The attack: name another role in the triggers' setting, then make a trusted extension (any
     // role with CREATE may): the end trigger must not act on a role it did not raise.
     await outsider.query(`SET arbor.extension_role = 'cloud_admin'`);

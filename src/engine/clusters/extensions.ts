@@ -7,23 +7,33 @@
  * it in every database (installed in `template1`, so databases made later have it): at
  * `ddl_command_start` of a `CREATE EXTENSION` by a member of `neon_superuser`, the session's
  * role is made superuser; at `ddl_command_end` it is made ordinary again, and the statement is
- * refused (42501, rolled back) if it made an extension not on Neon's list. Both happen inside
+ * refused (42501, rolled back) if it made an extension not on Neon's list — as is any statement
+ * of another role that is not superuser (PostgreSQL lets any role with CREATE on the database make
+ * a trusted extension, `pltcl` among them, which Neon does not offer). Both happen inside
  * the statement's transaction, so the attribute is never committed: an error rolls it back with
  * the statement. (PostgreSQL runs trusted extensions' scripts as superuser the same way.)
  */
 import type pg from 'pg';
 import { literal } from './neon-roles.ts';
 
-/** Neon's supported extensions (neon.com/docs/extensions/pg-extensions), the one list. */
+/**
+ * Neon's supported extensions, the one list: the names `CREATE EXTENSION` takes, from the table at
+ * https://neon.com/docs/extensions/pg-extensions (checked against its PG14–PG18 version, 2026-02).
+ * Where the table's row differs from the name: pg_roaringbitmap is `roaringbitmap`, pgvector is
+ * `vector`, pgx_ulid is `ulid` (PG 14–16) and `pgx_ulid` (PG 17). Left out: `wal2json` (a logical
+ * decoding plugin, no `CREATE EXTENSION`), and the experimental `pg_mooncake` and pgrag's `rag*`,
+ * which Neon refuses until `SET neon.allow_unstable_extensions = 'true'`. Which major carries which
+ * (the table's dashes) is not modelled: an extension is available where its files are installed.
+ */
 export const NEON_EXTENSIONS: readonly string[] = [
   'address_standardizer', 'address_standardizer_data_us', 'anon', 'autoinc', 'bloom', 'btree_gin', 'btree_gist', 'citext',
   'cube', 'dblink', 'dict_int', 'earthdistance', 'fuzzystrmatch', 'h3', 'h3_postgis', 'hll', 'hstore', 'hypopg',
-  'insert_username', 'intagg', 'intarray', 'ip4r', 'isn', 'lo', 'ltree', 'moddatetime', 'neon', 'neon_utils', 'pg_cron',
-  'pg_graphql', 'pg_hashids', 'pg_hint_plan', 'pg_ivm', 'pg_jsonschema', 'pg_partman', 'pg_prewarm', 'pg_repack',
-  'pg_roaringbitmap', 'pg_search', 'pg_session_jwt', 'pg_stat_statements', 'pg_tiktoken', 'pg_trgm', 'pg_uuidv7',
-  'pgcrypto', 'pgjwt', 'pgrouting', 'pgrowlocks', 'pgstattuple', 'pgtap', 'plcoffee', 'plls', 'plpgsql', 'plpgsql_check',
-  'plv8', 'postgis', 'postgis_raster', 'postgis_sfcgal', 'postgis_tiger_geocoder', 'postgis_topology', 'postgres_fdw',
-  'prefix', 'rdkit', 'refint', 'rum', 'seg', 'semver', 'tablefunc', 'tcn', 'timescaledb', 'tsm_system_rows',
+  'insert_username', 'intagg', 'intarray', 'ip4r', 'isn', 'lo', 'ltree', 'moddatetime', 'neon', 'neon_utils', 'online_advisor',
+  'pg_cron', 'pg_graphql', 'pg_hashids', 'pg_hint_plan', 'pg_ivm', 'pg_jsonschema', 'pg_partman', 'pg_prewarm', 'pg_repack',
+  'pg_search', 'pg_session_jwt', 'pg_stat_statements', 'pg_tiktoken', 'pg_trgm', 'pg_uuidv7', 'pgcrypto', 'pgjwt',
+  'pgrouting', 'pgrowlocks', 'pgstattuple', 'pgtap', 'pgx_ulid', 'plcoffee', 'plls', 'plpgsql', 'plpgsql_check', 'plv8',
+  'postgis', 'postgis_raster', 'postgis_sfcgal', 'postgis_tiger_geocoder', 'postgis_topology', 'postgres_fdw', 'prefix',
+  'rdkit', 'refint', 'roaringbitmap', 'rum', 'seg', 'semver', 'tablefunc', 'tcn', 'timescaledb', 'tsm_system_rows',
   'tsm_system_time', 'ulid', 'unaccent', 'unit', 'uuid-ossp', 'vector', 'xml2',
 ];
 
@@ -52,10 +62,14 @@ DECLARE
   unlisted text;
 BEGIN
   -- Only the session's own role, raised by extension_start (a value the session set is not trusted).
-  IF coalesce(name, '') = '' OR name <> session_user THEN RETURN; END IF;
-  EXECUTE format('ALTER ROLE %I NOSUPERUSER', name);
-  PERFORM set_config('arbor.extension_role', '', true);
-  -- Only Neon's extensions: any other one made by this statement (CASCADE included) undoes it all.
+  IF coalesce(name, '') <> '' AND name = session_user THEN
+    EXECUTE format('ALTER ROLE %I NOSUPERUSER', name);
+    PERFORM set_config('arbor.extension_role', '', true);
+  ELSIF (SELECT r.rolsuper FROM pg_roles r WHERE r.rolname = session_user) THEN
+    RETURN; -- the cluster's superuser (cloud_admin) makes any extension
+  END IF;
+  -- Only Neon's extensions, for every other role too (a trusted one, such as pltcl, needs no
+  -- raising): any other one made by this statement (CASCADE included) undoes it all.
   SELECT string_agg(e.extname, ', ') INTO unlisted FROM pg_event_trigger_ddl_commands() c JOIN pg_extension e ON e.oid = c.objid
    WHERE c.classid = 'pg_extension'::regclass AND e.extname <> ALL (${list});
   IF unlisted IS NOT NULL THEN
