@@ -200,7 +200,7 @@ test('env infra-config: Encore sql_servers with one login per database and $env 
 
   const developer = (await t.call('POST', '/tokens', { name: 'dev', role: 'developer', app: 'shop' })).body.token;
   const refused = await inProcess(['env', 'infra-config', '--app', 'shop', '--env', 'dev', '--reveal'], { token: developer });
-  assert.match(refused.stderr, /admin role on app shop/);
+  assert.match(refused.stderr, /needs the app.s admin role \(app shop\)/);
   const revealed = await inProcess(['env', 'infra-config', '--app', 'shop', '--env', 'dev', '--reveal']);
   const vars = Object.fromEntries(revealed.stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
   assert.deepEqual(Object.keys(vars).sort(), ['SVC_INVOICES_PASSWORD', 'SVC_ORDERS_PASSWORD']);
