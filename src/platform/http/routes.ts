@@ -153,7 +153,7 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
     },
   });
   api.route({
-    method: 'post', path: '/encore-apps/derive', summary: "Derive an app's model and migrations from an Encore app's files (encore.app, its TypeScript or Go sources, migration folders; paths relative to encore.app's folder): the model, its arbor.yaml text, and notes on what could not be resolved. Changes nothing: send model and migrations to POST /apps or PATCH /apps/{app}", access: 'member',
+    method: 'post', path: '/encore-apps/derive', summary: "Derive an app's model and migrations from an Encore app's files (encore.app, its TypeScript or Go sources, migration folders; paths relative to encore.app's folder): the model, its arbor.yaml text, and notes on what could not be resolved. Changes nothing: send model and migrations to POST /apps or PATCH /apps/{app}. Read in a worker thread: 413 past the time limit (ARBOR_DERIVE_TIME_LIMIT_SECONDS, 60 s) or 1 GiB", access: 'member',
     body: z.strictObject({ folder: z.string().optional(), files: z.array(z.strictObject({ path: z.string(), text: z.string() })) }),
     response: V.EncoreDerivedView,
     handler: async ({ body }) => deriveEncoreUpload(body.files, body.folder),
