@@ -34,7 +34,8 @@ export class PlatformClient {
     const data = text ? JSON.parse(text) : undefined;
     if (!response.ok) {
       const e = data?.error;
-      throw new Error(e ? `${e.message}${e.field ? ` (field: ${e.field})` : ''}` : `the platform answered ${response.status}`);
+      // The status goes along for callers that treat a refusal differently (github.ts: db_url).
+      throw Object.assign(new Error(e ? `${e.message}${e.field ? ` (field: ${e.field})` : ''}` : `the platform answered ${response.status}`), { status: response.status });
     }
     return data as T;
   }

@@ -114,6 +114,13 @@ test('db conn-uri prints a working URI for the role and database, and the reveal
   const audit = (await t.call('GET', '/audit')).body.entries;
   assert.ok(audit.some((e: { action: string; target: string }) => e.action === 'credentials.reveal' && e.target === 'shop/dev/encore_admin'));
   assert.match((await inProcess(['db', 'conn-uri', 'nope', '--app', 'shop', '--env', 'dev'])).stderr, /database "nope" is not one of app shop's: main, billing/);
+  // A reveal is an app admin's: a developer's conn-uri, shell and proxy print the platform's refusal and no URI.
+  const developer = (await t.call('POST', '/tokens', { name: 'dev-conn', role: 'developer', app: 'shop' })).body.token;
+  for (const command of ['conn-uri', 'shell', 'proxy']) {
+    const refused = await inProcess(['db', command, 'billing', '--app', 'shop', '--env', 'dev'], { token: developer });
+    assert.equal(refused.stdout, '', command);
+    assert.match(refused.stderr, /^ERROR: revealing credentials needs the app's admin role \(app shop\); token:dev-conn is a developer there \(ask an app admin\)\n$/, command);
+  }
 });
 
 test('db proxy: clients log in with the run password, never the real one; queries, psql, its Ctrl-C; a wrong password is refused', async () => {
@@ -200,7 +207,7 @@ test('env infra-config: Encore sql_servers with one login per database and $env 
 
   const developer = (await t.call('POST', '/tokens', { name: 'dev', role: 'developer', app: 'shop' })).body.token;
   const refused = await inProcess(['env', 'infra-config', '--app', 'shop', '--env', 'dev', '--reveal'], { token: developer });
-  assert.match(refused.stderr, /admin role on app shop/);
+  assert.match(refused.stderr, /needs the app.s admin role \(app shop\)/);
   const revealed = await inProcess(['env', 'infra-config', '--app', 'shop', '--env', 'dev', '--reveal']);
   const vars = Object.fromEntries(revealed.stdout.trim().split('\n').map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]));
   assert.deepEqual(Object.keys(vars).sort(), ['SVC_INVOICES_PASSWORD', 'SVC_ORDERS_PASSWORD']);

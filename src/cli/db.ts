@@ -2,8 +2,8 @@
  * @module `arbor db shell|conn-uri|proxy`, as Encore's `encore db` has them: the database is the
  * positional argument (`--database` is the same), the role is `encore_reader` by default,
  * `--write` (encore_writer), `--admin` (encore_admin) or `--superuser` (encore_platform), one of
- * them at most. Credentials come from the platform's reveal call (audited; developers on
- * unprotected environments, app admins on protected ones). `conn-uri` prints the URI; `proxy`
+ * them at most. Credentials come from the platform's reveal call (audited; app admins only, on
+ * every environment: a developer gets the platform's 403). `conn-uri` prints the URI; `proxy`
  * keeps the password in this process and gives local clients a password of its own
  * (db-proxy.ts); `shell` runs psql through such a proxy, as Encore's does.
  */
@@ -72,7 +72,7 @@ async function resolve(o: Target, positional: string | undefined, command: strin
     role: entry.username,
     database,
     databases,
-    /** The role's URI on `database` (a reveal: audited). */
+    /** The role's URI on `database` (a reveal: app admins; audited). */
     async reveal(): Promise<URL> {
       const { user } = await client.call('POST', `${base}/users/${encodeURIComponent(entry.username)}/reveal`);
       const url = new URL(user.connectionUri);
@@ -103,7 +103,7 @@ function splitAtDashes(command: Command, operands: string[]): { before: string[]
 
 export function registerDb(program: Command): void {
   const db = program.command('db').description("an environment's databases: psql, a connection URI, a local proxy");
-  addTargetOptions(db.command('shell').description('open psql on a database of an environment (arguments after -- go to psql)'))
+  addTargetOptions(db.command('shell').description('open psql on a database of an environment (arguments after -- go to psql; a reveal: app admins; audited)'))
     .argument('[args...]', 'DATABASE, then -- and psql arguments')
     .action(async (args: string[], o: Target, command: Command) => {
       const { before, after } = splitAtDashes(command, args);
@@ -131,14 +131,14 @@ export function registerDb(program: Command): void {
       process.exitCode = code;
     });
 
-  addTargetOptions(db.command('conn-uri').description("print a database's connection URI with the role's real password (a reveal: audited)"))
+  addTargetOptions(db.command('conn-uri').description("print a database's connection URI with the role's real password (a reveal: app admins; audited)"))
     .argument('[database]')
     .action(async (database: string | undefined, o: Target) => {
       const target = await resolve(o, database, 'conn-uri');
       process.stdout.write(`${(await target.reveal()).toString()}\n`);
     });
 
-  addTargetOptions(db.command('proxy').description("a local listener on 127.0.0.1 for any Postgres client: it logs in with a password made for this run, the proxy with the role's real one (never shown)"))
+  addTargetOptions(db.command('proxy').description("a local listener on 127.0.0.1 for any Postgres client: it logs in with a password made for this run, the proxy with the role's real one (never shown; a reveal: app admins; audited)"))
     .option('-p, --port <n>', 'port (default: any free one)', (v) => {
       if (!/^[0-9]{1,5}$/.test(v) || Number(v) > 65535) throw new Error(`--port must be a port number (0-65535), got ${JSON.stringify(v)}`);
       return Number(v);

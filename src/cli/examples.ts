@@ -60,7 +60,7 @@ export const EXAMPLES: Record<string, string[]> = {
     'cd shop && npx arbor db shell billing -e dev --admin              # --app from ./arbor.yaml; --write, --admin, --superuser: one at most',
   ],
   'db conn-uri': [
-    'DATABASE_URL=$(npx arbor db conn-uri main --app shop --env dev --write) npx prisma migrate status   # the real password (a reveal: audited)',
+    'DATABASE_URL=$(npx arbor db conn-uri main --app shop --env dev --write) npx prisma migrate status   # the real password (a reveal: app admins; audited)',
   ],
   'db proxy': [
     'npx arbor db proxy --app shop --env staging --port 5433   # prints postgresql://encore_reader:<run password>@127.0.0.1:5433/main?sslmode=disable',

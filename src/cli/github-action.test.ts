@@ -35,6 +35,7 @@ const ITEMS = 'CREATE TABLE items (id serial PRIMARY KEY, order_id int NOT NULL 
 
 let t: TestPlatform;
 let token: string;
+let developerToken: string;
 let work: string;
 let workspace: string;
 let github: GithubStandIn;
@@ -242,8 +243,10 @@ before(async () => {
   mkdirSync(workspace);
   writeFileSync(join(workspace, 'arbor.yaml'), MODEL);
   writeMigrations({ '1_users.up.sql': USERS });
-  token = (await t.call('POST', '/tokens', { name: 'github-actions', role: 'developer' })).body.token;
-  assert.ok(token);
+  // db_url is a reveal: an admin token gets it; a developer token opens the preview without it (below).
+  token = (await t.call('POST', '/tokens', { name: 'github-actions', role: 'admin' })).body.token;
+  developerToken = (await t.call('POST', '/tokens', { name: 'github-actions-dev', role: 'developer' })).body.token;
+  assert.ok(token && developerToken);
   await t.call('POST', '/accounts', { name: 'engine', apiKey: t.engine.apiKey, apiUrl: t.engine.url, plan: 'scale', allowInsecureUrl: true });
   assert.equal((await t.call('POST', '/apps', { model: MODEL, migrations: { main: [{ file: '1_users.up.sql', sql: USERS }] } })).status, 201);
   await t.call('POST', '/apps/shop/environments', { name: 'staging', account: 'engine', mode: 'new-project' });
@@ -326,6 +329,18 @@ test('synchronize: new migrations apply; the same credentials; the mask line com
   assert.equal(mine[0].updated, 1);
   assert.match(mine[0].body, /table `public\.items`/);
   assert.match(mine[0].body, /at a1b2c3d/, "the head commit of the event's payload");
+});
+
+test("a developer's token updates the preview and gets every output but db_url (a reveal: app admins), with a warning saying why", async () => {
+  const run = await runAction({ url: t.platform.url, token: developerToken, comment: 'true' }, 'synchronize');
+  assert.equal(run.code, 0, run.stderr);
+  assert.equal(run.outputs.status, 'ready');
+  assert.equal(run.outputs.db_url, '', 'no db_url');
+  assert.match(run.outputs.schema_diff, /➕ added table `public\.items`/);
+  assert.match(run.stdout, /::warning::db_url is not set: revealing credentials needs the app's admin role \(app shop\); token:github-actions-dev is a developer there/);
+  const password = decodeURIComponent(new URL(firstUrl).password);
+  for (const text of [run.stdout, run.stderr, run.outputFile, run.summary]) assert.ok(!text.includes(password) && !text.includes(firstUrl), 'no credential anywhere');
+  assert.doesNotMatch(run.summary, /db_url/, 'the summary does not name a db_url the job lacks');
 });
 
 test('arbor previews diff: the same diff from the command line, as markdown and JSON', async () => {

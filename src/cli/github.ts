@@ -118,10 +118,19 @@ export function registerGithub(program: Command): void {
           }
           const environment = await timed('provisioning', () => waitReady(client, app, report.environment, Number(o.timeout) * 1000));
           timings.push({ step: 'open to ready', seconds: (performance.now() - started) / 1000 });
-          const { user } = await client.call('POST', `/apps/${encodeURIComponent(app)}/environments/${encodeURIComponent(report.environment)}/users/${encodeURIComponent(role)}/reveal`);
+          // db_url is a reveal, an app admin's (docs/security.md): a developer token opens the
+          // preview and gets every other output; db_url stays unset, with a warning saying why.
+          const user = await revealFor(client, app, report.environment, role).catch((error: Error & { status?: number }) => {
+            if (error.status !== 403) throw error;
+            step.annotate('warning', `db_url is not set: ${error.message}. Give the action a token with the app's admin role (arbor tokens create --role admin --app ${app}) to get it.`);
+            report.role = undefined;
+            return undefined;
+          });
           // Masked before it is written anywhere (outputs, logs).
-          step.mask(user.password);
-          step.mask(user.connectionUri);
+          if (user) {
+            step.mask(user.password);
+            step.mask(user.connectionUri);
+          }
           report.status = environment.status;
           const { diff, markdown } = await timed('schema diff', () => client.call('GET', `${base}/schema-diff`));
           report.schemaDiff = markdown;
@@ -129,7 +138,7 @@ export function registerGithub(program: Command): void {
           step.output('environment', report.environment);
           step.output('status', report.status);
           step.output('host', environment.neon.host ?? '');
-          step.output('db_url', user.connectionUri, { secret: true });
+          if (user) step.output('db_url', user.connectionUri, { secret: true });
           step.output('schema_diff', markdown);
         }
       } catch (error) {
@@ -161,4 +170,10 @@ export function registerGithub(program: Command): void {
 function runUrl(): string | undefined {
   const { GITHUB_SERVER_URL, GITHUB_REPOSITORY, GITHUB_RUN_ID } = process.env;
   return GITHUB_SERVER_URL && GITHUB_REPOSITORY && GITHUB_RUN_ID ? `${GITHUB_SERVER_URL}/${GITHUB_REPOSITORY}/actions/runs/${GITHUB_RUN_ID}` : undefined;
+}
+
+/** The role's password and URI on the preview (a reveal: app admins; audited). */
+async function revealFor(client: PlatformClient, app: string, env: string, role: string): Promise<{ password: string; connectionUri: string }> {
+  const path = `/apps/${encodeURIComponent(app)}/environments/${encodeURIComponent(env)}/users/${encodeURIComponent(role)}/reveal`;
+  return (await client.call('POST', path)).user;
 }

@@ -221,7 +221,7 @@ describe('dashboard: failures, shared retention', () => {
     assert.equal(await page.evaluate(() => navigator.clipboard.readText()), password);
   });
 
-  test('Retry is offered by the role on the app: a developer retries (no full error), a viewer is told who may', async () => {
+  test('Retry is offered by the role on the app: a developer retries (no full error) and is offered no Reveal, a viewer is told who may', async () => {
     // Neon's permanent refusal (a Postgres version the engine lacks is now refused by the API itself):
     // a branch at an LSN before the parent's history.
     await t.engine.engine.history.settled();
@@ -240,6 +240,13 @@ describe('dashboard: failures, shared retention', () => {
     await page.goto(envPage('old'));
     await failure().getByRole('button', { name: 'Retry', exact: true }).waitFor();
     assert.equal(await failure().getByRole('button', { name: 'Show full error' }).count(), 0, 'the full text is for app admins');
+    // Revealing a password is an app admin's on every environment: a developer is offered Rotate only.
+    await page.goto(infrastructure('staging'));
+    const card = page.locator('li[data-user="svc_orders"]');
+    await card.getByRole('button', { name: 'Rotate' }).waitFor();
+    assert.equal(await page.getByRole('button', { name: 'Reveal' }).count(), 0, 'no Reveal for a developer');
+    await page.getByText('Only app admins can reveal passwords (every reveal is audited); you can rotate them.').waitFor();
+    await page.goto(envPage('old'));
 
     assert.equal((await t.call('PUT', '/apps/shop/members/dana', { role: 'viewer' })).status, 200);
     await page.reload();

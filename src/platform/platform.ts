@@ -14,6 +14,7 @@ import { Reconciler } from './reconcile/reconciler.ts';
 import { Secrets } from './secrets.ts';
 import { drainTokenInbox } from './auth/token-inbox.ts';
 import { openStore, type Store } from './store/db.ts';
+import { stopDeriveWorkers } from './apps/derive-pool.ts';
 
 export interface PlatformOptions {
   home: string;
@@ -73,6 +74,8 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
       await listening.close();
       await reconciler.stop();
       await store.close();
+      // Idle derive workers are unref'd already; stopping them frees their memory at once.
+      await stopDeriveWorkers();
     },
   };
 }

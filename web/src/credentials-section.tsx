@@ -1,7 +1,8 @@
 /**
- * @module The Database Cluster's USERS: each role with its databases and purpose; those who may
- * (app admins; developers on unprotected environments) reveal a password with the connection
- * string of each database (every reveal is audited), copy them, and rotate the password.
+ * @module The Database Cluster's USERS: each role with its databases and purpose; app admins
+ * reveal a password with the connection string of each database (every reveal is audited) and
+ * copy them; those who may change the environment (app admins; developers on unprotected ones)
+ * rotate the password. The platform refuses a developer's reveal anyway: the button is not offered.
  */
 import { useQuery } from '@tanstack/react-query';
 import { useState } from 'react';
@@ -20,7 +21,7 @@ function uriFor(uri: string, db: string): string {
   }
 }
 
-function UserCard({ app, env, user, manage }: { app: string; env: EnvironmentView; user: CredentialView; manage: boolean }) {
+function UserCard({ app, env, user, mayReveal, mayRotate }: { app: string; env: EnvironmentView; user: CredentialView; mayReveal: boolean; mayRotate: boolean }) {
   const base = envPath(app, env.name);
   const [revealed, setRevealed] = useState<RevealedCredential>();
   const [confirming, setConfirming] = useState(false);
@@ -41,9 +42,9 @@ function UserCard({ app, env, user, manage }: { app: string; env: EnvironmentVie
         databases: {user.databases.join(', ') || '—'} · host <span className="mono">{user.host ?? '—'}</span>
         {user.port ? `:${user.port}` : ''}
       </div>
-      {manage && (
+      {(mayReveal || mayRotate) && (
         <div className="buttons">
-          {revealed ? (
+          {!mayReveal ? null : revealed ? (
             <button type="button" onClick={() => setRevealed(undefined)}>
               Hide
             </button>
@@ -52,7 +53,7 @@ function UserCard({ app, env, user, manage }: { app: string; env: EnvironmentVie
               Reveal
             </button>
           )}
-          {confirming ? (
+          {!mayRotate ? null : confirming ? (
             <>
               <button type="button" className="danger" onClick={() => rotate.mutate(undefined)} disabled={rotate.isPending}>
                 Yes, rotate
@@ -94,7 +95,8 @@ function UserCard({ app, env, user, manage }: { app: string; env: EnvironmentVie
   );
 }
 
-export function CredentialsSection({ app, env, manage }: { app: string; env: EnvironmentView; manage: boolean }) {
+/** `mayReveal`: an app admin (revealing is, on every environment); `mayRotate`: may change `env`. */
+export function CredentialsSection({ app, env, mayReveal, mayRotate }: { app: string; env: EnvironmentView; mayReveal: boolean; mayRotate: boolean }) {
   const users = useQuery({ ...q.users(app, env.name), enabled: env.status !== 'pending' });
   return (
     <section aria-labelledby="users-heading">
@@ -105,11 +107,15 @@ export function CredentialsSection({ app, env, manage }: { app: string; env: Env
       ) : (
         <ul className="users">
           {users.data.map((u) => (
-            <UserCard key={u.username} app={app} env={env} user={u} manage={manage} />
+            <UserCard key={u.username} app={app} env={env} user={u} mayReveal={mayReveal} mayRotate={mayRotate} />
           ))}
         </ul>
       )}
-      {!manage && <p className="hint">{env.protected ? 'Only app admins can reveal or rotate the passwords of a protected environment.' : 'Only developers and admins of the app can reveal or rotate passwords.'}</p>}
+      {!mayRotate ? (
+        <p className="hint">{env.protected ? 'Only app admins can reveal or rotate the passwords of a protected environment.' : 'Only app admins can reveal passwords; developers and admins can rotate them.'}</p>
+      ) : (
+        !mayReveal && <p className="hint">Only app admins can reveal passwords (every reveal is audited); you can rotate them.</p>
+      )}
     </section>
   );
 }

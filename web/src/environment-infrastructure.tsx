@@ -12,7 +12,7 @@ import { ComputeForm, RetentionForm } from './settings-form.tsx';
 export function EnvironmentInfrastructure() {
   const { app, env } = useEnvironment();
   const e = env.data!;
-  const { mayChange } = usePowers(e);
+  const { admin, mayChange } = usePowers(e);
   // The project's facts as Neon has them (name, region, version), else what the creation asked for.
   const projects = useQuery({ ...q.projects(e.account ?? ''), enabled: !!e.account && !!e.neon.projectId });
   const project = projects.data?.find((p) => p.id === e.neon.projectId);
@@ -62,7 +62,7 @@ export function EnvironmentInfrastructure() {
             </li>
           ))}
         </ul>
-        <CredentialsSection app={app} env={e} manage={mayChange} />
+        <CredentialsSection app={app} env={e} mayReveal={admin} mayRotate={mayChange} />
       </section>
     </>
   );

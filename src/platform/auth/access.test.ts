@@ -214,9 +214,8 @@ describe('protected environments', () => {
     const still = (await t.call('GET', '/apps/shop/environments/prod')).body.environment;
     assert.equal(still.status, 'ready');
     assert.equal(t.engine.engine.project(prod.neon.projectId).history_retention_seconds, before, 'retention untouched on Neon');
-    // On the unprotected environment, the developer may.
+    // On the unprotected environment, the developer may change settings (revealing is still an admin's: below).
     assert.equal((await as(dev, 'PATCH', '/apps/shop/environments/dev/neon', { suspendTimeoutSeconds: 600 })).status, 200);
-    assert.equal((await as(dev, 'POST', '/apps/shop/environments/dev/users/svc_api/reveal')).status, 200);
     await t.waitFor('shop', 'dev', 'ready');
   });
 
@@ -323,10 +322,16 @@ describe('tokens and users', () => {
   });
 
   test("a token is never more than its creator is today", async () => {
-    const who = await person('temp1', { shop: 'developer' });
-    assert.equal((await as({ token: who.token }, 'POST', '/apps/shop/environments/dev/users/svc_api/reveal')).status, 200);
+    const who = await person('temp1', { shop: 'admin' });
+    const made = await as({ cookie: who.cookie }, 'POST', '/tokens', { name: 'temp1-admin', role: 'admin', app: 'shop' });
+    assert.equal(made.status, 201, made.text);
+    const token = made.body.token as string;
+    assert.equal((await as({ token }, 'POST', '/apps/shop/environments/dev/users/svc_api/reveal')).status, 200);
+    await t.call('PUT', '/apps/shop/members/temp1', { role: 'developer' });
+    assert.equal((await as({ token }, 'POST', '/apps/shop/environments/dev/users/svc_api/reveal')).status, 403, 'an admin token of a developer is a developer');
     await t.call('PUT', '/apps/shop/members/temp1', { role: 'viewer' });
-    assert.equal((await as({ token: who.token }, 'POST', '/apps/shop/environments/dev/users/svc_api/reveal')).status, 403);
+    assert.equal((await as({ token: who.token }, 'GET', '/apps/shop')).status, 200);
+    assert.equal((await as({ token: who.token }, 'POST', '/apps/shop/environments/dev/users/rotate', { role: 'svc_api' })).status, 403, 'a developer token of a viewer is a viewer');
     await t.call('DELETE', '/apps/shop/members/temp1');
     assert.equal((await as({ token: who.token }, 'GET', '/apps/shop')).status, 404);
   });
@@ -344,5 +349,56 @@ describe('tokens and users', () => {
     assert.ok(!(await t.call('GET', '/tokens')).body.tokens.some((x: { name: string }) => x.name === 'leaver-ci'));
     assert.ok((await t.call('GET', '/audit')).body.entries.some((e: { action: string; target: string }) => e.action === 'user.remove' && e.target === 'leaver'));
     assert.equal((await t.call('DELETE', '/team/admin')).status, 409, 'the last instance admin stays');
+  });
+});
+
+describe('credentials', () => {
+  /** Every way of reading a credential that a developer has, on an unprotected environment and on a preview. */
+  test("revealing a password is an app admin's on every environment, previews included; a developer (token or session) gets 403 and no credential", async () => {
+    assert.equal((await t.call('PATCH', '/apps/shop/previews', { parentEnvironment: 'dev' })).status, 200);
+    const opened = await as({ token: people.dev1.token }, 'PUT', '/apps/shop/previews/9', {});
+    assert.equal(opened.status, 201, opened.text);
+    await t.waitFor('shop', 'pr:9', 'ready');
+    await t.waitFor('shop', 'dev', 'ready');
+    const before = (await t.call('GET', '/audit')).body.entries.filter((e: { action: string }) => e.action === 'credentials.reveal').length;
+    const secrets: string[] = [];
+    for (const env of ['dev', 'pr:9']) {
+      for (const role of ['svc_api', 'db_main_admin']) {
+        for (const who of [{ token: people.dev1.token }, { cookie: people.dev1.cookie }]) {
+          const path = `/apps/shop/environments/${env}/users/${role}/reveal`;
+          const refused = await as(who, 'POST', path);
+          assert.equal(refused.status, 403, `${env} ${role}: ${refused.text}`);
+          assert.equal(refused.body.error.code, 'forbidden');
+          assert.match(refused.body.error.message, /^revealing credentials needs the app's admin role \(app shop\); (token:dev1-ci|dev1) is a developer there \(ask an app admin\)$/);
+          secrets.push(refused.text);
+        }
+        const infra = await as({ token: people.dev1.token }, 'POST', `/apps/shop/environments/${env}/infra-config/reveal`, {});
+        assert.equal(infra.status, 403, infra.text);
+        assert.match(infra.body.error.message, /needs the app's admin role/);
+        secrets.push(infra.text);
+      }
+    }
+    assert.equal((await t.call('GET', '/audit')).body.entries.filter((e: { action: string }) => e.action === 'credentials.reveal').length, before, 'a refused reveal is no reveal');
+
+    // An app admin (and the instance admin) still may; each reveal is audited with its actor.
+    const owner = await person('owner2', { shop: 'admin' });
+    for (const env of ['dev', 'pr:9']) {
+      const revealed = await as({ cookie: owner.cookie }, 'POST', `/apps/shop/environments/${env}/users/svc_api/reveal`);
+      assert.equal(revealed.status, 200, revealed.text);
+      const { password, connectionUri } = revealed.body.user;
+      assert.deepEqual(await tables(connectionUri), ['cards', 'dump', 'notes', 'schema_migrations', 'users']);
+      for (const text of secrets) assert.ok(!text.includes(password) && !/postgres(ql)?:\/\//.test(text), 'no credential in a refusal');
+    }
+    assert.equal((await t.call('POST', '/apps/shop/environments/pr:9/users/db_main_admin/reveal')).status, 200);
+    const audited = (await t.call('GET', '/audit')).body.entries.filter((e: { action: string }) => e.action === 'credentials.reveal').slice(0, 3);
+    assert.deepEqual(audited.map((e: { actor: string; target: string }) => `${e.actor} ${e.target}`), ['admin shop/pr:9/db_main_admin', 'owner2 shop/pr:9/svc_api', 'owner2 shop/dev/svc_api']);
+
+    // Rotating reveals nothing: a developer still rotates on unprotected environments and previews.
+    for (const env of ['dev', 'pr:9']) {
+      const rotated = await as({ token: people.dev1.token }, 'POST', `/apps/shop/environments/${env}/users/rotate`, { role: 'svc_api' });
+      assert.equal(rotated.status, 200, rotated.text);
+      assert.deepEqual(rotated.body.rotated, ['svc_api']);
+    }
+    assert.equal((await as({ token: people.dev1.token }, 'DELETE', '/apps/shop/previews/9')).status, 202);
   });
 });

@@ -94,6 +94,18 @@ export function requireForEnvironment(actor: Actor, app: App, role: AppRole, env
   }
 }
 
+/**
+ * Revealing a password (or anything that carries one: a connection URI, an infra config's values)
+ * takes the app's admin role on every environment, previews included (DESIGN.md §3, §7): a
+ * developer's environments hold copies of data, and a password outlives the developer's role.
+ * Rotating reveals nothing and follows `requireForEnvironment` instead.
+ */
+export function requireRevealer(actor: Actor, app: App, role: AppRole, what = 'revealing credentials'): void {
+  if (!atLeast(role, 'admin')) {
+    throw new PlatformError(403, 'forbidden', `${what} needs the app's admin role (app ${app.name}); ${actor.name} is ${ROLE_WORDS[role]} there (ask an app admin)`);
+  }
+}
+
 /** Apps the actor may see, with its role on each. */
 export async function visibleApps(ctx: Context, actor: Actor): Promise<{ app: App; role: AppRole }[]> {
   const roles = await appRoles(ctx, actor);

@@ -1,7 +1,8 @@
 /**
  * @module Credentials: the hierarchy's login roles on an environment's branch, their passwords
- * (encrypted at rest), reveal (audited) and rotation. Who may reveal and rotate (app developers on
- * unprotected environments, app admins on protected ones) is checked by the caller (routes.ts).
+ * (encrypted at rest), reveal (audited) and rotation. Who may (checked by the caller, routes.ts):
+ * revealing is an app admin's on every environment (access.ts `requireRevealer`); rotating, which
+ * reveals nothing, a developer's on unprotected environments and an app admin's on protected ones.
  */
 import { and, eq } from 'drizzle-orm';
 import { audit } from '../audit.ts';

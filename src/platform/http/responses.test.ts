@@ -108,7 +108,7 @@ test('environments: what a viewer reads, what a developer changes, credentials, 
   assert.ok(users.some((u: { username: string }) => u.username === 'svc_orders'));
   await ok('GET', '/apps/shop/environments/dev/error-detail');
 
-  await ok('POST', '/apps/shop/environments/dev/users/svc_orders/reveal', undefined, { token: developer });
+  await ok('POST', '/apps/shop/environments/dev/users/svc_orders/reveal'); // app admins only (a developer: access.test.ts)
   assert.deepEqual((await ok('POST', '/apps/shop/environments/dev/users/rotate', { role: 'svc_orders' }, { token: developer })).rotated, ['svc_orders']);
   // Each of these runs the environment again (so credentials wait until it is ready).
   await ok('PATCH', '/apps/shop/environments/dev/neon', { suspendTimeoutSeconds: 600 }, { token: developer });

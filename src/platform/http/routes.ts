@@ -11,7 +11,7 @@ import { accountDetail, accountView, connectAccount, findAccount, listAccounts, 
 import { appView, changeView, createApp, decideChange, listChanges, listMembers, removeMember, setMember, setProtection, updateApp } from '../apps/apps.ts';
 import { deriveEncoreUpload } from '../apps/encore.ts';
 import { listAudit } from '../audit.ts';
-import { appRoles, authorizeApp, isInstanceAdmin, requireForEnvironment, visibleApps } from '../auth/access.ts';
+import { appRoles, authorizeApp, isInstanceAdmin, requireForEnvironment, requireRevealer, visibleApps } from '../auth/access.ts';
 import { actorView, createToken, createUser, listTokens, listUsers, login, logout, removeUser, revokeToken } from '../auth/auth.ts';
 import type { Actor, Context } from '../context.ts';
 import { PlatformError } from '../errors.ts';
@@ -153,7 +153,7 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
     },
   });
   api.route({
-    method: 'post', path: '/encore-apps/derive', summary: "Derive an app's model and migrations from an Encore app's files (encore.app, its TypeScript or Go sources, migration folders; paths relative to encore.app's folder): the model, its arbor.yaml text, and notes on what could not be resolved. Changes nothing: send model and migrations to POST /apps or PATCH /apps/{app}", access: 'member',
+    method: 'post', path: '/encore-apps/derive', summary: "Derive an app's model and migrations from an Encore app's files (encore.app, its TypeScript or Go sources, migration folders; paths relative to encore.app's folder): the model, its arbor.yaml text, and notes on what could not be resolved. Changes nothing: send model and migrations to POST /apps or PATCH /apps/{app}. Read in a worker thread: 413 past the time limit (ARBOR_DERIVE_TIME_LIMIT_SECONDS, 60 s) or 1 GiB", access: 'member',
     body: z.strictObject({ folder: z.string().optional(), files: z.array(z.strictObject({ path: z.string(), text: z.string() })) }),
     response: V.EncoreDerivedView,
     handler: async ({ body }) => deriveEncoreUpload(body.files, body.folder),
@@ -329,14 +329,15 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
     },
   });
   api.route({
-    method: 'post', path: '/apps/{app}/environments/{env}/users/{role}/reveal', summary: "Reveal a user's password (audited; developers: unprotected environments; protected: app admins)", access: 'member', response: z.strictObject({ user: V.RevealedCredential }),
+    method: 'post', path: '/apps/{app}/environments/{env}/users/{role}/reveal', summary: "Reveal a user's password and connection URI (app admins, on every environment; audited)", access: 'member', response: z.strictObject({ user: V.RevealedCredential }),
     async handler({ params, actor }) {
-      await envAs(actor, params.app, params.env, 'revealing credentials', 'developer');
+      const { app, role } = await envAs(actor, params.app, params.env, 'revealing credentials');
+      requireRevealer(actor, app, role);
       return { user: await revealCredential(ctx, actor, params.app, params.env, params.role) };
     },
   });
   api.route({
-    method: 'post', path: '/apps/{app}/environments/{env}/users/rotate', summary: 'Rotate the password of one user (body.role) or all (developers: unprotected environments; protected: app admins)', access: 'member', response: z.strictObject({ rotated: z.array(z.string()).describe('the users whose password changed') }),
+    method: 'post', path: '/apps/{app}/environments/{env}/users/rotate', summary: 'Rotate the password of one user (body.role) or all; reveals nothing (developers: unprotected environments; protected: app admins)', access: 'member', response: z.strictObject({ rotated: z.array(z.string()).describe('the users whose password changed') }),
     body: z.strictObject({ role: z.string().optional() }),
     async handler({ params, body, actor }) {
       await envAs(actor, params.app, params.env, 'rotating credentials', 'developer');
@@ -357,8 +358,8 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
     body: z.strictObject({ service: z.string().optional() }),
     async handler({ params, body, actor }) {
       // Every runtime password of the app at once: an app admin, whatever the environment.
-      await appAs(actor, params.app, 'admin', "revealing the passwords of the environment's infra config");
-      await envAs(actor, params.app, params.env, "revealing the passwords of the environment's infra config", 'admin');
+      const { app, role } = await envAs(actor, params.app, params.env, "revealing the passwords of the environment's infra config");
+      requireRevealer(actor, app, role, "revealing the passwords of the environment's infra config");
       return await infraConfig(ctx, actor, params.app, params.env, { service: body.service, reveal: true });
     },
   });

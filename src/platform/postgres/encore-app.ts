@@ -30,8 +30,14 @@ export interface EncoreApp {
 
 const SKIP_DIRS = new Set(['node_modules', '.git', '.encore', 'encore.gen', 'dist', 'build', 'vendor', '.next']);
 
+/**
+ * Called around the TypeScript compiler's synchronous parse, the long stretch of reading a large
+ * app (derive-pool.ts reports it, and its test orders other requests against it).
+ */
+export type ParsePhase = (phase: 'parsing' | 'parsed') => void;
+
 /** Reads the Encore app at `root` (the folder holding `encore.app`). */
-export async function readEncoreApp(root: string): Promise<EncoreApp> {
+export async function readEncoreApp(root: string, onParse?: ParsePhase): Promise<EncoreApp> {
   root = resolve(root);
   const appFile = join(root, 'encore.app');
   let text: string;
@@ -44,7 +50,7 @@ export async function readEncoreApp(root: string): Promise<EncoreApp> {
   const name = (typeof config.id === 'string' && config.id) || (typeof config.name === 'string' && config.name) || basename(root);
   const files = await walk(root);
   const isTs = config.lang === 'typescript' || (!existsSync(join(root, 'go.mod')) && files.some((f) => f.endsWith('encore.service.ts')));
-  const derived = isTs ? await readTypeScript(root, files) : await readGo(root, files);
+  const derived = isTs ? await readTypeScript(root, files, onParse) : await readGo(root, files);
   const byName = <T extends { name: string }>(a: T, b: T) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
   const model = validateAppModel({ app: appName(name), databases: derived.databases.sort(byName), services: derived.services.sort(byName) }, `the Encore app at ${root}`);
   return { model, language: isTs ? 'typescript' : 'go', notes: derived.notes };
@@ -123,11 +129,13 @@ async function migrationsFolder(root: string, fromDir: string, path: string, whe
 // ---------------------------------------------------------------------------------------------
 // TypeScript
 
-async function readTypeScript(root: string, files: string[]): Promise<Derived> {
+async function readTypeScript(root: string, files: string[], onParse?: ParsePhase): Promise<Derived> {
   const ts = (await import('typescript')).default;
   const sources = files.filter((f) => /\.(ts|tsx|mts|cts)$/.test(f) && !f.endsWith('.d.ts'));
+  onParse?.('parsing');
   const program = ts.createProgram(sources, { allowJs: false, noEmit: true, target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.ESNext, moduleResolution: ts.ModuleResolutionKind.Bundler, allowImportingTsExtensions: true, skipLibCheck: true, noLib: true, types: [] });
   const checker = program.getTypeChecker();
+  onParse?.('parsed');
   const notes: string[] = [];
   const at = (node: import('typescript').Node) => {
     const sf = node.getSourceFile();
