@@ -4,8 +4,11 @@
  * this script makes and removes, side by side:
  *   - the parent's home after filling a table of `--size` MB (cluster, spare, WAL archive, base
  *     copies), before any branch;
- *   - what each of `--branches` branches adds, and how long each took (API call → first query),
- *     made back to back (no waiting for the parent's spare to come back);
+ *   - what each of `--branches` branches adds once at rest (the parent's spare it used made again,
+ *     history work done), and how long each took (API call → first query), made one after the
+ *     other once the parent's spare is back;
+ *   - then `--branches` more back to back: each right after the previous one's first query, so
+ *     the spare is used up and a branch may be a direct copy;
  *   - each as a ratio to the table's size.
  * Two measures of space: `du` (apparent blocks, a shared extent counted in every file that has
  * it) and the filesystem's own used-blocks delta (statfs; shared extents counted once). On the
@@ -40,12 +43,16 @@ interface Result {
   dataMb: number;
   parent: { du: number; fs: number };
   perBranch: { du: number; fs: number; ms: number }[];
+  backToBack: number[];
 }
 
 async function measure(where: string, parentDir: string): Promise<Result> {
   process.removeAllListeners('warning');
   const home = mkdtempSync(join(parentDir, 'arbor-bench-disk-'));
-  const server = await startEngineServer({ home, engine: {} });
+  const t0 = Date.now();
+  const print = (m: string) => console.error(`${((Date.now() - t0) / 1000).toFixed(2)} engine: ${m}`);
+  const log = process.env.ARBOR_ENGINE_LOG === '1' ? { info: print, warn: print } : undefined;
+  const server = await startEngineServer({ home, engine: {}, ...(log ? { log } : {}) });
   const api = createApiClient({ apiKey: server.apiKey, baseURL: server.url });
   const wait = (projectId: string) => settle(api, projectId, { pollMs: 2, timeoutMs: Infinity });
   try {
@@ -54,13 +61,14 @@ async function measure(where: string, parentDir: string): Promise<Result> {
     const projectId = data.project.id;
     await wait(projectId);
     const client = new pg.Client({ connectionString: data.connection_uris![0].connection_uri });
+    client.on('error', (error) => console.error(`${where}: the filling session ended: ${error.message}`));
     await client.connect();
+    console.error(`${where}: filling ${sizeMb} MB`);
     await client.query('CREATE TABLE data (id bigint PRIMARY KEY, pad text)');
     const rows = sizeMb * 1000;
     for (let start = 1; start <= rows; start += 100_000) {
       await client.query(`INSERT INTO data SELECT g, repeat(md5(g::text), 28) FROM generate_series($1::bigint, $2::bigint) g`, [start, Math.min(rows, start + 99_999)]);
     }
-    await client.query('CHECKPOINT');
     const dataMb = (await client.query(`SELECT pg_database_size('neondb') AS s`)).rows[0].s / MB;
     await client.end();
     const mainId = data.branch.id;
@@ -68,6 +76,7 @@ async function measure(where: string, parentDir: string): Promise<Result> {
     await server.engine.spares.settled(mainId);
     await server.engine.history.settled();
     const parent = { du: du(home), fs: used(home) - fsBefore };
+    console.error(`${where}: parent at rest, ${(parent.du / MB).toFixed(0)} MB; ${branches} branches`);
     const perBranch: Result['perBranch'] = [];
     for (let i = 0; i < branches; i++) {
       const [duBefore, fsAt] = [du(home), used(home)];
@@ -76,10 +85,21 @@ async function measure(where: string, parentDir: string): Promise<Result> {
       await firstQuery(res.data.connection_uris![0].connection_uri);
       const ms = performance.now() - t0;
       await wait(projectId);
+      // What the branch costs at rest: the parent's spare it used made again, history work done.
+      await server.engine.spares.settled(mainId);
       await server.engine.history.settled();
       perBranch.push({ du: du(home) - duBefore, fs: used(home) - fsAt, ms });
     }
-    return { where, strategy: server.engine.copyStrategy, dataMb, parent, perBranch };
+    // Back to back: each branch right after the previous one's first query, spare or not.
+    const backToBack: number[] = [];
+    for (let i = 0; i < branches; i++) {
+      const t0 = performance.now();
+      const res = await api.createProjectBranch(projectId, { branch: { name: `c${i}` }, endpoints: [{ type: 'read_write' as never }] });
+      await firstQuery(res.data.connection_uris![0].connection_uri);
+      backToBack.push(performance.now() - t0);
+      await wait(projectId);
+    }
+    return { where, strategy: server.engine.copyStrategy, dataMb, parent, perBranch, backToBack };
   } finally {
     await server.close();
     rmSync(home, { recursive: true, force: true });
@@ -133,12 +153,12 @@ else {
 const mb = (b: number) => `${(b / MB).toFixed(0)} MB`;
 const ratio = (b: number, dataMb: number) => `${(b / MB / dataMb).toFixed(2)}×`;
 console.log(`# disk per branch — ${new Date().toISOString()} — ${sizeMb} MB table, ${branches} branches back to back`);
-console.log('| filesystem (copy strategy) | data | parent: du / fs delta (÷ data) | per branch, median: du / fs delta (÷ data) | per branch ms (each) |');
-console.log('|---|---|---|---|---|');
+console.log('| filesystem (copy strategy) | data | parent: du / fs delta (÷ data) | per branch, median: du / fs delta (÷ data) | ms, spare ready (each) | ms, back to back (each) |');
+console.log('|---|---|---|---|---|---|');
 for (const r of results) {
   const d = median(r.perBranch.map((b) => b.du));
   const f = median(r.perBranch.map((b) => b.fs));
   console.log(
-    `| ${r.where} (${r.strategy}) | ${r.dataMb.toFixed(0)} MB | ${mb(r.parent.du)} / ${mb(r.parent.fs)} (${ratio(r.parent.du, r.dataMb)} / ${ratio(r.parent.fs, r.dataMb)}) | ${mb(d)} / ${mb(f)} (${ratio(d, r.dataMb)} / ${ratio(f, r.dataMb)}) | ${r.perBranch.map((b) => b.ms.toFixed(0)).join(', ')} |`,
+    `| ${r.where} (${r.strategy}) | ${r.dataMb.toFixed(0)} MB | ${mb(r.parent.du)} / ${mb(r.parent.fs)} (${ratio(r.parent.du, r.dataMb)} / ${ratio(r.parent.fs, r.dataMb)}) | ${mb(d)} / ${mb(f)} (${ratio(d, r.dataMb)} / ${ratio(f, r.dataMb)}) | ${r.perBranch.map((b) => b.ms.toFixed(0)).join(', ')} | ${r.backToBack.map((ms) => ms.toFixed(0)).join(', ')} |`,
   );
 }

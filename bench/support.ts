@@ -41,6 +41,8 @@ export function minMedianMax(xs: number[], decimals = 0): string {
 export async function firstQuery(uri: string): Promise<void> {
   for (;;) {
     const client = new pg.Client({ connectionString: uri });
+    // A session the server ends between our calls (a compute restarting) is retried, not a crash.
+    client.on('error', () => {});
     try {
       await client.connect();
       await client.query('SELECT 1');
