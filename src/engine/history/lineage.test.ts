@@ -1,9 +1,9 @@
 /**
  * A branch's history starts in its parent's (history/lineage.ts): a project's history starts at
  * its creation (a copy of the fresh cluster); a branch made from the parent's spare or as a copy
- * takes no base copy of its own, and points after its creation — its own writes replayed over the
- * parent's base copy and WAL — hold exactly what it had committed, for a child and a grandchild
- * (whose replay crosses two archives). Pruning the parent keeps the base copy a child still needs.
+ * takes no base copy of its own, and its points — its own writes replayed over the parent's base
+ * copy and WAL, or before its creation the parent's history — hold exactly what it had committed,
+ * for a child and a grandchild (whose replay crosses two archives). Pruning the parent keeps the base copy a child still needs.
  */
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
@@ -59,6 +59,11 @@ test("a project's history starts at its creation: a point right after it is serv
 });
 
 test('a child and a grandchild take no base copy of their own; their points replay over the ancestors\' history', async () => {
+  const main = await connect(mainUri);
+  await main.query('INSERT INTO items SELECT generate_series(20, 29)');
+  const inMainBeforeChild = await mark(main);
+  await main.query('INSERT INTO items SELECT generate_series(30, 39)');
+  await main.end();
   const child = await branch(mainId, 'child');
   await engine.engine.history.settled();
   assert.deepEqual(bases(child.id), [], 'no base copy at branch creation');
@@ -73,6 +78,8 @@ test('a child and a grandchild take no base copy of their own; their points repl
   await writer.end();
 
   for (const [name, point, expected] of [
+    // Before the child existed its history is main's.
+    ['child-before-its-creation', { parent_timestamp: inMainBeforeChild.timestamp }, inMainBeforeChild],
     ['child-at-time', { parent_timestamp: inChild.timestamp }, inChild],
     ['child-at-lsn', { parent_lsn: later.lsn }, later],
   ] as const) {
