@@ -76,6 +76,9 @@ async function measure(where: string, parentDir: string): Promise<Result> {
     await server.engine.spares.settled(mainId);
     await server.engine.history.settled();
     const parent = { du: du(home), fs: used(home) - fsBefore };
+    // Where the parent's bytes are: each cluster (its pg_wal apart) and each branch's history.
+    const parts = execSync(`for d in ${home}/clusters/* ${home}/clusters/*/pg_wal ${home}/history/*/wal ${home}/history/*/base-*; do du -sb "$d"; done 2>/dev/null || true`, { encoding: 'utf8', shell: '/bin/bash' });
+    console.error(parts.trim().split('\n').map((l) => `  ${(Number(l.split('\t')[0]) / MB).toFixed(0).padStart(6)} MB  ${l.split('\t')[1].slice(home.length + 1)}`).join('\n'));
     console.error(`${where}: parent at rest, ${(parent.du / MB).toFixed(0)} MB; ${branches} branches`);
     const perBranch: Result['perBranch'] = [];
     for (let i = 0; i < branches; i++) {
