@@ -4,7 +4,6 @@
 import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { resolve, join } from 'node:path';
-import { readEngineKey, startEngineServer } from '../engine/server.ts';
 import { checkHome, checkMachine, checkPort, checkShim, claimStateDir, info, warn } from './preflight.ts';
 
 export function registerEngine(program: Command): void {
@@ -27,6 +26,8 @@ export function registerEngine(program: Command): void {
       await checkPort(opts.host, port, '--port');
       await checkShim(home);
       info('starting the engine…');
+      // Loaded here: `arbor --help` and the other commands start without the engine.
+      const { startEngineServer } = await import('../engine/server.ts');
       const server = await startEngineServer({ home, port, host: opts.host, apiKey: opts.apiKey, log: { info, warn }, engine: { spares: opts.spares } });
       process.stdout.write(`Arbor engine listening: ${server.url}\n`);
       // The key is shown once, when this start created it; never in the log (stderr).
@@ -49,8 +50,9 @@ export function registerEngine(program: Command): void {
     .command('key')
     .description("print the engine's API key (made on its first start; whoever has it controls every project of the engine)")
     .option('--home <dir>', 'state directory (default: $ARBOR_HOME/engine or ./.arbor/engine)')
-    .action((opts: { home?: string }) => {
+    .action(async (opts: { home?: string }) => {
       const home = resolve(opts.home ?? join(process.env.ARBOR_HOME ?? '.arbor', 'engine'));
+      const { readEngineKey } = await import('../engine/server.ts');
       process.stdout.write(`${readEngineKey(home)}\n`);
     });
 

@@ -7,10 +7,7 @@
 import { type Command } from 'commander';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { TOKEN_PREFIX, newSecret, tokenExpiry, tokenRole } from '../platform/auth/auth.ts';
-import { inboxDir, insertHomeToken, type TokenRequest } from '../platform/auth/token-inbox.ts';
-import { last4, sha256 } from '../platform/secrets.ts';
-import { openStore } from '../platform/store/db.ts';
+import type { TokenRequest } from '../platform/auth/token-inbox.ts';
 import { PlatformClient, print, urlOption } from './client.ts';
 
 /** `90d`, `12h`, `30m`, `45s` or plain seconds. */
@@ -31,6 +28,14 @@ export function registerTokens(program: Command): void {
     .option('--name <name>', 'what the token is for', 'cli')
     .option('--home <dir>', 'state directory', process.env.ARBOR_HOME ?? '.arbor')
     .action(async (opts: { role: string; app?: string; expiresIn: string; name: string; home: string }) => {
+      // Loaded here, not at the top: the platform's auth and store modules (drizzle, PGlite) are
+      // only needed by this offline path, and every other command starts faster without them.
+      const [{ TOKEN_PREFIX, newSecret, tokenExpiry, tokenRole }, { inboxDir, insertHomeToken }, { last4, sha256 }, { openStore }] = await Promise.all([
+        import('../platform/auth/auth.ts'),
+        import('../platform/auth/token-inbox.ts'),
+        import('../platform/secrets.ts'),
+        import('../platform/store/db.ts'),
+      ]);
       const role = (() => {
         try {
           return tokenRole(opts.role);

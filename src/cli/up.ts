@@ -4,9 +4,7 @@
  */
 import type { Command } from 'commander';
 import { join, resolve } from 'node:path';
-import { startEngineServer } from '../engine/server.ts';
-import { ensureLocalAccount } from '../platform/accounts/accounts.ts';
-import { startPlatform, type Platform } from '../platform/platform.ts';
+import type { Platform } from '../platform/platform.ts';
 import { checkHome, checkMachine, checkPort, checkShim, claimStateDir, info, warn } from './preflight.ts';
 
 const log = { info, warn };
@@ -60,6 +58,8 @@ export function registerUp(program: Command): void {
       await checkPort('127.0.0.1', enginePort, '--engine-port', true);
       await checkShim(join(home, 'engine'));
       info('starting the engine (offline Neon)…');
+      // Loaded here, not at the top: every other command (and --help) starts without the engine and platform.
+      const [{ startEngineServer }, { ensureLocalAccount }, { startPlatform }] = await Promise.all([import('../engine/server.ts'), import('../platform/accounts/accounts.ts'), import('../platform/platform.ts')]);
       const engine = await startEngineServer({ home: join(home, 'engine'), port: enginePort, log });
       info('starting the platform…');
       let platform: Platform;
@@ -93,6 +93,7 @@ export function registerUp(program: Command): void {
       checkHome(resolve(opts.home));
       await checkPort(opts.host, port(opts.port, '--port'), '--port');
       info('starting the platform…');
+      const { startPlatform } = await import('../platform/platform.ts');
       const platform = await startPlatform(platformOptions(opts.home, opts.port, opts.host));
       process.stdout.write(`Arbor platform listening: ${platform.url}\n`);
       printLogin(platform, resolve(opts.home));
