@@ -1,16 +1,17 @@
 /**
  * A branch's history starts in its parent's (history/lineage.ts): a project's history starts at
  * its creation (a copy of the fresh cluster); a branch made from the parent's spare or as a copy
- * takes no base copy of its own, and its points — its own writes replayed over the parent's base
- * copy and WAL, or before its creation the parent's history — hold exactly what it had committed,
- * for a child and a grandchild (whose replay crosses two archives). Pruning the parent keeps the base copy a child still needs.
+ * takes no base copy of its own, and its points after its creation — its own writes replayed over
+ * the parent's base copy and WAL — hold exactly what it had committed, for a child and a
+ * grandchild (whose replay crosses two archives); a point before its creation is refused, as on
+ * Neon (it is the parent's history, and a masked preview relies on that). Pruning the parent keeps the base copy a child still needs.
  */
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { after, before, test } from 'node:test';
 import type pg from 'pg';
 import { branchHistoryDir } from './store.ts';
-import { connect, startTestProject, type TestEngine } from '../test-support.ts';
+import { connect, rejects, startTestProject, type TestEngine } from '../test-support.ts';
 
 let engine: TestEngine;
 let projectId: string;
@@ -78,8 +79,6 @@ test('a child and a grandchild take no base copy of their own; their points repl
   await writer.end();
 
   for (const [name, point, expected] of [
-    // Before the child existed its history is main's.
-    ['child-before-its-creation', { parent_timestamp: inMainBeforeChild.timestamp }, inMainBeforeChild],
     ['child-at-time', { parent_timestamp: inChild.timestamp }, inChild],
     ['child-at-lsn', { parent_lsn: later.lsn }, later],
   ] as const) {
@@ -88,6 +87,10 @@ test('a child and a grandchild take no base copy of their own; their points repl
     assert.deepEqual((await client.query(SUMMARY)).rows[0], { count: expected.count, checksum: expected.checksum }, `${name} holds exactly what the child had committed`);
     await client.end();
   }
+
+  // As on Neon, the child's history starts at its creation: main's past is branched from main.
+  await rejects(engine.api.createProjectBranch(projectId, { branch: { parent_id: child.id, parent_timestamp: inMainBeforeChild.timestamp } }), 400, /is before branch .* was created .*branch from its parent/);
+  await rejects(engine.api.createProjectBranch(projectId, { branch: { parent_id: child.id, parent_lsn: inMainBeforeChild.lsn } }), 400, /is before branch .* was created \(at LSN/);
 
   // The grandchild is copied (the child's spare dropped first): it stays on the child's timeline.
   await engine.engine.spares.settled(child.id);

@@ -28,12 +28,14 @@ const INHERITED_FILE = 'inherited.json';
 interface Inherited {
   /** The parent's LSN at the fork: a base copy of the parent at or before it can start this branch's replay. */
   lsn: string;
+  /** When the branch's data was complete (ISO, ms; at or after the fork): its history starts here. */
+  time: string;
 }
 
-/** Records that `branch`'s history starts in its parent's, forked at `lsn`. */
+/** Records that `branch`'s history starts in its parent's, forked at `lsn` (now or just before). */
 export function markInherited(home: string, branchId: string, lsn: string): void {
   ensureArchiveDir(home, branchId);
-  writeFileSync(join(branchHistoryDir(home, branchId), INHERITED_FILE), JSON.stringify({ lsn } satisfies Inherited));
+  writeFileSync(join(branchHistoryDir(home, branchId), INHERITED_FILE), JSON.stringify({ lsn, time: new Date().toISOString() } satisfies Inherited));
 }
 
 export function readInherited(home: string, branchId: string): Inherited | undefined {

@@ -23,7 +23,7 @@ import type { Engine } from '../engine.ts';
 import { badRequest } from '../errors.ts';
 import { failpoint } from './failpoints.ts';
 import { lsnValue, micros, neonTime, pgTimestamp } from './lsn.ts';
-import { chainedRestoreCommand, historySource, type HistorySource } from './lineage.ts';
+import { chainedRestoreCommand, historySource, readInherited, type HistorySource } from './lineage.ts';
 import { BASE_FILE, listBases, walArchiveDir } from './store.ts';
 
 /** A past point of a branch, as the API gives it (one of the two). */
@@ -81,6 +81,18 @@ export async function checkPoint(engine: Engine, branch: BranchRecord, point: Hi
  * its first) an ancestor's from before the fork (lineage.ts); or a 400 saying where history begins.
  */
 async function chooseBase(engine: Engine, branch: BranchRecord, point: HistoryPoint, fields: PointFields): Promise<HistorySource> {
+  // As on Neon, a branch's history starts at its creation: before it, the data is its parent's
+  // and is branched from the parent (a masked preview relies on this: its parent's past is not its own).
+  const inherited = readInherited(engine.home, branch.id);
+  if (inherited) {
+    if (point.lsn && lsnValue(point.lsn) < lsnValue(inherited.lsn)) {
+      throw badRequest(`${fields.lsn} ${point.lsn} is before branch ${branch.id} was created (at LSN ${inherited.lsn}); to go further back, branch from its parent ${branch.parent_id}`);
+    }
+    // The time the data was complete, not `created_at` (whole seconds, and before the fork).
+    if (point.timestamp && micros(point.timestamp) < micros(inherited.time)) {
+      throw badRequest(`${fields.timestamp} ${point.timestamp} is before branch ${branch.id} was created (${inherited.time}); to go further back, branch from its parent ${branch.parent_id}`);
+    }
+  }
   const bound = point.lsn ? { lsn: point.lsn } : { micros: micros(point.timestamp!) };
   const source = await historySource(engine.home, engine.data.branches, branch, bound);
   if (source) return source;
