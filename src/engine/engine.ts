@@ -29,9 +29,9 @@ import { removeReplicasOf, startReplica } from './compute/replicas.ts';
 import { Poolers } from './compute/pooler.ts';
 import { History, type HistoryOptions } from './history/history.ts';
 import { finishInterruptedRestores } from './history/restore.ts';
-import { rescheduleBranchCreations, resumeBranchCreations } from './http/branches.ts';
-
-export const nowIso = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+import { rescheduleBranchCreations, resumeBranchCreations } from './lifecycle/resume.ts';
+import { expireBranches } from './lifecycle/expiry.ts';
+import { nowIso } from './catalog/time.ts';
 
 export interface EngineLog {
   info(message: string): void;
@@ -87,7 +87,7 @@ export class Engine {
     this.computes = new Computes(home, tls);
     this.spares = new Spares(this);
     if (options.spares === false) this.spares.setEnabled(false);
-    this.history = new History(this, options.history);
+    this.history = new History(this, options.history, () => expireBranches(this));
     this.minSuspendSeconds = options.minSuspendSeconds ?? (Number(process.env.ARBOR_ENGINE_MIN_SUSPEND_SECONDS) || 60);
     this.listeners = new Listeners((port) => this.wake(port), (m) => this.log.warn(m));
     this.autosuspend = new Autosuspend(this, options.activityPollMs ?? (this.minSuspendSeconds < 10 ? 100 : 1000));

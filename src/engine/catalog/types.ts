@@ -75,7 +75,7 @@ export interface BranchRecord {
   pending_state?: BranchState;
   /**
    * Present from the 201 of its creation until its data is complete: a restarted engine resumes
-   * the creation from it (http/branches.ts), so an acknowledged branch is never lost.
+   * the creation from it (lifecycle/resume.ts), so an acknowledged branch is never lost.
    */
   creation?: { point?: { lsn?: string; timestamp?: string }; schema_only?: boolean; /** A schema-only branch's source (it has no parent). */ source_id?: string };
   /**

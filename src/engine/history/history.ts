@@ -3,7 +3,8 @@
  * project's `history_retention_seconds` — base copies (a project's first when it is made; a
  * branch copied or promoted from its parent starts on its parent's, lineage.ts; others get a
  * first right after they are made; then one whenever enough WAL or time has passed), pruning what falls out of the window, measuring
- * storage for the API — and branch expiry (`expires_at`).
+ * storage for the API — and the timing of branch expiry (`expires_at`; which branches expire and
+ * how they are deleted is lifecycle/expiry.ts, handed in by the engine).
  *
  * Base copies run one at a time beside the project's operations (a copy takes as long as the
  * cluster is big; it must not hold up branch creations); a delete or restore of the branch waits
@@ -15,7 +16,6 @@ import { existsSync, promises as fs, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BranchRecord, ProjectRecord } from '../catalog/types.ts';
 import type { Engine } from '../engine.ts';
-import { scheduleBranchDeletion } from '../http/branches.ts';
 import { takeBaseCopy } from './base-copy.ts';
 import { historySource, neededByDescendants, readInherited } from './lineage.ts';
 import { segmentOrder } from './lsn.ts';
@@ -51,6 +51,8 @@ export class History {
   constructor(
     private readonly engine: Engine,
     options: HistoryOptions = {},
+    /** One expiry round: deletes the branches whose `expires_at` has passed (lifecycle/expiry.ts). */
+    private readonly expireBranches: () => void = () => {},
   ) {
     this.options = {
       tickMs: options.tickMs ?? 60_000,
@@ -273,20 +275,9 @@ export class History {
     project.storage_measured_at = new Date(now).toISOString();
   }
 
-  /** Deletes branches whose `expires_at` has passed, through the same path as DELETE. */
+  /** Deletes branches whose `expires_at` has passed, through the same path as DELETE (lifecycle/expiry.ts). */
   expire(): void {
     if (this.closed) return;
-    const now = Date.now();
-    for (const branch of [...this.engine.data.branches]) {
-      if (!branch.expires_at || Date.parse(branch.expires_at) > now || branch.current_state !== 'ready') continue;
-      if (this.engine.data.branches.some((b) => b.parent_id === branch.id)) continue;
-      try {
-        this.engine.assertUnlocked(branch.project_id);
-      } catch {
-        continue; // the project is busy; next round
-      }
-      this.engine.log.info(`branch ${branch.id} expired at ${branch.expires_at}; deleting it`);
-      scheduleBranchDeletion(this.engine, branch);
-    }
+    this.expireBranches();
   }
 }

@@ -14,7 +14,7 @@ import { existsSync, promises as fs, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { BranchRecord } from '../catalog/types.ts';
 import type { Engine } from '../engine.ts';
-import { nowIso } from '../engine.ts';
+import { nowIso } from '../catalog/time.ts';
 import { failpoint } from './failpoints.ts';
 import { removeReplicasOf } from '../compute/replicas.ts';
 import { branchHistoryDir, historyRoot, removeHistory } from './store.ts';

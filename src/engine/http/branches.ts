@@ -1,34 +1,21 @@
 /**
- * @module Branches: a branch is a consistent copy of its parent's whole cluster, taken while the
- * parent keeps serving (see clusters/cluster.ts). Create, list, get, update, delete with Neon's
- * rules, set_as_default, and a branch's endpoints.
+ * @module Branch routes: create, list, get, update, delete with Neon's rules, set_as_default, and
+ * a branch's endpoints. A branch is a consistent copy of its parent's whole cluster, taken while
+ * the parent keeps serving; making and deleting one is lifecycle/ (branch-creation.ts,
+ * branch-deletion.ts), which these routes call once the request is checked.
  */
-import { promises as fs } from 'node:fs';
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { Engine } from '../engine.ts';
-import { nowIso } from '../engine.ts';
-import { branchId, endpointId } from '../catalog/ids.ts';
-import type { BranchRecord, EndpointRecord, OperationRecord } from '../catalog/types.ts';
-import { copyRunningCluster, copyStoppedCluster, removeCluster } from '../clusters/cluster.ts';
+import { nowIso } from '../catalog/time.ts';
+import type { BranchRecord } from '../catalog/types.ts';
 import { badRequest, conflict, unprocessable } from '../errors.ts';
-import { checkCuRange, checkSuspendTimeout, computeUnit, nameBytes, pgSettings, queryInt, readBody, suspendTimeout, timestamp } from './validate.ts';
-import { pgSettingsVersionProblem } from '../compute/pg-settings.ts';
+import { computeUnit, nameBytes, pgSettings, queryInt, readBody, suspendTimeout, timestamp } from './validate.ts';
 import { branchView, connectionUris, databaseView, endpointView, operationView, roleView } from './views.ts';
-import { buildAtPoint, checkPoint, type HistoryPoint } from '../history/point-in-time.ts';
-import { markInherited } from '../history/lineage.ts';
-import { removeHistory } from '../history/store.ts';
-import type { Spare } from '../spares.ts';
-import { scheduleProjectCreation } from './projects.ts';
-import { deleteBranchNow } from '../branch-removal.ts';
-import { runningPid, stopPostmaster } from '../compute/postmaster.ts';
-import { removeReplica } from '../compute/replicas.ts';
-
-const MAX_EXPIRY_MS = 30 * 86_400_000;
-const PARENT_POINT = { lsn: 'parent_lsn', timestamp: 'parent_timestamp', whose: "the parent's" };
-
-/** Neon's `ttl_interval_seconds`: from setting `expires_at` to it; a reset restarts it. */
-const ttlSeconds = (expiresAt: string) => Math.max(1, Math.round((Date.parse(expiresAt) - Date.now()) / 1000));
+import { checkPoint, type HistoryPoint } from '../history/point-in-time.ts';
+import { createBranch, PARENT_POINT } from '../lifecycle/branch-creation.ts';
+import { scheduleBranchDeletion } from '../lifecycle/branch-deletion.ts';
+import { checkExpiry, ttlSeconds } from '../lifecycle/expiry.ts';
 
 export const endpointCreateFields = {
   autoscaling_limit_min_cu: computeUnit('autoscaling_limit_min_cu').optional(),
@@ -63,58 +50,6 @@ const branchUpdate = z.object({
   }),
 });
 
-export function checkExpiry(expiresAt: string, branch: { default: boolean; protected: boolean }, hasChildren: boolean): void {
-  const when = Date.parse(expiresAt);
-  if (when <= Date.now()) throw badRequest('expires_at must be in the future');
-  if (when - Date.now() > MAX_EXPIRY_MS) throw badRequest('expires_at must be at most 30 days from now');
-  if (branch.default) throw badRequest('expires_at cannot be set on the default branch');
-  if (branch.protected) throw badRequest('expires_at cannot be set on a protected branch');
-  if (hasChildren) throw badRequest('expires_at cannot be set on a branch that has child branches');
-}
-
-/** A new endpoint record from a request, with the project's defaults and Neon's range checks. */
-export async function newEndpoint(
-  engine: Engine,
-  projectId: string,
-  branch: BranchRecord,
-  spec: z.infer<z.ZodObject<typeof endpointCreateFields>> & { type: string },
-  /** A read_write endpoint comes in the same request (a branch creation's `endpoints`). */
-  primaryToo = false,
-): Promise<EndpointRecord> {
-  const project = engine.project(projectId);
-  // A read_only endpoint is a hot standby of the branch's read_write compute (compute/replicas.ts).
-  if (spec.type === 'read_only' && !primaryToo && !engine.readWriteEndpoint(branch.id)) {
-    throw unprocessable(`branch ${branch.id} has no read_write endpoint; a read_only endpoint replicates it, so create a read_write endpoint on the branch first`);
-  }
-  const defaults = project.default_endpoint_settings;
-  const minCu = spec.autoscaling_limit_min_cu ?? defaults.autoscaling_limit_min_cu;
-  const maxCu = spec.autoscaling_limit_max_cu ?? Math.max(minCu, defaults.autoscaling_limit_max_cu);
-  checkCuRange(minCu, maxCu);
-  checkSuspendTimeout(spec.suspend_timeout_seconds, engine.minSuspendSeconds);
-  const versionProblem = pgSettingsVersionProblem(spec.settings?.pg_settings, project.pg_version);
-  if (versionProblem) throw badRequest(`settings.pg_settings: ${versionProblem}`);
-  if (spec.type === 'read_write' && engine.readWriteEndpoint(branch.id)) throw conflict(`branch ${branch.id} already has a read_write endpoint`);
-  const at = nowIso();
-  const endpoint: EndpointRecord = {
-    id: endpointId(),
-    project_id: projectId,
-    branch_id: branch.id,
-    type: spec.type === 'read_only' ? 'read_only' : 'read_write',
-    port: await engine.allocatePort(),
-    autoscaling_limit_min_cu: minCu,
-    autoscaling_limit_max_cu: maxCu,
-    suspend_timeout_seconds: spec.suspend_timeout_seconds ?? defaults.suspend_timeout_seconds,
-    settings: spec.settings?.pg_settings ? { pg_settings: spec.settings.pg_settings } : {},
-    disabled: false,
-    current_state: 'init',
-    pending_state: 'active',
-    created_at: at,
-    updated_at: at,
-  };
-  await engine.poolers.ensurePort(endpoint);
-  return endpoint;
-}
-
 export function branchRoutes(engine: Engine): Hono {
   const app = new Hono();
   const regionOf = (projectId: string) => engine.project(projectId).region_id;
@@ -141,57 +76,20 @@ export function branchRoutes(engine: Engine): Hono {
     // The read_write endpoint first: read_only ones replicate it (compute/replicas.ts).
     const endpointSpecs = [...(body.endpoints ?? [])].sort((a, b) => (a.type === b.type ? 0 : a.type === 'read_write' ? -1 : 1));
     if (endpointSpecs.filter((e) => e.type === 'read_write').length > 1) throw badRequest('endpoints: a branch can have only one read_write endpoint');
-    const primaryToo = endpointSpecs.some((e) => e.type === 'read_write');
     engine.assertUnlocked(project.id);
 
-    // Neon's 201 names the branch point: the parent's head now (the copy or promotion replaces it
-    // with the exact point it took, at or after this one). Asked only of a running parent.
-    const headLsn = point || schemaOnly ? undefined : await parentHead(engine, parent);
-    const at = nowIso();
-    // A ready spare of the parent becomes this branch (spares.ts); its id and port are kept.
-    // (A schema-only branch is copied: its data is removed before any client can connect.)
-    const spare = point || schemaOnly ? undefined : engine.spares.claim(parent.id);
-    // Why it is copied instead, recorded on the branch (`made_by`) for the user.
-    const noSpare = spare ? undefined : point ? 'a point in time was asked (it is rebuilt from the history)' : schemaOnly ? 'a schema-only branch was asked (copied, then emptied)' : engine.spares.whyNone(parent);
-    const id = spare?.id ?? branchId();
-    const branch: BranchRecord = {
-      id,
-      project_id: project.id,
-      name: name ?? id,
-      // A schema-only branch is a root branch (Neon's rule): `parent_id` only names its source.
-      ...(schemaOnly ? {} : { parent_id: parent.id }),
-      default: false,
-      protected: spec.protected ?? false,
-      ...(spec.expires_at ? { expires_at: new Date(spec.expires_at).toISOString().replace(/\.\d{3}Z$/, 'Z'), ttl_interval_seconds: ttlSeconds(spec.expires_at) } : {}),
-      ...(point?.lsn && !schemaOnly ? { parent_lsn: point.lsn.toUpperCase() } : headLsn ? { parent_lsn: headLsn } : {}),
-      ...(schemaOnly ? {} : { parent_timestamp: point?.timestamp ? new Date(point.timestamp).toISOString().replace(/\.\d{3}Z$/, 'Z') : at }),
-      current_state: 'init',
-      pending_state: 'ready',
-      creation: {
-        ...(point ? { point: { ...(point.lsn ? { lsn: point.lsn } : {}), ...(point.timestamp ? { timestamp: point.timestamp } : {}) } } : {}),
-        ...(schemaOnly ? { schema_only: true, source_id: parent.id } : {}),
-      },
-      ...(schemaOnly ? { init_source: 'schema-only' as const } : {}),
-      state_changed_at: at,
-      created_at: at,
-      updated_at: at,
-      roles: parent.roles.map((r) => ({ ...r })),
-      databases: parent.databases.map((d) => ({ ...d, id: engine.data.next_database_id++ })),
-      ...(body.annotation_value && Object.keys(body.annotation_value).length ? { annotation: { value: { ...body.annotation_value }, created_at: at, updated_at: at } } : {}),
-    };
-    const endpoints: EndpointRecord[] = [];
-    for (const e of endpointSpecs) endpoints.push(await newEndpoint(engine, project.id, branch, e, primaryToo));
-    if (spare && endpoints[0]?.type === 'read_write') endpoints[0].port = spare.port;
-    engine.data.branches.push(branch);
-    engine.data.endpoints.push(...endpoints);
-    const ops = [engine.operation(project.id, 'create_branch', { branch_id: id })];
-    for (const e of endpoints) ops.push(engine.operation(project.id, 'start_compute', { branch_id: id, endpoint_id: e.id }));
-    await engine.save();
-    // From the 201 on, the endpoint's port accepts: a client connecting before the compute serves
-    // waits for it (Engine.wake) instead of being refused. A spare's postmaster holds its own port (clients wait until its promotion).
-    for (const e of endpoints) if (!spare || e.port !== spare.port) await engine.listeners.listen(e.port);
-
-    scheduleBranchCreation(engine, branch, parent, endpoints, ops, spare ?? noSpare);
+    const { branch, endpoints, ops } = await createBranch(engine, {
+      project,
+      parent,
+      point,
+      schemaOnly,
+      name,
+      protected: spec.protected,
+      expiresAt: spec.expires_at,
+      annotation: body.annotation_value,
+      endpoints: endpointSpecs,
+    });
+    const id = branch.id;
 
     const rw = endpoints.find((e) => e.type === 'read_write');
     return c.json(
@@ -303,195 +201,6 @@ export function branchRoutes(engine: Engine): Hono {
   return app;
 }
 
-/**
- * Makes the branch's data (from the parent's spare, a copy of the parent, or the parent's history
- * at `branch.creation.point`) and starts its endpoints, as the operations `ops` (create_branch,
- * then start_compute per endpoint). Once the data is complete the branch's `creation` is cleared
- * and saved before any client is served; until then a restarted engine runs this again
- * (`resumeBranchCreations`). `source`: the parent's claimed spare, or why none is used; how the
- * branch was made is recorded as `branch.made_by`.
- */
-export function scheduleBranchCreation(
-  engine: Engine,
-  branch: BranchRecord,
-  parent: BranchRecord,
-  endpoints: EndpointRecord[],
-  ops: OperationRecord[],
-  source: Spare | string = 'the engine restarted while the branch was being made, and made it again',
-): void {
-  const spare = typeof source === 'string' ? undefined : source;
-  let noSpare = typeof source === 'string' ? source : undefined;
-  const project = engine.project(branch.project_id);
-  const id = branch.id;
-  const parentDir = engine.computes.dataDir(parent.id);
-  const dataDir = engine.computes.dataDir(id);
-  const point = branch.creation?.point;
-  engine.schedule(
-    project.id,
-    ops,
-    async () => {
-      const started = Date.now();
-      const partial = `${dataDir}.partial`;
-      let promoted = false;
-      if (spare) {
-        try {
-          branch.parent_lsn = await engine.spares.promote(spare, parent);
-          promoted = true;
-        } catch (error) {
-          engine.log.warn(`spare ${spare.id} unusable, copying instead: ${(error as Error).message}`);
-          noSpare = `the parent's spare could not be used: ${(error as Error).message}`;
-          await engine.spares.discardSpare(spare);
-        }
-      }
-      if (point) {
-        const built = await buildAtPoint(engine, parent, point, partial, PARENT_POINT);
-        if (branch.parent_id) {
-          branch.parent_lsn = built.lsn;
-          branch.parent_timestamp = built.timestamp;
-        }
-      } else if (promoted) {
-        // Adopt the promoted postmaster as this branch's compute, with the endpoint's settings.
-        const rw = endpoints.find((e) => e.type === 'read_write');
-        engine.computes.adopt(id, spare!.port);
-        // The spare runs with the parent's size and settings (spares.ts); the endpoint may want others.
-        const needsRestart = !rw || rw.autoscaling_limit_min_cu !== spare!.minCu || rw.autoscaling_limit_max_cu !== spare!.maxCu || JSON.stringify(rw.settings.pg_settings ?? null) !== JSON.stringify(spare!.pgSettings ?? null);
-        if (needsRestart) await engine.computes.stop(id);
-        else
-          await engine.computes.rewriteSettings({ branchId: id, bins: engine.binaries(project.pg_version), port: rw.port, minCu: rw.autoscaling_limit_min_cu, maxCu: rw.autoscaling_limit_max_cu });
-      } else if (engine.computes.isRunning(parent.id)) {
-        const copied = await engine.withAdmin(parent, (admin) => copyRunningCluster(admin, parentDir, partial, project.pg_version, undefined, id));
-        if (branch.parent_id) branch.parent_lsn = copied.lsn;
-      } else if (!(await engine.computes.whileStopped(parent.id, () => copyStoppedCluster(parentDir, partial)))) {
-        // The parent woke in between: copy it running.
-        const copied = await engine.withAdmin(parent, (admin) => copyRunningCluster(admin, parentDir, partial, project.pg_version, undefined, id));
-        if (branch.parent_id) branch.parent_lsn = copied.lsn;
-      }
-      if (!promoted) await fs.rename(partial, dataDir);
-      if (branch.creation?.schema_only) await removeData(engine, branch);
-      // The data is complete and durable in the catalog before any client can write to it.
-      delete branch.creation;
-      engine.finish(ops[0]);
-      await engine.save();
-      for (const e of endpoints) await engine.startEndpoint(e);
-      branch.current_state = 'ready';
-      delete branch.pending_state;
-      branch.state_changed_at = nowIso();
-      // From the start of this work to a ready branch (the queue before it not counted); saved by engine.schedule.
-      branch.made_by = promoted ? { strategy: 'spare', duration_ms: Date.now() - started } : { strategy: 'copy', reason: noSpare, duration_ms: Date.now() - started };
-      engine.spares.replenish(parent);
-      // Its history before its own first base copy is the parent's (history/lineage.ts).
-      if (!point && branch.parent_id && !branch.init_source && branch.parent_lsn && project.history_retention_seconds > 0) markInherited(engine.home, id, branch.parent_lsn);
-      engine.history.track(branch);
-    },
-    async () => {
-      for (const e of endpoints) if (e.type === 'read_only') await removeReplica(engine, e);
-      await engine.computes.stop(id);
-      await removeCluster(`${dataDir}.partial`);
-      await removeCluster(dataDir);
-      engine.data.endpoints = engine.data.endpoints.filter((e) => e.branch_id !== id);
-      engine.data.branches = engine.data.branches.filter((b) => b.id !== id);
-      for (const e of endpoints) await engine.listeners.release(e.port);
-    },
-  );
-}
-
-const CREATION_ACTIONS: string[] = ['create_branch', 'create_timeline', 'start_compute'];
-
-/**
- * On engine start, before endpoints come back: branches whose creation a crash interrupted
- * (their data incomplete) are made again from scratch — what the crash left (a spare, a partial
- * copy, a postmaster) is removed — as the same operations, counted as retried. Their endpoints'
- * ports accept at once, so clients wait for the retried creation. Returns the branches resumed.
- */
-export async function resumeBranchCreations(engine: Engine): Promise<BranchRecord[]> {
-  const resumed: BranchRecord[] = [];
-  for (const branch of engine.data.branches) {
-    if (!branch.creation) continue;
-    const sourceId = branch.creation.source_id ?? branch.parent_id;
-    const parent = engine.data.branches.find((b) => b.id === sourceId);
-    // A project's first branch has no parent: its creation (initdb, role, database) is made again.
-    const root = !sourceId;
-    const ops = engine.data.operations.filter((o) => o.branch_id === branch.id && CREATION_ACTIONS.includes(o.action) && (o.status === 'running' || o.status === 'scheduling'));
-    if (!parent && !root) continue;
-    const dataDir = engine.computes.dataDir(branch.id);
-    for (const dir of [dataDir, `${dataDir}.partial`, `${dataDir}.partial.pitr`]) {
-      const pid = runningPid(dir);
-      if (pid) await stopPostmaster(pid);
-      await removeCluster(dir);
-    }
-    // What the interrupted attempt archived (a promoted spare archives at once) is not this branch's history.
-    await removeHistory(engine.home, branch.id);
-    for (const op of ops) {
-      op.failures_count += 1;
-      op.error = 'the engine stopped while this operation ran; it is retried';
-      op.updated_at = nowIso();
-    }
-    resumed.push(branch);
-  }
-  return resumed;
-}
-
-/** Schedules the creations `resumeBranchCreations` prepared (once the engine's ports are managed). */
-export function rescheduleBranchCreations(engine: Engine, branches: BranchRecord[]): void {
-  for (const branch of branches) {
-    const sourceId = branch.creation?.source_id ?? branch.parent_id;
-    const ops = engine.data.operations.filter((o) => o.branch_id === branch.id && CREATION_ACTIONS.includes(o.action) && (o.status === 'running' || o.status === 'scheduling'));
-    if (!sourceId) {
-      // create_timeline first: the project's creation finishes it once the cluster exists.
-      if (!ops.some((o) => o.action === 'create_timeline')) ops.unshift(engine.operation(branch.project_id, 'create_timeline', { branch_id: branch.id }));
-      ops.sort((a, b) => (a.action === 'create_timeline' ? -1 : b.action === 'create_timeline' ? 1 : 0));
-      scheduleProjectCreation(engine, engine.project(branch.project_id), branch, engine.readWriteEndpoint(branch.id)!, ops);
-      continue;
-    }
-    const parent = engine.data.branches.find((b) => b.id === sourceId)!;
-    if (!ops.length) ops.push(engine.operation(branch.project_id, 'create_branch', { branch_id: branch.id }));
-    scheduleBranchCreation(engine, branch, parent, engine.endpointsOf(branch.id), ops);
-  }
-}
-
-/**
- * `init_source: schema-only`: empties every user table of every database of the just-copied
- * branch (on a maintenance postmaster, before its endpoint serves anyone) and restarts its
- * sequences, keeping the schema, roles and grants.
- */
-async function removeData(engine: Engine, branch: BranchRecord): Promise<void> {
-  await engine.withAdmin(branch, async (admin, connect) => {
-    const { rows } = await admin.query(`SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate ORDER BY 1`);
-    for (const { datname } of rows as { datname: string }[]) {
-      const db = await connect(datname);
-      try {
-        const tables = await db.query(`SELECT format('%I.%I', n.nspname, c.relname) AS t FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%'
-            AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')`);
-        if (tables.rows.length) await db.query(`TRUNCATE ${tables.rows.map((r) => r.t).join(', ')} RESTART IDENTITY CASCADE`);
-        const sequences = await db.query(`SELECT format('%I.%I', n.nspname, c.relname) AS s FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE c.relkind = 'S' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-            AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')`);
-        for (const { s } of sequences.rows as { s: string }[]) await db.query(`ALTER SEQUENCE ${s} RESTART`);
-        await db.query(`SELECT lo_unlink(oid) FROM pg_largeobject_metadata`);
-      } finally {
-        await db.end();
-      }
-    }
-    await admin.query('CHECKPOINT');
-  });
-}
-
-/** The parent's flushed WAL position if its compute runs (without waking it), else undefined. */
-async function parentHead(engine: Engine, parent: BranchRecord): Promise<string | undefined> {
-  if (!engine.computes.isRunning(parent.id)) return undefined;
-  try {
-    const admin = await engine.computes.admin(parent.id, engine.superuserPassword(engine.project(parent.project_id)));
-    try {
-      return (await admin.query('SELECT pg_current_wal_flush_lsn()::text AS lsn')).rows[0].lsn as string;
-    } finally {
-      await admin.end();
-    }
-  } catch {
-    return undefined;
-  }
-}
-
 /** Neon's AnnotationData of a branch (an empty value when it has none). */
 function annotationView(branch: BranchRecord) {
   return {
@@ -500,14 +209,3 @@ function annotationView(branch: BranchRecord) {
     ...(branch.annotation ? { created_at: branch.annotation.created_at, updated_at: branch.annotation.updated_at } : {}),
   };
 }
-
-/** Records the operations of a branch deletion and schedules it (DELETE, and expiry). */
-export function scheduleBranchDeletion(engine: Engine, branch: BranchRecord): OperationRecord[] {
-  const ops = [];
-  for (const e of engine.endpointsOf(branch.id)) if (e.current_state === 'active') ops.push(engine.operation(branch.project_id, 'suspend_compute', { branch_id: branch.id, endpoint_id: e.id }));
-  ops.push(engine.operation(branch.project_id, 'delete_timeline', { branch_id: branch.id }));
-  void engine.save();
-  engine.schedule(branch.project_id, ops, () => deleteBranchNow(engine, branch));
-  return ops;
-}
-

@@ -4,7 +4,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Engine } from '../engine.ts';
-import { nowIso } from '../engine.ts';
+import { nowIso } from '../catalog/time.ts';
 import type { BranchRecord } from '../catalog/types.ts';
 import { createDatabase, ident, setPublicSchemaOwner } from '../clusters/neon-roles.ts';
 import { badRequest, conflict, notFound } from '../errors.ts';

@@ -7,11 +7,12 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Engine } from '../engine.ts';
-import { nowIso } from '../engine.ts';
+import { nowIso } from '../catalog/time.ts';
 import type { EndpointRecord } from '../catalog/types.ts';
 import { badRequest, notFound, unprocessable } from '../errors.ts';
 import { pgSettingsVersionProblem } from '../compute/pg-settings.ts';
-import { endpointCreateFields, newEndpoint } from './branches.ts';
+import { endpointCreateFields } from './branches.ts';
+import { newEndpoint } from '../lifecycle/endpoints.ts';
 import { removeReplica } from '../compute/replicas.ts';
 import { checkCuRange, checkSuspendTimeout, computeUnit, pgSettings, readBody, suspendTimeout } from './validate.ts';
 import { endpointView, operationView } from './views.ts';

@@ -1,27 +1,21 @@
 /**
- * @module Projects: create (a new cluster with its default branch, role, database and endpoint),
- * list, get, update, delete, and `connection_uri`.
+ * @module Project routes: create (a new cluster with its default branch, role, database and
+ * endpoint; made by lifecycle/project-creation.ts), list, get, update, delete
+ * (lifecycle/project-deletion.ts), and `connection_uri`.
  */
-import { promises as fs } from 'node:fs';
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { Engine } from '../engine.ts';
-import { nowIso } from '../engine.ts';
-import { branchId, endpointId, projectId, rolePassword } from '../catalog/ids.ts';
-import type { BranchRecord, EndpointRecord, OperationRecord, ProjectRecord } from '../catalog/types.ts';
+import { nowIso } from '../catalog/time.ts';
 import { DEFAULT_PG_VERSION } from '../clusters/binaries.ts';
-import { initCluster, removeCluster } from '../clusters/cluster.ts';
-import { createApiRole, createDatabase, createNeonSuperuser, isReservedRoleName, setPublicSchemaOwner } from '../clusters/neon-roles.ts';
+import { isReservedRoleName } from '../clusters/neon-roles.ts';
 import { badRequest, notFound } from '../errors.ts';
 import { DEFAULT_REGION, REGIONS } from './regions.ts';
 import { pgSettingsVersionProblem } from '../compute/pg-settings.ts';
 import { checkCuRange, checkSuspendTimeout, computeUnit, nameBytes, pgSettings, queryInt, readBody, suspendTimeout } from './validate.ts';
-import { deleteBranchNow } from '../branch-removal.ts';
-import { installExtensionTriggers } from '../clusters/extensions.ts';
-import { takeInitialBaseCopy } from '../history/base-copy.ts';
+import { createProject } from '../lifecycle/project-creation.ts';
+import { deleteProject } from '../lifecycle/project-deletion.ts';
 import { branchView, connectionUri, connectionUris, databaseView, endpointView, operationView, projectListItemView, projectView, roleView } from './views.ts';
-
-const DAY = 86_400;
 
 const endpointSettings = z.object({
   autoscaling_limit_min_cu: computeUnit('autoscaling_limit_min_cu').optional(),
@@ -70,7 +64,7 @@ export function projectRoutes(engine: Engine): Hono {
   app.post('/projects', async (c) => {
     const { project: body } = await readBody(c, projectCreate);
     const pgVersion = body.pg_version ?? DEFAULT_PG_VERSION;
-    const bins = engine.binaries(pgVersion);
+    engine.binaries(pgVersion); // 422 unless that version is installed
     const regionId = body.region_id ?? DEFAULT_REGION;
     if (!REGIONS.some((r) => r.region_id === regionId)) {
       throw badRequest(`region_id ${regionId} is not a Neon region; use one of ${REGIONS.map((r) => r.region_id).join(', ')}`);
@@ -86,71 +80,21 @@ export function projectRoutes(engine: Engine): Hono {
     const roleName = body.branch?.role_name ?? `${databaseName}_owner`;
     if (isReservedRoleName(roleName)) throw badRequest(`branch.role_name ${roleName} is reserved; choose another name`);
 
-    const at = nowIso();
-    const id = projectId();
-    const project: ProjectRecord = {
-      id,
-      name: body.name ?? id,
-      region_id: regionId,
-      pg_version: pgVersion,
-      history_retention_seconds: body.history_retention_seconds ?? DAY,
-      store_passwords: body.store_passwords ?? true,
-      default_endpoint_settings: {
-        autoscaling_limit_min_cu: minCu,
-        autoscaling_limit_max_cu: maxCu,
-        suspend_timeout_seconds: settings.suspend_timeout_seconds ?? 0,
-        ...(settings.pg_settings ? { pg_settings: settings.pg_settings } : {}),
-      },
-      settings: body.settings ?? {},
-      superuser_password: engine.secrets.seal(rolePassword() + rolePassword()),
-      created_at: at,
-      updated_at: at,
-    };
-    const password = rolePassword();
-    const branch: BranchRecord = {
-      id: branchId(),
-      project_id: id,
-      name: body.branch?.name ?? 'main',
-      default: true,
-      protected: false,
-      current_state: 'init',
-      pending_state: 'ready',
-      creation: {},
-      state_changed_at: at,
-      created_at: at,
-      updated_at: at,
-      roles: [{ name: roleName, password: engine.secrets.seal(password), protected: false, created_at: at, updated_at: at }],
-      databases: [{ id: engine.data.next_database_id++, name: databaseName, owner_name: roleName, created_at: at, updated_at: at }],
-    };
-    const endpoint: EndpointRecord = {
-      id: endpointId(),
-      project_id: id,
-      branch_id: branch.id,
-      type: 'read_write',
-      port: await engine.allocatePort(),
-      autoscaling_limit_min_cu: minCu,
-      autoscaling_limit_max_cu: maxCu,
-      suspend_timeout_seconds: settings.suspend_timeout_seconds ?? 0,
-      settings: settings.pg_settings ? { pg_settings: settings.pg_settings } : {},
-      disabled: false,
-      current_state: 'init',
-      pending_state: 'active',
-      created_at: at,
-      updated_at: at,
-    };
-    await engine.poolers.ensurePort(endpoint);
-    engine.data.projects.push(project);
-    engine.data.branches.push(branch);
-    engine.data.endpoints.push(endpoint);
-    const ops = [
-      engine.operation(id, 'create_timeline', { branch_id: branch.id }),
-      engine.operation(id, 'start_compute', { branch_id: branch.id, endpoint_id: endpoint.id }),
-    ];
-    await engine.save();
-    // From the 201 on, the endpoint's port accepts; a client waits for the compute (Engine.wake).
-    await engine.listeners.listen(endpoint.port);
-
-    scheduleProjectCreation(engine, project, branch, endpoint, ops);
+    const { project, branch, endpoint, ops, password } = await createProject(engine, {
+      name: body.name,
+      regionId,
+      pgVersion,
+      historyRetentionSeconds: body.history_retention_seconds,
+      storePasswords: body.store_passwords,
+      settings: body.settings,
+      minCu,
+      maxCu,
+      suspendTimeoutSeconds: settings.suspend_timeout_seconds,
+      pgSettings: settings.pg_settings,
+      branchName: body.branch?.name,
+      roleName,
+      databaseName,
+    });
 
     return c.json(
       {
@@ -218,14 +162,7 @@ export function projectRoutes(engine: Engine): Hono {
   app.delete('/projects/:project_id', async (c) => {
     const project = engine.project(c.req.param('project_id'));
     // No 423: what runs finishes first (Engine.assertUnlocked has Neon's rules).
-    await engine.projectSettled(project.id);
-    if (!engine.data.projects.includes(project)) return c.json({ project: projectView(project) });
-    const branches = engine.branchesOf(project.id);
-    // Each as DELETE of the branch does it, its history included.
-    for (const branch of branches) await deleteBranchNow(engine, branch);
-    engine.data.projects = engine.data.projects.filter((p) => p.id !== project.id);
-    engine.data.operations = engine.data.operations.filter((o) => o.project_id !== project.id);
-    await engine.save();
+    await deleteProject(engine, project);
     return c.json({ project: projectView(project) });
   });
 
@@ -250,66 +187,4 @@ export function projectRoutes(engine: Engine): Hono {
   });
 
   return app;
-}
-
-/**
- * Makes a new project's cluster (initdb, its role and database) and starts its endpoint, as the
- * operations `ops`. Until the role and database exist the branch keeps its `creation` record, and
- * a restarted engine runs this again (http/branches.ts, `resumeBranchCreations`).
- */
-export function scheduleProjectCreation(engine: Engine, project: ProjectRecord, branch: BranchRecord, endpoint: EndpointRecord, ops: OperationRecord[]): void {
-  const id = project.id;
-  const bins = engine.binaries(project.pg_version);
-  const pgVersion = project.pg_version;
-  const roleName = branch.roles[0].name;
-  const password = engine.secrets.open(branch.roles[0].password!);
-  const databaseName = branch.databases[0].name;
-  const dataDir = engine.computes.dataDir(branch.id);
-  engine.schedule(
-    id,
-    ops,
-    async () => {
-      const partial = `${dataDir}.partial`;
-      await initCluster(bins, partial, engine.superuserPassword(project), `${engine.home}/run`);
-      await fs.rename(partial, dataDir);
-      // History from the project's creation on (history/lineage.ts): a copy of the fresh cluster.
-      if (project.history_retention_seconds > 0) await takeInitialBaseCopy(engine, branch);
-      engine.finish(ops[0]);
-      // Clients that connect meanwhile wait until the project's role and database exist.
-      await engine.startEndpoint(endpoint, { holdClients: true });
-      await engine.withAdmin(branch, async (admin, connect) => {
-        await createNeonSuperuser(admin, pgVersion);
-        // In template1 and postgres, before the project's database is made from template1.
-        await installExtensionTriggers(admin, connect);
-        await createApiRole(admin, roleName, password);
-        await createDatabase(admin, databaseName, roleName);
-        const db = await connect(databaseName);
-        try {
-          await setPublicSchemaOwner(db, roleName);
-        } finally {
-          await db.end();
-        }
-      });
-      // Complete: saved before any client is served (until then a restart makes it again).
-      delete branch.creation;
-      await engine.save();
-      await engine.computes.resumeAccepting(branch.id);
-      branch.current_state = 'ready';
-      delete branch.pending_state;
-      branch.state_changed_at = nowIso();
-      engine.spares.replenish(branch);
-      engine.history.track(branch);
-    },
-    async () => {
-      await engine.computes.stop(branch.id);
-      await removeCluster(`${dataDir}.partial`);
-      await removeCluster(dataDir);
-      endpoint.current_state = 'idle';
-      delete endpoint.pending_state;
-      engine.data.endpoints = engine.data.endpoints.filter((e) => e.project_id !== id);
-      engine.data.branches = engine.data.branches.filter((b) => b.project_id !== id);
-      engine.data.projects = engine.data.projects.filter((p) => p.id !== id);
-      await engine.listeners.release(endpoint.port);
-    },
-  );
 }

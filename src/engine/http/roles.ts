@@ -5,7 +5,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { Engine } from '../engine.ts';
-import { nowIso } from '../engine.ts';
+import { nowIso } from '../catalog/time.ts';
 import { rolePassword } from '../catalog/ids.ts';
 import type { BranchRecord, DatabaseRecord, RoleRecord } from '../catalog/types.ts';
 import { clusterObjects, createApiRole, dropApiRole, isReservedRoleName, setRolePassword } from '../clusters/neon-roles.ts';

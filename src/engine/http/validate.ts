@@ -42,23 +42,11 @@ export const suspendTimeout = z
   .int({ error: 'suspend_timeout_seconds must be an integer' })
   .refine((v) => v >= -1 && v <= 604800, { error: 'suspend_timeout_seconds must be -1 (never), 0 (default) or at most 604800' });
 
-/**
- * Neon's range for a suspend timeout: -1 (never), 0 (the default) or `min`…604800 s. `min` is
- * Neon's 60 unless the engine was started with a shorter one (tests: Engine `minSuspendSeconds`).
- */
-export function checkSuspendTimeout(value: number | undefined, min: number, field = 'suspend_timeout_seconds'): void {
-  if (value === undefined || value === -1 || value === 0) return;
-  if (value < min || value > 604800) throw badRequest(`${field} must be -1 (never), 0 (default) or between ${min} and 604800`);
-}
+/** Neon's rules for a compute's settings (the same for any caller: lifecycle/endpoints.ts). */
+export { checkCuRange, checkSuspendTimeout } from '../lifecycle/endpoints.ts';
 
 /** `pg_settings`: only the settings Neon accepts, with checked values (one allowlist: compute/pg-settings.ts). */
 export { pgSettingsSchema as pgSettings } from '../compute/pg-settings.ts';
-
-/** Neon's rules for an autoscaling range: both ≥ 0.25, max ≥ min, max − min ≤ 8. */
-export function checkCuRange(min: number, max: number, where = ''): void {
-  if (max < min) throw badRequest(`${where}autoscaling_limit_max_cu (${max}) must be greater than or equal to autoscaling_limit_min_cu (${min})`);
-  if (max - min > 8) throw badRequest(`${where}autoscaling_limit_max_cu - autoscaling_limit_min_cu must be at most 8 (got ${max} - ${min})`);
-}
 
 export const timestamp = (field: string) =>
   z.string().refine((s) => /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:?\d{2})$/.test(s) && !Number.isNaN(Date.parse(s)), {
