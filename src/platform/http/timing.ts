@@ -64,6 +64,13 @@ export async function timed<T>(phase: Phase, work: () => Promise<T>): Promise<T>
   }
 }
 
+/** Runs `work` as if it were a request of its own (benchmarks, tests): its result and its timing. */
+export async function measured<T>(work: () => Promise<T>): Promise<{ result: T; timing: RequestTiming }> {
+  const timing = new RequestTiming();
+  const result = await current.run(timing, work);
+  return { result, timing };
+}
+
 /** Adds a duration measured elsewhere (the Neon client's interceptors) to the current request. */
 export function recordPhase(phase: Phase, ms: number): void {
   current.getStore()?.add(phase, ms);
