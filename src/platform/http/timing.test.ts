@@ -104,3 +104,16 @@ test('ARBOR_TRACE=1: one log line per request with the phases, no secret, no que
   assert.ok(!all.includes(token), 'no token');
   assert.ok(!all.includes(cookie.split('=')[1]), 'no session');
 });
+
+test("a token's last use is written once a minute, not on every request: the next request has a query fewer", async () => {
+  const fresh = (await t.call('POST', '/tokens', { name: 'last-use', role: 'viewer', app: 'shop' })).body;
+  const first = await timing('/apps/shop', { token: fresh.token });
+  const second = await timing('/apps/shop', { token: fresh.token });
+  assert.equal(first.status, 200);
+  assert.equal(count(second.entries.get('store')), count(first.entries.get('store')) - 1, 'no UPDATE of last use');
+  const listed = (await t.call('GET', '/tokens')).body.tokens.find((x: { id: number }) => x.id === fresh.info.id);
+  assert.ok(listed.lastUsedAt, 'the first use is recorded');
+  // Revoked: refused on the very next request.
+  assert.equal((await t.call('DELETE', `/tokens/${fresh.info.id}`)).status, 204);
+  assert.equal((await timing('/apps/shop', { token: fresh.token })).status, 401);
+});
