@@ -10,6 +10,8 @@
  * Run: npm run bench:api -- [--duration 10] [--connections 200] [--environments 10]
  *        [--stores embedded,postgres,postgres×2] [--routes list,get,apps,audit,token]
  *        [--profile <dir>]   (the first store's first platform process under node --cpu-prof)
+ *        [--baseline <dir>]  (also, before each store's run, the platform of another checkout —
+ *                             e.g. `git archive <commit> | tar -x -C <dir>` with node_modules linked — side by side)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -25,6 +27,7 @@ const environmentCount = numberOption('environments', 10);
 const stores = option('stores', 'embedded,postgres,postgres×2').split(',');
 const routeFilter = option('routes', 'list,get,apps,audit,token').split(',');
 const profileDir = option('profile', '');
+const baselineDir = option('baseline', '');
 
 interface Route {
   key: string;
@@ -59,9 +62,9 @@ function percentile(sorted: number[], p: number): number {
 }
 
 /** A platform process (bench/api-server.ts); resolves with its URL (and token, when it set up the app). */
-function startServer(env: Record<string, string>, profile: boolean): Promise<{ child: ChildProcess; url: string; token?: string }> {
+function startServer(env: Record<string, string>, profile: boolean, cwd?: string): Promise<{ child: ChildProcess; url: string; token?: string }> {
   const flags = profile ? ['--cpu-prof', '--cpu-prof-dir', resolve(profileDir)] : [];
-  const child = spawn(process.execPath, [...flags, '--import', 'tsx', 'bench/api-server.ts'], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...flags, '--import', 'tsx', 'bench/api-server.ts'], { cwd, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolveReady, reject) => {
     let out = '';
     child.stdout!.on('data', (chunk) => {
@@ -127,51 +130,58 @@ const started = new Date();
 let profiled = false;
 try {
   let postgresUrl: string | undefined;
+  const variants = baselineDir ? [{ label: ' (baseline)', cwd: resolve(baselineDir) }, { label: '', cwd: undefined }] : [{ label: '', cwd: undefined }];
   for (const store of stores) {
-    const processes = store === 'postgres×2' ? 2 : 1;
-    let databaseUrl = '';
-    if (store.startsWith('postgres')) {
-      if (!postgresUrl) {
-        const { data } = await engine.api.createProject({ project: { name: 'arbor-metadata', default_endpoint_settings: { suspend_timeout_seconds: -1 } } });
-        await engine.settle(data.project.id);
-        postgresUrl = data.connection_uris![0].connection_uri;
+    for (const variant of variants) {
+      const processes = store === 'postgres×2' ? 2 : 1;
+      let databaseUrl = '';
+      if (store.startsWith('postgres')) {
+        if (!postgresUrl) {
+          const { data } = await engine.api.createProject({ project: { name: 'arbor-metadata', default_endpoint_settings: { suspend_timeout_seconds: -1 } } });
+          await engine.settle(data.project.id);
+          postgresUrl = data.connection_uris![0].connection_uri;
+        }
+        // A database of its own per case, on the same server.
+        const db = `arbor_${processes}_${variant.cwd ? 'baseline' : 'current'}`;
+        const pg = (await import('pg')).default;
+        const admin = new pg.Client({ connectionString: postgresUrl });
+        await admin.connect();
+        await admin.query(`CREATE DATABASE ${db}`);
+        await admin.end();
+        const url = new URL(postgresUrl);
+        url.pathname = `/${db}`;
+        databaseUrl = url.toString();
+      } else if (store !== 'embedded') throw new Error(`--stores: embedded, postgres or postgres×2, not ${store}`);
+      const home = mkdtempSync(join(tmpdir(), 'arbor-bench-api-'));
+      const common = { ENGINE_URL: engine.server.url, ENGINE_KEY: engine.server.apiKey, ARBOR_MASTER_KEY: randomBytes(32).toString('base64'), DATABASE_URL: databaseUrl };
+      const children: ChildProcess[] = [];
+      const name = `${processes > 1 ? `postgres, ${processes} processes` : store}${variant.label}`;
+      try {
+        const t0 = performance.now();
+        const first = await startServer({ ...common, BENCH_HOME: join(home, 'p0'), BENCH_ENVIRONMENTS: String(environmentCount) }, !!profileDir && !profiled, variant.cwd);
+        profiled = true;
+        children.push(first.child);
+        const urls = [first.url];
+        for (let i = 1; i < processes; i++) {
+          const other = await startServer({ ...common, BENCH_HOME: join(home, `p${i}`) }, false, variant.cwd);
+          children.push(other.child);
+          urls.push(other.url);
+        }
+        process.stderr.write(`${name}: ${processes} platform process(es), app with ${environmentCount} ready environments in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+        for (const route of ROUTES) {
+          for (const url of urls) await warmUp(url, first.token!, route);
+          loads.push(loadavg()[0].toFixed(2));
+          const result = await load(urls, first.token!, route);
+          rows.push({ store: name, route: route.label, ...result });
+          process.stderr.write(`  ${route.label}: ${result.rps.toFixed(0)} req/s, p95 ${Math.round(result.p95)} ms\n`);
+        }
+        // Requests autocannon gave up on at its end are still being answered: let them finish
+        // before the store closes (else they end as internal errors in the log).
+        await new Promise((r) => setTimeout(r, 2000));
+      } finally {
+        for (const child of children) await stopServer(child);
+        rmSync(home, { recursive: true, force: true });
       }
-      // A database of its own per store case, on the same server.
-      const db = `arbor_${store === 'postgres' ? 'one' : 'two'}`;
-      const pg = (await import('pg')).default;
-      const admin = new pg.Client({ connectionString: postgresUrl });
-      await admin.connect();
-      await admin.query(`CREATE DATABASE ${db}`);
-      await admin.end();
-      const url = new URL(postgresUrl);
-      url.pathname = `/${db}`;
-      databaseUrl = url.toString();
-    } else if (store !== 'embedded') throw new Error(`--stores: embedded, postgres or postgres×2, not ${store}`);
-    const home = mkdtempSync(join(tmpdir(), 'arbor-bench-api-'));
-    const common = { ENGINE_URL: engine.server.url, ENGINE_KEY: engine.server.apiKey, ARBOR_MASTER_KEY: randomBytes(32).toString('base64'), DATABASE_URL: databaseUrl };
-    const children: ChildProcess[] = [];
-    try {
-      const t0 = performance.now();
-      const first = await startServer({ ...common, BENCH_HOME: join(home, 'p0'), BENCH_ENVIRONMENTS: String(environmentCount) }, !!profileDir && !profiled);
-      profiled = true;
-      children.push(first.child);
-      const urls = [first.url];
-      for (let i = 1; i < processes; i++) {
-        const other = await startServer({ ...common, BENCH_HOME: join(home, `p${i}`) }, false);
-        children.push(other.child);
-        urls.push(other.url);
-      }
-      process.stderr.write(`${store}: ${processes} platform process(es), app with ${environmentCount} ready environments in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
-      for (const route of ROUTES) {
-        for (const url of urls) await warmUp(url, first.token!, route);
-        loads.push(loadavg()[0].toFixed(2));
-        const result = await load(urls, first.token!, route);
-        rows.push({ store: processes > 1 ? `postgres, ${processes} processes` : store, route: route.label, ...result });
-        process.stderr.write(`  ${route.label}: ${result.rps.toFixed(0)} req/s, p95 ${Math.round(result.p95)} ms\n`);
-      }
-    } finally {
-      for (const child of children) await stopServer(child);
-      rmSync(home, { recursive: true, force: true });
     }
   }
 } finally {
