@@ -120,8 +120,9 @@ function viewOf(env: Environment, account: { name: string; plan: string } | unde
   };
 }
 
-export async function listEnvironments(ctx: Context, appName: string): Promise<Environment[]> {
-  const app = await findApp(ctx, appName);
+/** An app's environments, by its name, or by the app already read (authorization did: no second read of it). */
+export async function listEnvironments(ctx: Context, appOrName: string | App): Promise<Environment[]> {
+  const app = typeof appOrName === 'string' ? await findApp(ctx, appOrName) : appOrName;
   return ctx.db.select().from(environments).where(eq(environments.appId, app.id)).orderBy(asc(environments.id));
 }
 

@@ -217,8 +217,8 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
   api.route({
     method: 'get', path: '/apps/{app}/environments', summary: "List an app's environments", access: 'member', response: z.strictObject({ environments: z.array(V.EnvironmentView) }),
     async handler({ params, actor }) {
-      await appAs(actor, params.app, 'viewer', "listing the app's environments");
-      return { environments: await environmentViews(ctx, await listEnvironments(ctx, params.app)) };
+      const { app } = await appAs(actor, params.app, 'viewer', "listing the app's environments");
+      return { environments: await environmentViews(ctx, await listEnvironments(ctx, app)) };
     },
   });
   api.route({
