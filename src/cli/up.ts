@@ -27,8 +27,8 @@ function printLogin(platform: Platform, home: string): void {
 }
 
 /** The platform as `up` and `serve` start it: metadata in DATABASE_URL or under `<home>/platform`. */
-function platformOptions(home: string, portValue: string, host?: string) {
-  return { home: join(resolve(home), 'platform'), databaseUrl: process.env.DATABASE_URL, port: port(portValue, '--port'), host, log, failpoint: process.env.ARBOR_FAILPOINT };
+function platformOptions(home: string, portValue: string, host?: string, trace?: boolean) {
+  return { home: join(resolve(home), 'platform'), databaseUrl: process.env.DATABASE_URL, port: port(portValue, '--port'), host, log, failpoint: process.env.ARBOR_FAILPOINT, trace: trace || undefined };
 }
 
 function stopOn(close: () => Promise<void>): void {
@@ -48,7 +48,8 @@ export function registerUp(program: Command): void {
     .option('--home <dir>', 'state directory', process.env.ARBOR_HOME ?? '.arbor')
     .option('--port <n>', 'platform HTTP port', '4400')
     .option('--engine-port <n>', 'engine HTTP port', '4599')
-    .action(async (opts: { home: string; port: string; enginePort: string }) => {
+    .option('--trace', 'log one line per API request with where its time went (auth, store queries, Neon calls); also ARBOR_TRACE=1')
+    .action(async (opts: { home: string; port: string; enginePort: string; trace?: boolean }) => {
       const home = resolve(opts.home);
       const enginePort = port(opts.enginePort, '--engine-port');
       checkMachine();
@@ -64,7 +65,7 @@ export function registerUp(program: Command): void {
       info('starting the platform…');
       let platform: Platform;
       try {
-        platform = await startPlatform(platformOptions(home, opts.port));
+        platform = await startPlatform(platformOptions(home, opts.port, undefined, opts.trace));
         await ensureLocalAccount(platform.ctx, engine.url, engine.apiKey);
       } catch (error) {
         await engine.close();
@@ -89,12 +90,13 @@ export function registerUp(program: Command): void {
     .option('--home <dir>', 'state directory', process.env.ARBOR_HOME ?? '.arbor')
     .option('--port <n>', 'HTTP port', '4400')
     .option('--host <addr>', 'address to listen on', '127.0.0.1')
-    .action(async (opts: { home: string; port: string; host: string }) => {
+    .option('--trace', 'log one line per API request with where its time went (auth, store queries, Neon calls); also ARBOR_TRACE=1')
+    .action(async (opts: { home: string; port: string; host: string; trace?: boolean }) => {
       checkHome(resolve(opts.home));
       await checkPort(opts.host, port(opts.port, '--port'), '--port');
       info('starting the platform…');
       const { startPlatform } = await import('../platform/platform.ts');
-      const platform = await startPlatform(platformOptions(opts.home, opts.port, opts.host));
+      const platform = await startPlatform(platformOptions(opts.home, opts.port, opts.host, opts.trace));
       process.stdout.write(`Arbor platform listening: ${platform.url}\n`);
       printLogin(platform, resolve(opts.home));
       stopOn(() => platform.close());

@@ -15,6 +15,7 @@ import { Secrets } from './secrets.ts';
 import { drainTokenInbox } from './auth/token-inbox.ts';
 import { openStore, type Store } from './store/db.ts';
 import { stopDeriveWorkers } from './apps/derive-pool.ts';
+import { serverTiming, traceFromEnvironment } from './http/timing.ts';
 
 export interface PlatformOptions {
   home: string;
@@ -24,6 +25,8 @@ export interface PlatformOptions {
   log?: PlatformLog;
   failpoint?: string;
   counter?: CallCounter;
+  /** One log line per request with its phases (http/timing.ts); default ARBOR_TRACE=1. */
+  trace?: boolean;
   /** Instead of ARBOR_MASTER_KEY / the key file (tests running several platforms in one process). */
   masterKey?: string;
 }
@@ -48,6 +51,9 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
   const reconciler = new Reconciler(ctx, { failpoint: options.failpoint, counter: options.counter, exclusive: store.kind === 'embedded' });
   const api = platformApi(ctx, () => reconciler.kick());
   const app = new Hono();
+  // Every answer carries Server-Timing; with tracing on, a line per request goes to the log.
+  const trace = options.trace ?? traceFromEnvironment();
+  app.use('*', serverTiming(trace ? { trace: (line) => ctx.log.info(`trace ${line}`) } : {}));
   app.route('/api/v1', api.hono);
   // A sub-app's notFound does not apply once mounted: unknown API paths answer here, as JSON.
   app.all('/api/*', (c) => c.json({ error: { code: 'not_found', message: `no API route ${c.req.method} ${c.req.path}; see /api/v1/openapi.json` } }, 404));

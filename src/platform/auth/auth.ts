@@ -207,11 +207,15 @@ export async function actorForToken(ctx: Context, token: string): Promise<Actor 
   if (!found) return null;
   const row = found.token;
   if (row.userId !== null && !found.userRole) return null;
-  // Last use, at most once a minute per token.
-  await ctx.db
-    .update(apiTokens)
-    .set({ lastUsedAt: now })
-    .where(and(eq(apiTokens.id, row.id), or(isNull(apiTokens.lastUsedAt), lt(apiTokens.lastUsedAt, new Date(now.getTime() - 60_000)))));
+  // Last use, at most once a minute per token: the row just read says whether it is due (no
+  // write, nor query, on the other requests); the condition stays for processes racing to it.
+  const minuteAgo = new Date(now.getTime() - 60_000);
+  if (!row.lastUsedAt || row.lastUsedAt < minuteAgo) {
+    await ctx.db
+      .update(apiTokens)
+      .set({ lastUsedAt: now })
+      .where(and(eq(apiTokens.id, row.id), or(isNull(apiTokens.lastUsedAt), lt(apiTokens.lastUsedAt, minuteAgo))));
+  }
   const userRole = found.userRole ?? undefined;
   const instanceAdmin = row.appId === null && row.role === 'admin' && (row.userId === null || userRole === 'admin');
   return {

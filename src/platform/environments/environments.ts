@@ -3,7 +3,7 @@
  * environment, branch from a Neon branch, import), with Neon settings checked against the plan.
  * These functions record the desired spec; the reconciler makes it so.
  */
-import { and, asc, eq } from 'drizzle-orm';
+import { and, asc, eq, inArray, sql } from 'drizzle-orm';
 import { audit } from '../audit.ts';
 import { requireAdmin } from '../auth/auth.ts';
 import { accountPgVersions, clientFor, findAccount } from '../accounts/accounts.ts';
@@ -51,12 +51,36 @@ export async function findEnvironment(ctx: Context, app: App, name: string): Pro
 }
 
 export async function environmentView(ctx: Context, env: Environment) {
-  const [account] = await ctx.db.select({ name: accounts.name, plan: accounts.plan }).from(accounts).where(eq(accounts.id, env.accountId));
-  const steps = await ctx.db
-    .select()
-    .from(environmentSteps)
-    .where(eq(environmentSteps.environmentId, env.id))
-    .orderBy(asc(environmentSteps.id));
+  return (await environmentViews(ctx, [env]))[0];
+}
+
+/**
+ * Views of several environments (a list) in three queries whatever their number: their accounts,
+ * their steps, and what shares their Neon projects (sharingRows), not three per environment.
+ */
+export async function environmentViews(ctx: Context, envs: Environment[]) {
+  if (!envs.length) return [];
+  const accountIds = [...new Set(envs.map((e) => e.accountId))];
+  const sharedAccounts = [...new Set(envs.filter((e) => projectOf(e)).map((e) => e.accountId))];
+  const [accountRows, stepRows, sharing] = await Promise.all([
+    ctx.db.select({ id: accounts.id, name: accounts.name, plan: accounts.plan }).from(accounts).where(inArray(accounts.id, accountIds)),
+    ctx.db
+      .select()
+      .from(environmentSteps)
+      .where(inArray(environmentSteps.environmentId, envs.map((e) => e.id)))
+      .orderBy(asc(environmentSteps.id)),
+    sharedAccounts.length ? sharingRows(ctx, sharedAccounts) : Promise.resolve([]),
+  ]);
+  const stepsOf = new Map<number, typeof stepRows>();
+  for (const step of stepRows) {
+    const list = stepsOf.get(step.environmentId);
+    if (list) list.push(step);
+    else stepsOf.set(step.environmentId, [step]);
+  }
+  return envs.map((env) => viewOf(env, accountRows.find((a) => a.id === env.accountId), stepsOf.get(env.id) ?? [], sharing));
+}
+
+function viewOf(env: Environment, account: { name: string; plan: string } | undefined, steps: (typeof environmentSteps.$inferSelect)[], sharing: SharingRow[]) {
   const restoring = (env.spec as { restore?: { at: string; requestedAt: string } }).restore;
   return {
     name: env.name,
@@ -81,7 +105,7 @@ export async function environmentView(ctx: Context, env: Environment) {
       parentEnvironment: env.spec.parentEnvironment, neonProjectId: env.spec.neonProjectId, neonBranchId: env.spec.neonBranchId, expiresAt: env.spec.expiresAt, pushedAt: env.spec.pushedAt,
     },
     createdAt: env.createdAt.toISOString(),
-    ...(await projectSharing(ctx, env)),
+    ...sharingOf(env, sharing),
     deviations: env.neon.deviations ?? [],
     // An import's changes waiting for an app admin (POST …/confirm-import); empty once confirmed.
     pendingChanges: env.spec.mode === 'import' && !env.spec.fixRoles ? (env.neon.pendingChanges ?? []) : [],
@@ -96,8 +120,9 @@ export async function environmentView(ctx: Context, env: Environment) {
   };
 }
 
-export async function listEnvironments(ctx: Context, appName: string): Promise<Environment[]> {
-  const app = await findApp(ctx, appName);
+/** An app's environments, by its name, or by the app already read (authorization did: no second read of it). */
+export async function listEnvironments(ctx: Context, appOrName: string | App): Promise<Environment[]> {
+  const app = typeof appOrName === 'string' ? await findApp(ctx, appOrName) : appOrName;
   return ctx.db.select().from(environments).where(eq(environments.appId, app.id)).orderBy(asc(environments.id));
 }
 
@@ -271,12 +296,44 @@ async function projectRetention(ctx: Context, account: Account, neonProjectId: s
  * was by branches; `project` says which environments share it.
  */
 export async function projectSharing(ctx: Context, env: Environment) {
-  const projectId = env.neon.projectId ?? env.spec.neonProjectId;
+  return sharingOf(env, projectOf(env) ? await sharingRows(ctx, [env.accountId]) : []);
+}
+
+/** An environment's Neon project: the one it has, or the one it is about to use. */
+function projectOf(e: { neon: { projectId?: string }; spec: { neonProjectId?: string } }): string | undefined {
+  return e.neon.projectId ?? e.spec.neonProjectId;
+}
+
+interface SharingRow {
+  appId: number;
+  accountId: number;
+  name: string;
+  mode: string;
+  projectId: string | null;
+  retention: number | null;
+}
+
+/** What projectSharing needs of every environment on these accounts: a few fields of spec and neon, not the documents. */
+function sharingRows(ctx: Context, accountIds: number[]): Promise<SharingRow[]> {
+  return ctx.db
+    .select({
+      appId: environments.appId,
+      accountId: environments.accountId,
+      name: environments.name,
+      mode: sql<string>`${environments.spec}->>'mode'`,
+      projectId: sql<string | null>`coalesce(${environments.neon}->>'projectId', ${environments.spec}->>'neonProjectId')`,
+      retention: sql<number | null>`(${environments.spec}->'settings'->>'historyRetentionSeconds')::float8`,
+    })
+    .from(environments)
+    .where(inArray(environments.accountId, accountIds));
+}
+
+function sharingOf(env: Environment, rows: SharingRow[]) {
+  const projectId = projectOf(env);
   if (!projectId) return { settings: env.spec.settings, project: undefined };
-  const all = (await ctx.db.select({ appId: environments.appId, name: environments.name, spec: environments.spec, neon: environments.neon }).from(environments).where(eq(environments.accountId, env.accountId)))
-    .filter((e) => (e.neon.projectId ?? e.spec.neonProjectId) === projectId);
-  const owner = all.find((e) => e.spec.mode === 'new-project');
-  const retention = owner ? owner.spec.settings.historyRetentionSeconds : env.spec.settings.historyRetentionSeconds;
+  const all = rows.filter((e) => e.accountId === env.accountId && e.projectId === projectId);
+  const owner = all.find((e) => e.mode === 'new-project');
+  const retention = owner ? (owner.retention ?? undefined) : env.spec.settings.historyRetentionSeconds;
   const settings = { ...env.spec.settings, ...(retention !== undefined ? { historyRetentionSeconds: retention } : {}) };
   // Names only of this app's environments; others are counted.
   const sameApp = all.filter((e) => e.appId === env.appId && e.name !== env.name).map((e) => e.name);

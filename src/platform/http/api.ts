@@ -23,6 +23,7 @@ import { actorForSession, actorForToken, requireAdmin } from '../auth/auth.ts';
 import type { Actor, Context } from '../context.ts';
 import { PlatformError, RateLimited } from '../errors.ts';
 import { describeNeonFailure } from '../neon/client.ts';
+import { timed } from './timing.ts';
 
 export type Access = 'public' | 'member' | 'admin';
 export const SESSION_COOKIE = 'arbor_session';
@@ -232,7 +233,8 @@ export class Api {
         }
       }
       if (def.access !== 'public') {
-        const found = await this.actorOf(c);
+        // Timed as auth (its store queries count under store too).
+        const found = await timed('auth', () => this.actorOf(c));
         if (!found) throw new PlatformError(401, 'unauthorized', 'log in (POST /api/v1/auth/login) or pass an API token as "Authorization: Bearer <token>"');
         if (def.access === 'admin') requireAdmin(found, def.summary.toLowerCase());
         actor = found;

@@ -17,7 +17,7 @@ import type { Actor, Context } from '../context.ts';
 import { PlatformError } from '../errors.ts';
 import { environments, type AppRole } from '../store/schema.ts';
 import { listCredentials, revealCredential, rotateCredentials } from '../credentials/credentials.ts';
-import { createEnvironment, deleteEnvironment, environmentView, confirmImport, errorDetail, findEnvironment, listEnvironments, retryEnvironment, updateSettings } from '../environments/environments.ts';
+import { createEnvironment, deleteEnvironment, environmentView, environmentViews, confirmImport, errorDetail, findEnvironment, listEnvironments, retryEnvironment, updateSettings } from '../environments/environments.ts';
 import { closePreview, listPreviews, openPreview, previewName, setPreviewSettings } from '../previews/previews.ts';
 import { Api, SESSION_COOKIE, clientAddress } from './api.ts';
 import { resetPreview } from '../previews/reset.ts';
@@ -217,8 +217,8 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
   api.route({
     method: 'get', path: '/apps/{app}/environments', summary: "List an app's environments", access: 'member', response: z.strictObject({ environments: z.array(V.EnvironmentView) }),
     async handler({ params, actor }) {
-      await appAs(actor, params.app, 'viewer', "listing the app's environments");
-      return { environments: await Promise.all((await listEnvironments(ctx, params.app)).map((e) => environmentView(ctx, e))) };
+      const { app } = await appAs(actor, params.app, 'viewer', "listing the app's environments");
+      return { environments: await environmentViews(ctx, await listEnvironments(ctx, app)) };
     },
   });
   api.route({
@@ -380,7 +380,7 @@ export function platformApi(ctx: Context, onChange: () => void): Api {
     method: 'get', path: '/apps/{app}/previews', summary: "List the app's preview environments", access: 'member', response: z.strictObject({ previews: z.array(V.EnvironmentView) }),
     async handler({ params, actor }) {
       await appAs(actor, params.app, 'viewer', "listing the app's previews");
-      return { previews: await Promise.all((await listPreviews(ctx, params.app)).map((e) => environmentView(ctx, e))) };
+      return { previews: await environmentViews(ctx, await listPreviews(ctx, params.app)) };
     },
   });
   /** Opening and closing previews: developers; an environment of that name that is protected, app admins. */

@@ -6,6 +6,7 @@
  * and nowhere else, and upstream bodies never passed on except Neon's own error message.
  */
 import { createApiClient, type Api } from '@neondatabase/api-client';
+import { recordPhase } from '../http/timing.ts';
 
 export type NeonApi = Api<unknown>;
 
@@ -65,8 +66,17 @@ export function neonClient(apiUrl: string, apiKey: string, counterOrOptions?: Ca
     if (target.origin !== origin) throw new NeonCallError('insecure_url', `refusing to send the Neon API key to ${target.origin}, which is not the account's API URL`);
     config.headers.set('Authorization', `Bearer ${apiKey}`);
     if (counter) counter.calls++;
+    (config as typeof config & { __started?: number }).__started = performance.now();
     return config;
   });
+  // Each attempt's time, for the request that made the call (http/timing.ts).
+  const timeCall = (config: { __started?: number } | undefined) => {
+    if (config?.__started !== undefined) recordPhase('neon', performance.now() - config.__started);
+  };
+  api.instance.interceptors.response.use(
+    (response) => (timeCall(response.config as { __started?: number }), response),
+    (error) => (timeCall(error?.config), Promise.reject(error)),
+  );
   api.instance.interceptors.response.use(undefined, async (error) => {
     const config = error.config as (typeof error.config & { __attempt?: number }) | undefined;
     const status = error.response?.status;

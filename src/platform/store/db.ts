@@ -12,6 +12,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import pg from 'pg';
+import { timed } from '../http/timing.ts';
 import { explicitSslMode } from '../postgres/ssl-mode.ts';
 import * as schema from './schema.ts';
 
@@ -47,9 +48,52 @@ function lockEmbedded(dir: string): () => void {
   return () => rmSync(lock, { force: true });
 }
 
+/**
+ * Every query of the store, timed for the request that makes it (http/timing.ts): the one place
+ * queries pass, below drizzle. PGlite: the client's query and exec, and a transaction's. A pool:
+ * its query (which waits for a connection: that wait is the request's too) and the query of a
+ * client it hands out for a transaction, promise form only (the pool's own calls pass a callback,
+ * already timed by its query).
+ */
+function timePglite(client: PGlite): void {
+  const query = client.query.bind(client);
+  const exec = client.exec.bind(client);
+  const transaction = client.transaction.bind(client);
+  client.query = ((...args: Parameters<typeof query>) => timed('store', () => query(...args))) as typeof client.query;
+  client.exec = ((...args: Parameters<typeof exec>) => timed('store', () => exec(...args))) as typeof client.exec;
+  client.transaction = ((work: Parameters<typeof transaction>[0]) =>
+    transaction((tx) => {
+      const timedTx = Object.create(tx) as typeof tx;
+      timedTx.query = ((...args: Parameters<typeof tx.query>) => timed('store', () => tx.query(...args))) as typeof tx.query;
+      timedTx.exec = ((...args: Parameters<typeof tx.exec>) => timed('store', () => tx.exec(...args))) as typeof tx.exec;
+      return work(timedTx);
+    })) as typeof client.transaction;
+}
+
+const TIMED = Symbol('arbor.timed');
+
+function timePool(pool: pg.Pool): void {
+  const query = pool.query.bind(pool) as (...args: unknown[]) => unknown;
+  (pool as { query: unknown }).query = (...args: unknown[]) => (typeof args[args.length - 1] === 'function' ? query(...args) : timed('store', () => query(...args) as Promise<unknown>));
+  const connect = pool.connect.bind(pool) as (...args: unknown[]) => unknown;
+  (pool as { connect: unknown }).connect = (...args: unknown[]) => {
+    if (args.length) return connect(...args);
+    return (connect() as Promise<pg.PoolClient & { [TIMED]?: true }>).then((client) => {
+      if (!client[TIMED]) {
+        const clientQuery = client.query.bind(client) as (...args: unknown[]) => unknown;
+        (client as { query: unknown }).query = (...args: unknown[]) =>
+          typeof args[args.length - 1] === 'function' ? clientQuery(...args) : timed('store', () => clientQuery(...args) as Promise<unknown>);
+        client[TIMED] = true;
+      }
+      return client;
+    });
+  };
+}
+
 export async function openStore(options: { home: string; databaseUrl?: string }): Promise<Store> {
   if (options.databaseUrl) {
     const pool = new pg.Pool({ connectionString: explicitSslMode(options.databaseUrl), max: 8 });
+    timePool(pool);
     const db = drizzlePg(pool, { schema }) as unknown as Db;
     // Processes starting together on one server migrate one at a time.
     const lock = await pool.connect();
@@ -68,6 +112,7 @@ export async function openStore(options: { home: string; databaseUrl?: string })
   try {
     const client = new PGlite(dir);
     await client.waitReady;
+    timePglite(client);
     const db = drizzlePglite(client, { schema }) as unknown as Db;
     await migratePglite(drizzlePglite(client), { migrationsFolder: MIGRATIONS, migrationsSchema: 'arbor' });
     return {
