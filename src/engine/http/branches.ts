@@ -23,6 +23,7 @@ import { scheduleProjectCreation } from './projects.ts';
 import { deleteBranchNow } from '../branch-removal.ts';
 import { runningPid, stopPostmaster } from '../compute/postmaster.ts';
 import { removeReplica } from '../compute/replicas.ts';
+import { checkBranchSpace } from '../clusters/disk-space.ts';
 
 const MAX_EXPIRY_MS = 30 * 86_400_000;
 const PARENT_POINT = { lsn: 'parent_lsn', timestamp: 'parent_timestamp', whose: "the parent's" };
@@ -143,6 +144,8 @@ export function branchRoutes(engine: Engine): Hono {
     if (endpointSpecs.filter((e) => e.type === 'read_write').length > 1) throw badRequest('endpoints: a branch can have only one read_write endpoint');
     const primaryToo = endpointSpecs.some((e) => e.type === 'read_write');
     engine.assertUnlocked(project.id);
+    // A copy that would not fit on the disk is refused now, with the sizes (clusters/disk-space.ts).
+    await checkBranchSpace(engine, parent, { copied: Boolean(point || schemaOnly) });
 
     // Neon's 201 names the branch point: the parent's head now (the copy or promotion replaces it
     // with the exact point it took, at or after this one). Asked only of a running parent.
@@ -506,7 +509,7 @@ export function scheduleBranchDeletion(engine: Engine, branch: BranchRecord): Op
   const ops = [];
   for (const e of engine.endpointsOf(branch.id)) if (e.current_state === 'active') ops.push(engine.operation(branch.project_id, 'suspend_compute', { branch_id: branch.id, endpoint_id: e.id }));
   ops.push(engine.operation(branch.project_id, 'delete_timeline', { branch_id: branch.id }));
-  void engine.save();
+  void engine.save().catch((e) => engine.log.warn(`catalog not saved: ${(e as Error).message}`));
   engine.schedule(branch.project_id, ops, () => deleteBranchNow(engine, branch));
   return ops;
 }
