@@ -44,13 +44,29 @@ export interface Shortfall {
 
 const mib = (bytes: number) => `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 
+/** WAL a copy of a running cluster takes along at most, in the estimate (the segments of the backup; the margin covers more). */
+const RUNNING_WAL_BYTES = 32 * 1024 * 1024;
+
+/**
+ * The bytes a copy of the cluster in `dataDir` writes: all of it when it is stopped (copied as it
+ * is); when it runs, everything but `pg_wal`, plus the few WAL segments the backup spans (the
+ * copy leaves out the rest: recycled segments a busy or just-checkpointed cluster still holds).
+ */
+export async function copySize(dataDir: string, running: boolean): Promise<number> {
+  const total = await dirSize(dataDir);
+  if (!running) return total;
+  const wal = await dirSize(join(dataDir, 'pg_wal'));
+  return total - wal + Math.min(wal, RUNNING_WAL_BYTES);
+}
+
 /**
  * Whether copying `sourceDir` (what: e.g. "branch br-…'s data") into the filesystem holding
  * `targetDir` would leave less than the margin; undefined when it fits, or when files are cloned.
+ * `running`: the source cluster is copied while it runs (see copySize).
  */
-export async function spaceShortfall(engine: Engine, sourceDir: string, targetDir: string, what: string): Promise<Shortfall | undefined> {
+export async function spaceShortfall(engine: Engine, sourceDir: string, targetDir: string, what: string, running = true): Promise<Shortfall | undefined> {
   if (engine.copyStrategy === 'clone') return undefined;
-  const size = await dirSize(sourceDir);
+  const size = await copySize(sourceDir, running);
   const needed = size + SPACE_MARGIN_BYTES;
   const available = await freeBytes(targetDir);
   if (available >= needed) return undefined;
@@ -66,12 +82,15 @@ export async function spaceShortfall(engine: Engine, sourceDir: string, targetDi
 
 /**
  * Before a branch creation's 201: refuses with a 422 when the branch would be copied (no ready
- * spare of the parent is promoted, the filesystem does not clone) and the copy would not fit.
- * A point-in-time branch is rebuilt from a base copy about the parent's size: the same check.
+ * spare of the parent is promoted — a point in time and a schema-only branch always are — and the
+ * filesystem does not clone) and the copy would not fit. A point-in-time branch is rebuilt from a
+ * base copy about the parent's size: the same check.
  */
-export async function checkBranchSpace(engine: Engine, parent: BranchRecord, options: { copied: boolean }): Promise<void> {
-  if (!options.copied && engine.spares.hasReady(parent.id)) return;
-  const short = await spaceShortfall(engine, engine.computes.dataDir(parent.id), join(engine.home, 'clusters'), `branch ${parent.id}'s data for a new branch`);
+export async function checkBranchSpace(engine: Engine, parent: BranchRecord, options: { point: boolean; schemaOnly: boolean }): Promise<void> {
+  if (!options.point && !options.schemaOnly && engine.spares.hasReady(parent.id)) return;
+  // A point in time is rebuilt from a base copy with its WAL (estimated as a stopped cluster's copy).
+  const running = !options.point && engine.computes.isRunning(parent.id);
+  const short = await spaceShortfall(engine, engine.computes.dataDir(parent.id), join(engine.home, 'clusters'), `branch ${parent.id}'s data for a new branch`, running);
   if (short) throw new NeonApiError(422, short.message, DISK_FULL_CODE);
 }
 

@@ -145,7 +145,7 @@ export function branchRoutes(engine: Engine): Hono {
     const primaryToo = endpointSpecs.some((e) => e.type === 'read_write');
     engine.assertUnlocked(project.id);
     // A copy that would not fit on the disk is refused now, with the sizes (clusters/disk-space.ts).
-    await checkBranchSpace(engine, parent, { copied: Boolean(point || schemaOnly) });
+    await checkBranchSpace(engine, parent, { point: Boolean(point), schemaOnly });
 
     // Neon's 201 names the branch point: the parent's head now (the copy or promotion replaces it
     // with the exact point it took, at or after this one). Asked only of a running parent.
