@@ -5,6 +5,9 @@
  * - a branch whose copy would not fit in the free space is refused before its 201, with a 422
  *   naming the bytes needed and available and the filesystem; nothing is left half-made and the
  *   parent keeps serving;
+ * - with the disk full, a spare and a base copy are not tried (the spare's reason is kept for
+ *   `made_by`), a request whose catalog write fails answers a 500 that says the disk is full, and
+ *   closing the engine stops every postmaster even though it cannot write its drain flag files;
  * - a copy that passed that check and meets ENOSPC midway (the test fills the disk right after the
  *   copy's first file, through copy.ts's `copyProbe`) fails its operation with an error that says
  *   the disk is full, leaves no partial directory and no branch record; the engine answers and the
@@ -147,9 +150,13 @@ test('a full disk: a copy that does not fit is refused with a 422; ENOSPC mid-co
     // spare is tried, the engine refuses a branch and answers, and closing it stops every postmaster.
     assert.equal(await parentAnswers(mainUri), 1000, 'the parent runs');
     await fill(filler);
+    const main = engine.engine.data.branches.find((b) => b.id === mainId)!;
+    // A base copy of the history that would not fit is skipped, with the reason.
+    await assert.rejects(engine.engine.history.baseCopy(main), /not enough disk space to copy .* for a base copy/);
+    // A request whose catalog write meets the full disk says so (not a bare internal error).
+    await rejects(engine.api.updateProject(projectId, { project: { name: 'renamed' } }), 500, /disk holding the engine's home .* is full/);
     fillInodes(join(mountPoint, 'inodes'));
     const spares = engine.engine.spares;
-    const main = engine.engine.data.branches.find((b) => b.id === mainId)!;
     spares.setEnabled(true);
     spares.replenish(main);
     await spares.settled(mainId);
