@@ -286,7 +286,7 @@ export class Engine {
         this.log.warn(`operation ${ops.map((o) => o.action).join('+')} on ${projectId} failed: ${(error as Error).message}`);
         if (onError) await onError(error).catch((e) => this.log.warn(`cleanup failed: ${(e as Error).message}`));
         // A full disk (clusters/disk-space.ts) says so, once the cleanup freed what it could.
-        const reported = await explainDiskFull(error, this.home);
+        const reported = await explainDiskFull(error, this.home, Boolean(onError));
         for (const op of ops) this.finish(op, reported);
       }
       // Never rejects: a catalog write that fails (a full disk) is logged, the queue goes on.

@@ -108,13 +108,13 @@ export function isDiskFull(error: unknown): boolean {
  * An operation's error as users read it: a full disk says so, where, and what to do (the
  * operation's cleanup removed what it had half made); anything else is returned as it is.
  */
-export async function explainDiskFull(error: unknown, home: string): Promise<unknown> {
+export async function explainDiskFull(error: unknown, home: string, cleanedUp = true): Promise<unknown> {
   if (!isDiskFull(error)) return error;
   const available = await freeBytes(home).catch(() => undefined);
   const original = error instanceof Error ? error.message : String(error);
   return new Error(
-    `the disk holding ${home} is full${available === undefined ? '' : ` (${available} bytes available after the cleanup)`}: ${original}. ` +
-      `What the operation had half made was removed; ${ADVICE}, then try again`,
+    `the disk holding ${home} is full${available === undefined ? '' : ` (${available} bytes available${cleanedUp ? ' after the cleanup' : ''})`}: ${original}. ` +
+      `${cleanedUp ? 'What the operation had half made was removed; ' : ''}${ADVICE}, then try again`,
     { cause: error },
   );
 }
