@@ -143,9 +143,9 @@ export function branchRoutes(engine: Engine): Hono {
     const endpointSpecs = [...(body.endpoints ?? [])].sort((a, b) => (a.type === b.type ? 0 : a.type === 'read_write' ? -1 : 1));
     if (endpointSpecs.filter((e) => e.type === 'read_write').length > 1) throw badRequest('endpoints: a branch can have only one read_write endpoint');
     const primaryToo = endpointSpecs.some((e) => e.type === 'read_write');
-    engine.assertUnlocked(project.id);
     // A copy that would not fit on the disk is refused now, with the sizes (clusters/disk-space.ts).
     await checkBranchSpace(engine, parent, { point: Boolean(point), schemaOnly });
+    engine.assertUnlocked(project.id);
 
     // Neon's 201 names the branch point: the parent's head now (the copy or promotion replaces it
     // with the exact point it took, at or after this one). Asked only of a running parent.
