@@ -39,7 +39,12 @@ export function registerEngine(program: Command): void {
       process.stdout.write(`Try: NEON_API_HOST=${server.url} NEON_API_KEY=${key} npx neonctl projects list --no-analytics\n`);
       const stop = async () => {
         process.stderr.write('INFO: stopping endpoints…\n');
-        await server.close();
+        try {
+          await server.close();
+        } catch (error) {
+          process.stderr.write(`WARN: the engine did not close cleanly: ${(error as Error).message}\n`);
+          process.exit(1);
+        }
         process.exit(0);
       };
       process.once('SIGINT', stop);

@@ -19,6 +19,7 @@ import { Computes, freePort } from './compute/computes.ts';
 import { ensureTls, type TlsFiles } from './compute/tls.ts';
 import { locked, notFound, unprocessable } from './errors.ts';
 import { detectCopyStrategy, type CopyStrategy } from './clusters/copy.ts';
+import { explainDiskFull } from './clusters/disk-space.ts';
 import { Spares } from './spares.ts';
 import { runningPid, stopPostmaster } from './compute/postmaster.ts';
 import { Listeners } from './compute/listeners.ts';
@@ -284,9 +285,12 @@ export class Engine {
       } catch (error) {
         this.log.warn(`operation ${ops.map((o) => o.action).join('+')} on ${projectId} failed: ${(error as Error).message}`);
         if (onError) await onError(error).catch((e) => this.log.warn(`cleanup failed: ${(e as Error).message}`));
-        for (const op of ops) this.finish(op, error);
+        // A full disk (clusters/disk-space.ts) says so, once the cleanup freed what it could.
+        const reported = await explainDiskFull(error, this.home, Boolean(onError));
+        for (const op of ops) this.finish(op, reported);
       }
-      await this.save();
+      // Never rejects: a catalog write that fails (a full disk) is logged, the queue goes on.
+      await this.save().catch((e) => this.log.warn(`catalog not saved after ${ops.map((o) => o.action).join('+') || 'background work'} on ${projectId}: ${(e as Error).message}`));
     });
     this.projectQueues.set(projectId, run);
     this.background.add(run);
@@ -538,14 +542,22 @@ export class Engine {
 
   /** Stops background work and every postmaster this engine runs. */
   async close(): Promise<void> {
-    await this.timeTravel.close();
-    await this.history.close();
-    await this.autosuspend.stop();
-    await this.idle();
-    await this.spares.close();
-    this.poolers.close();
-    await this.computes.stopAll();
-    await this.listeners.close();
-    await this.save();
+    // Each step runs even if one before it failed (a full disk): no postmaster is left running.
+    const step = async (name: string, fn: () => unknown) => {
+      try {
+        await fn();
+      } catch (error) {
+        this.log.warn(`closing the engine: ${name} failed: ${(error as Error).message}`);
+      }
+    };
+    await step('time travel', () => this.timeTravel.close());
+    await step('history', () => this.history.close());
+    await step('autosuspend', () => this.autosuspend.stop());
+    await step('operations', () => this.idle());
+    await step('spares', () => this.spares.close());
+    await step('poolers', () => this.poolers.close());
+    await step('computes', () => this.computes.stopAll());
+    await step('listeners', () => this.listeners.close());
+    await step('catalog', () => this.save());
   }
 }

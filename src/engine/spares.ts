@@ -21,6 +21,7 @@ import { promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import type { Engine } from './engine.ts';
 import { lsnValue } from './history/lsn.ts';
+import { spaceShortfall } from './clusters/disk-space.ts';
 
 export interface Spare {
   id: string;
@@ -94,7 +95,10 @@ export class Spares {
   replenish(parent: BranchRecord): void {
     if (!this.enabled || this.ready.has(parent.id) || this.making.has(parent.id)) return;
     if (!this.engine.computes.isRunning(parent.id)) return;
-    const work = this.makeWithRetries(parent).finally(() => this.making.delete(parent.id));
+    // Never rejects (background work must not take the engine down): what went wrong is logged.
+    const work = this.makeWithRetries(parent)
+      .catch((error) => this.engine.log.warn(`spare for ${parent.id}: ${(error as Error).message}`))
+      .finally(() => this.making.delete(parent.id));
     this.making.set(parent.id, work);
   }
 
@@ -103,6 +107,13 @@ export class Spares {
    * deadline) is tried again a few times: without it, every branch of the parent is a slow copy.
    */
   private async makeWithRetries(parent: BranchRecord): Promise<void> {
+    // A spare that would not fit on the disk is not tried (nor retried): a branch is then a copy, refused if that does not fit either.
+    const short = await spaceShortfall(this.engine, this.engine.computes.dataDir(parent.id), join(this.engine.home, 'clusters'), `branch ${parent.id}'s data for its spare`);
+    if (short) {
+      this.engine.log.warn(`spare for ${parent.id} not made: ${short.message}`);
+      this.failures.set(parent.id, short.message);
+      return;
+    }
     for (let attempt = 1; ; attempt++) {
       try {
         await this.make(parent);

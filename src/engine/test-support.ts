@@ -27,8 +27,13 @@ export interface TestEngine extends EngineServer {
   close(): Promise<void>;
 }
 
-export async function startTestEngine(options: EngineOptions = {}): Promise<TestEngine> {
-  const home = mkdtempSync(join(tmpdir(), 'arbor-engine-test-'));
+/** Where the test engine's home goes: a fresh directory under `parent` (default: the OS temp directory). */
+export interface TestHome {
+  parent?: string;
+}
+
+export async function startTestEngine(options: EngineOptions = {}, where: TestHome = {}): Promise<TestEngine> {
+  const home = mkdtempSync(join(where.parent ?? tmpdir(), 'arbor-engine-test-'));
   // Internal errors (a 500) always reach the test's output; everything else with ARBOR_ENGINE_LOG=1.
   const verbose = process.env.ARBOR_ENGINE_LOG === '1';
   const print = (message: string) => console.error(`engine ${new Date().toISOString()}: ${message}`);
@@ -80,8 +85,8 @@ export interface TestProject {
 }
 
 /** A test engine with one project created through the client, its operations finished. */
-export async function startTestProject(project: CreateProject, options: EngineOptions = {}): Promise<TestProject> {
-  const engine = await startTestEngine(options);
+export async function startTestProject(project: CreateProject, options: EngineOptions = {}, where: TestHome = {}): Promise<TestProject> {
+  const engine = await startTestEngine(options, where);
   const { data } = await engine.api.createProject({ project });
   await engine.settle(data.project.id);
   return { engine, projectId: data.project.id, mainId: data.branch.id, mainUri: data.connection_uris![0].connection_uri };

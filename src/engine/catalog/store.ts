@@ -17,19 +17,29 @@ export class CatalogStore {
       : { version: 1, api_keys: [], projects: [], branches: [], endpoints: [], operations: [], next_database_id: 1 };
   }
 
-  /** Persists the current state; concurrent calls coalesce into at most one extra write. */
+  /**
+   * Persists the current state; concurrent calls coalesce into at most one extra write. A write
+   * that fails (a full disk) rejects this call only: the state stays to be written, the file
+   * keeps its previous version, and the next call tries again.
+   */
   save(): Promise<void> {
     this.dirty = true;
-    this.writing = this.writing.then(async () => {
+    const write = this.writing.catch(() => {}).then(async () => {
       if (!this.dirty) return;
       this.dirty = false;
       const tmp = `${this.path}.tmp`;
-      const handle = await fs.open(tmp, 'w', 0o600);
       try {
-        await handle.writeFile(JSON.stringify(this.data));
-        await handle.sync();
-      } finally {
-        await handle.close();
+        const handle = await fs.open(tmp, 'w', 0o600);
+        try {
+          await handle.writeFile(JSON.stringify(this.data));
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+      } catch (error) {
+        this.dirty = true;
+        await fs.rm(tmp, { force: true }).catch(() => {});
+        throw error;
       }
       await fs.rename(tmp, this.path);
       const dir = await fs.open(dirname(this.path), 'r');
@@ -39,7 +49,8 @@ export class CatalogStore {
         await dir.close();
       }
     });
-    return this.writing;
+    this.writing = write;
+    return write;
   }
 }
 

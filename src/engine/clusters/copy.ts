@@ -13,6 +13,12 @@ export type CopyStrategy = 'clone' | 'copy';
 
 const IN_FLIGHT = 12;
 
+/**
+ * Test seam: when set, runs once per copyTree right after its first file is copied (disk-full.test.ts
+ * fills the filesystem there, to meet ENOSPC in the middle of a copy that passed the space check).
+ */
+export const copyProbe: { afterFirstFile?: (target: string) => Promise<void> } = {};
+
 /** Returns false for paths (relative to the source root) that must not be copied. */
 export type CopyFilter = (relative: string, isDirectory: boolean) => boolean;
 
@@ -62,19 +68,30 @@ export async function copyTree(from: string, to: string, filter: CopyFilter = ()
   }
   await walk('');
   let next = 0;
+  let failed = false;
+  let probed = false;
   async function worker(): Promise<void> {
-    while (next < files.length) {
+    while (!failed && next < files.length) {
       const { from: source, to: target } = files[next++];
       try {
         await fs.copyFile(source, target, constants.COPYFILE_FICLONE);
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue; // a relation dropped mid-copy; WAL replay recreates the truth
+        failed = true;
         throw error;
       }
       if (user) await fs.chown(target, user.uid, user.gid);
+      if (!probed && copyProbe.afterFirstFile) {
+        probed = true;
+        await copyProbe.afterFirstFile(to);
+      }
     }
   }
-  await Promise.all(Array.from({ length: IN_FLIGHT }, worker));
+  // On a failure (a full disk) every worker stops before this returns: the caller then removes
+  // the half-made copy, and no worker still writes into it.
+  const results = await Promise.allSettled(Array.from({ length: IN_FLIGHT }, worker));
+  const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failure) throw failure.reason;
   return { files: files.length, bytes };
 }
 

@@ -251,7 +251,8 @@ export class Computes {
   private async stopNow(branchId: string, options: { ifIdle?: () => boolean } = {}): Promise<boolean> {
     const current = this.running.get(branchId);
     const dataDir = this.dataDir(branchId);
-    if (current && servesThroughShim(current.pid)) await stopAccepting(dataDir, current.pid);
+    // Draining writes a flag file: on a full disk it cannot, and the postmaster is stopped undrained.
+    if (current && servesThroughShim(current.pid)) await stopAccepting(dataDir, current.pid).catch((e) => this.ports?.warn(`branch ${branchId}: stopping without draining: ${(e as Error).message}`));
     if (current && options.ifIdle && (!options.ifIdle() || (await clientBackends(current.pid)) > 0)) {
       await resumeAccepting(dataDir);
       return false;
@@ -272,9 +273,12 @@ export class Computes {
     await ports.listeners.listen(stopped.port).catch((e) => ports.warn(`port ${stopped.port}: ${(e as Error).message}`));
   }
 
+  /** Stops every postmaster; one that fails to stop does not keep the others running. */
   async stopAll(): Promise<void> {
     this.closing = true;
-    await Promise.all([...this.running.keys()].map((id) => this.stop(id)));
+    const results = await Promise.allSettled([...this.running.keys()].map((id) => this.stop(id)));
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   /** A session as `cloud_admin` on a running branch, over the engine's unix socket. */

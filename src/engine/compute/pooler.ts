@@ -164,7 +164,7 @@ export class Poolers {
       if (this.engine.data.endpoints.some((e) => e.id === id)) continue;
       this.running.delete(id);
       child.kill('SIGTERM');
-      void fs.rm(this.dir(id), { recursive: true, force: true });
+      void fs.rm(this.dir(id), { recursive: true, force: true }).catch((e) => this.engine.log.warn(`pooler of ${id}: ${(e as Error).message}`));
     }
   }
 

@@ -60,7 +60,7 @@ export class TimeTravel {
     });
     ownFile(this.socketPath, 0o600);
     this.server = server;
-    this.timer = setInterval(() => void this.reap(), Math.min(1000, this.idleMs));
+    this.timer = setInterval(() => void this.reap().catch((e) => this.engine.log.warn(`time travel: ${(e as Error).message}`)), Math.min(1000, this.idleMs));
     this.timer.unref();
   }
 

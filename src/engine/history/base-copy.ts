@@ -10,12 +10,16 @@ import type { BranchRecord } from '../catalog/types.ts';
 import { copyRunningCluster, copyStoppedCluster, uniqueName } from '../clusters/cluster.ts';
 import type { Engine } from '../engine.ts';
 import { lsnKey } from './lsn.ts';
+import { spaceShortfall } from '../clusters/disk-space.ts';
 import { BASE_FILE, branchHistoryDir, ensureArchiveDir, type BaseCopy } from './store.ts';
 
 export async function takeBaseCopy(engine: Engine, branch: BranchRecord): Promise<BaseCopy> {
   const project = engine.project(branch.project_id);
   ensureArchiveDir(engine.home, branch.id);
   const root = branchHistoryDir(engine.home, branch.id);
+  // Skipped (History logs why; it is tried again at a later retention round) when it would not fit.
+  const short = await spaceShortfall(engine, engine.computes.dataDir(branch.id), root, `branch ${branch.id}'s data for a base copy of its history`);
+  if (short) throw new Error(short.message);
   const partial = join(root, `${uniqueName('base')}.partial`);
   try {
     const generation = branch.last_reset_at;

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { Hono } from 'hono';
 import type { Engine } from '../engine.ts';
 import { NeonApiError } from '../errors.ts';
+import { DISK_FULL_CODE, isDiskFull } from '../clusters/disk-space.ts';
 import { accountRoutes } from './account.ts';
 import { branchRoutes } from './branches.ts';
 import { databaseRoutes } from './databases.ts';
@@ -49,6 +50,10 @@ export function engineApp(engine: Engine): Hono {
       return c.json({ code: error.code, message: error.message, ...(requestId ? { request_id: requestId } : {}) }, error.status as 400);
     }
     engine.log.warn(`internal error on ${c.req.method} ${new URL(c.req.url).pathname}: ${error.stack ?? error.message}`);
+    // A full disk (e.g. the catalog not written) is told as such: the user can act on it.
+    if (isDiskFull(error)) {
+      return c.json({ code: DISK_FULL_CODE, message: `the disk holding the engine's home ${engine.home} is full: ${error.message}; free space on that filesystem and try again`, ...(requestId ? { request_id: requestId } : {}) }, 500);
+    }
     return c.json({ code: 'INTERNAL_ERROR', message: 'internal error in the Arbor engine; see its log', ...(requestId ? { request_id: requestId } : {}) }, 500);
   });
   return app;

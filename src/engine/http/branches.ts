@@ -16,6 +16,7 @@ import { checkPoint, type HistoryPoint } from '../history/point-in-time.ts';
 import { createBranch, PARENT_POINT } from '../lifecycle/branch-creation.ts';
 import { scheduleBranchDeletion } from '../lifecycle/branch-deletion.ts';
 import { checkExpiry, ttlSeconds } from '../lifecycle/expiry.ts';
+import { checkBranchSpace } from '../clusters/disk-space.ts';
 
 export const endpointCreateFields = {
   autoscaling_limit_min_cu: computeUnit('autoscaling_limit_min_cu').optional(),
@@ -76,6 +77,8 @@ export function branchRoutes(engine: Engine): Hono {
     // The read_write endpoint first: read_only ones replicate it (compute/replicas.ts).
     const endpointSpecs = [...(body.endpoints ?? [])].sort((a, b) => (a.type === b.type ? 0 : a.type === 'read_write' ? -1 : 1));
     if (endpointSpecs.filter((e) => e.type === 'read_write').length > 1) throw badRequest('endpoints: a branch can have only one read_write endpoint');
+    // A copy that would not fit on the disk is refused now, with the sizes (clusters/disk-space.ts).
+    await checkBranchSpace(engine, parent, { point: Boolean(point), schemaOnly });
     engine.assertUnlocked(project.id);
 
     const { branch, endpoints, ops } = await createBranch(engine, {

@@ -15,7 +15,7 @@ export function scheduleBranchDeletion(engine: Engine, branch: BranchRecord): Op
   const ops = [];
   for (const e of engine.endpointsOf(branch.id)) if (e.current_state === 'active') ops.push(engine.operation(branch.project_id, 'suspend_compute', { branch_id: branch.id, endpoint_id: e.id }));
   ops.push(engine.operation(branch.project_id, 'delete_timeline', { branch_id: branch.id }));
-  void engine.save();
+  void engine.save().catch((e) => engine.log.warn(`catalog not saved: ${(e as Error).message}`));
   engine.schedule(branch.project_id, ops, () => deleteBranchNow(engine, branch));
   return ops;
 }
