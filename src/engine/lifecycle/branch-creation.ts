@@ -173,7 +173,14 @@ export function scheduleBranchCreation(
       branch.made_by = promoted ? { strategy: 'spare', duration_ms: Date.now() - started } : { strategy: 'copy', reason: noSpare, duration_ms: Date.now() - started };
       engine.spares.replenish(parent);
       // Its history before its own first base copy is the parent's (history/lineage.ts).
-      if (!point && branch.parent_id && !branch.init_source && branch.parent_lsn && project.history_retention_seconds > 0) markInherited(engine.home, id, branch.parent_lsn);
+      if (!point && branch.parent_id && !branch.init_source && branch.parent_lsn && project.history_retention_seconds > 0) {
+        try {
+          markInherited(engine.home, id, branch.parent_lsn);
+        } catch (error) {
+          // The branch is made; without the record it takes a base copy of its own (history.track).
+          engine.log.warn(`branch ${id}: its history could not start on its parent's: ${(error as Error).message}`);
+        }
+      }
       engine.history.track(branch);
     },
     async () => {
