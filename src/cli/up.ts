@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import { join, resolve } from 'node:path';
 import type { Platform } from '../platform/platform.ts';
+import { dataLine } from './engine.ts';
 import { checkHome, checkMachine, checkPort, checkShim, claimStateDir, info, warn } from './preflight.ts';
 
 const log = { info, warn };
@@ -48,8 +49,9 @@ export function registerUp(program: Command): void {
     .option('--home <dir>', 'state directory', process.env.ARBOR_HOME ?? '.arbor')
     .option('--port <n>', 'platform HTTP port', '4400')
     .option('--engine-port <n>', 'engine HTTP port', '4599')
+    .option('--engine-data <dir>', "put the engine's clusters and history here, e.g. on XFS with reflink or btrfs (default: $ARBOR_ENGINE_DATA, else under the home)")
     .option('--trace', 'log one line per API request with where its time went (auth, store queries, Neon calls); also ARBOR_TRACE=1')
-    .action(async (opts: { home: string; port: string; enginePort: string; trace?: boolean }) => {
+    .action(async (opts: { home: string; port: string; enginePort: string; engineData?: string; trace?: boolean }) => {
       const home = resolve(opts.home);
       const enginePort = port(opts.enginePort, '--engine-port');
       checkMachine();
@@ -61,7 +63,8 @@ export function registerUp(program: Command): void {
       info('starting the engine (offline Neon)…');
       // Loaded here, not at the top: every other command (and --help) starts without the engine and platform.
       const [{ startEngineServer }, { ensureLocalAccount }, { startPlatform }] = await Promise.all([import('../engine/server.ts'), import('../platform/accounts/accounts.ts'), import('../platform/platform.ts')]);
-      const engine = await startEngineServer({ home: join(home, 'engine'), port: enginePort, log });
+      const dataDir = opts.engineData ?? process.env.ARBOR_ENGINE_DATA;
+      const engine = await startEngineServer({ home: join(home, 'engine'), port: enginePort, log, ...(dataDir ? { engine: { dataDir: resolve(dataDir) } } : {}) });
       info('starting the platform…');
       let platform: Platform;
       try {
@@ -77,6 +80,7 @@ export function registerUp(program: Command): void {
       const engineKey = engine.keyCreated ? engine.apiKey : `"$(npx arbor engine key --home ${join(home, 'engine')})"`;
       process.stdout.write(`  Neon engine:     ${engine.url}  (account "local"; neonctl: NEON_API_HOST=${engine.url} NEON_API_KEY=${engineKey})\n`);
       if (engine.keyCreated) process.stdout.write(`  Engine key:      shown once, on this first start; later: npx arbor engine key --home ${join(home, 'engine')}\n`);
+      process.stdout.write(`  Engine ${dataLine(join(home, 'engine'), dataDir, engine.engine.copyStrategy)}\n`);
       process.stdout.write('Press Ctrl-C to stop.\n');
       stopOn(async () => {
         await platform.close();

@@ -19,6 +19,7 @@ import { Computes, freePort } from './compute/computes.ts';
 import { ensureTls, type TlsFiles } from './compute/tls.ts';
 import { locked, notFound, unprocessable } from './errors.ts';
 import { detectCopyStrategy, type CopyStrategy } from './clusters/copy.ts';
+import { linkDataDir } from './clusters/data-dir.ts';
 import { explainDiskFull } from './clusters/disk-space.ts';
 import { Spares } from './spares.ts';
 import { runningPid, stopPostmaster } from './compute/postmaster.ts';
@@ -56,6 +57,11 @@ export interface EngineOptions {
    * (default). Off: every branch is a copy — slower, but no second cluster per parent on disk.
    */
   spares?: boolean;
+  /**
+   * Where the clusters and their history live (default: in the home). On a filesystem that
+   * clones files (XFS with reflink, btrfs) a branch costs only what it writes (clusters/data-dir.ts).
+   */
+  dataDir?: string;
 }
 
 export class Engine {
@@ -101,6 +107,7 @@ export class Engine {
     mkdirSync(home, { recursive: true, mode: 0o700 });
     makeTraversable(home);
     chmodSync(home, 0o711);
+    if (options.dataDir) linkDataDir(home, options.dataDir);
     ownedDir(join(home, 'clusters'), 0o711);
     ownedDir(join(home, 'run'), 0o700);
     mkdirSync(join(home, 'logs'), { recursive: true, mode: 0o700 });
