@@ -279,7 +279,10 @@ export class Engine {
    */
   schedule(projectId: string, ops: OperationRecord[], work: () => Promise<void>, onError?: (error: unknown) => Promise<void>): void {
     const previous = this.projectQueues.get(projectId) ?? Promise.resolve();
-    const run = previous.then(async () => {
+    // Started on a later turn of the event loop, never in the same one: the request that
+    // scheduled it answers first, with its operations still `scheduling` (as on Neon), however
+    // many awaits the route has between scheduling and building its answer.
+    const run = previous.then(() => new Promise<void>((resolve) => setImmediate(resolve))).then(async () => {
       const started = nowIso();
       for (const op of ops) {
         if (op.status !== 'scheduling') continue;
