@@ -128,7 +128,7 @@ export async function resetFromParent(s: StepContext): Promise<string> {
 
 type ResetMasking = NonNullable<EnvironmentNeon['resetMasking']>;
 
-/** The reset of a masked preview (see the module comment). */
+/** The reset of a masked preview (see the module comment); `masked-reset:*` are the crash test's points (masked-reset-crash.test.ts). */
 async function resetMasked(s: StepContext, parent: Environment, wanted: string): Promise<string> {
   const { api } = s;
   const env = s.env;
@@ -149,6 +149,7 @@ async function resetMasked(s: StepContext, parent: Environment, wanted: string):
     const name = resetMaskingBranchName(env.spec.branchName!, wanted);
     const made = await createOrFindBranch(api, projectId, name, { branch: { parent_id: parent.neon.branchId, name }, endpoints: [{ type: 'read_write' as never }] });
     next = { for: wanted, branchId: made.branchId, endpointId: made.endpointId };
+    s.crashPoint?.('masked-reset:branch-made');
     await s.saveNeon({ ...s.env.neon, resetMasking: next });
   }
   let detail = 'masked by an earlier run';
@@ -163,18 +164,28 @@ async function resetMasked(s: StepContext, parent: Environment, wanted: string):
       await s.saveNeon({ ...s.env.neon, resetMasking: undefined });
       throw new Permanent(`the reset was not carried out, and the preview keeps its earlier masked data and passwords: ${error.message}`);
     }
+    s.crashPoint?.('masked-reset:masked');
     // Recorded first: without an endpoint on record the masking is done (an endpoint left by a crash goes with the branch).
     const endpointId = next.endpointId;
     next = { for: next.for, branchId: next.branchId };
     await s.saveNeon({ ...s.env.neon, resetMasking: next });
+    s.crashPoint?.('masked-reset:endpoint-recorded');
     await ignoreNotFound(api.deleteProjectEndpoint(projectId, endpointId));
     await awaitOperations(api, projectId);
+  } else {
+    // Masked by an earlier run that may have crashed between recording and deleting the endpoint.
+    const { data } = await api.listProjectBranchEndpoints(projectId, next.branchId);
+    for (const e of data.endpoints) await ignoreNotFound(api.deleteProjectEndpoint(projectId, e.id));
+    if (data.endpoints.length) await awaitOperations(api, projectId);
   }
 
   await api.restoreProjectBranch(projectId, branchId, { source_branch_id: next.branchId });
   await awaitOperations(api, projectId);
+  s.crashPoint?.('masked-reset:restored');
   const kept = await restorePasswords(s);
+  s.crashPoint?.('masked-reset:passwords');
   const left = await retireMasking(s, s.env.neon.masking!.branchId, next.branchId);
+  s.crashPoint?.('masked-reset:retired');
   await s.saveNeon({ ...s.env.neon, masking: { branchId: next.branchId, done: true }, resetMasking: undefined, resetDone: wanted, ...left } as ResetNeon);
   return `restored from ${parent.name}'s current data, masked on a new branch: ${detail}; ${kept.length} password(s) kept`;
 }

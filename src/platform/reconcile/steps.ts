@@ -38,6 +38,8 @@ export interface StepContext {
   uriCache: { base?: string };
   /** Set when this run created the endpoint with the spec's settings (no need to read them back). */
   freshEndpoint?: boolean;
+  /** Test hook inside a step: SIGKILL this process at the named point (`ARBOR_FAILPOINT=<point>`). */
+  crashPoint?(point: string): void;
 }
 
 /** The branch is not there yet (e.g. the parent environment is still provisioning): try later. */
