@@ -262,9 +262,29 @@ test('a reset whose masking rule fails leaves the preview on its earlier masked 
     assertNoSecret(await everythingReadable(c), 'the preview after the fixed reset');
   });
 
+  // The preview's branch deleted behind the platform's back: made again as a child of the masking branch, masked.
+  const masking = engine.branch(ready.neon.projectId, ready.neon.branchId).parent_id!;
+  const neon = createApiClient({ apiKey: t.engine.apiKey, baseURL: t.engine.url });
+  await neon.deleteProjectBranch({ projectId: ready.neon.projectId, branchId: ready.neon.branchId });
+  await engine.idle();
+  assert.equal((await t.call('PUT', '/apps/web/previews/1', {})).status, 200);
+  let remade;
+  for (;;) {
+    remade = await settled('pr:1');
+    if (remade.status === 'ready' && remade.neon.branchId !== ready.neon.branchId) break;
+    assert.notEqual(remade.status, 'failed', remade.error);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(engine.branch(remade.neon.projectId, remade.neon.branchId).parent_id, masking, "the new branch is the masking branch's child");
+  const remadeUri = (await reveal('pr:1', 'svc_api')).connectionUri;
+  await withClient(remadeUri, async (c) => {
+    assert.equal((await c.query('SELECT count(*)::int AS n FROM customers')).rows[0].n, FIRST.length + SECOND.length + THIRD.length);
+    assertNoSecret(await everythingReadable(c), 'the preview made again');
+  });
+
   // Closing deletes the preview and its masking branch.
   assert.equal((await t.call('DELETE', '/apps/web/previews/1')).status, 202);
   for (let i = 0; (await t.call('GET', '/apps/web/environments/pr:1')).status !== 404; i++) await new Promise((r) => setTimeout(r, 50));
   await engine.idle();
-  assert.deepEqual(engine.branchesOf(ready.neon.projectId).map((b) => b.name).filter((n) => n.startsWith('preview/')), []);
+  assert.deepEqual(engine.branchesOf(remade.neon.projectId).map((b) => b.name).filter((n) => n.startsWith('preview/')), []);
 });

@@ -181,7 +181,9 @@ export async function maskPreview(s: StepContext): Promise<string> {
   const { ctx, api } = s;
   const env = s.env;
   if (!isPreview(env) || env.spec.mode !== 'branch-environment') return 'not a preview';
-  if (env.neon.masking?.done) return 'masked when opened';
+  // Done, unless the preview's branch vanished (vanished.ts forgot it): it is made again below as
+  // a child of the masking branch, never by `neon-resources` from the parent (unmasked).
+  if (env.neon.masking?.done && env.neon.branchId) return 'masked when opened';
   const [parent] = await ctx.db.select().from(environments).where(and(eq(environments.appId, env.appId), eq(environments.name, env.spec.parentEnvironment!)));
   if (!parent?.neon.branchId) throw new NotYet(`parent environment ${env.spec.parentEnvironment} has no Neon branch yet`);
   const policy = maskingPolicy(s.app, parent);
