@@ -17,6 +17,12 @@
  * message names the rule or columns and never a value. The masking branch stays (the preview
  * branch is its child) and is deleted with the environment.
  *
+ * A reset (previews/reset.ts) masks again the same way: a new masking branch from the parent's
+ * current data (`<name>-masking-<reset time>`), masked by the current rules, its endpoint
+ * dropped; the preview's branch is restored from it (Neon's restore keeps the branch, its
+ * endpoint and host; its parent becomes the new masking branch), and the old masking branch,
+ * childless now, is deleted. A failing rule leaves the preview on its earlier masked data.
+ *
  * Which rules: those the parent environment runs (for a protected parent, the approved model):
  * the masking protects the parent's data, so its rules change as the parent's model does.
  */
@@ -56,6 +62,13 @@ export async function withMasking<T extends { name: string }>(ctx: Context, app:
 }
 
 export const maskingBranchName = (branchName: string) => `${branchName}-masking`;
+
+/**
+ * The masking branch of the reset asked at `requestedAt` (an ISO time): a name of its own (the
+ * old masking branch lives until the preview is restored from the new one), the same on every
+ * run of that reset, so a run after a crash finds the branch an earlier one made.
+ */
+export const resetMaskingBranchName = (branchName: string, requestedAt: string) => `${maskingBranchName(branchName)}-${Date.parse(requestedAt).toString(36)}`;
 
 interface Column {
   schema: string;
@@ -168,7 +181,9 @@ export async function maskPreview(s: StepContext): Promise<string> {
   const { ctx, api } = s;
   const env = s.env;
   if (!isPreview(env) || env.spec.mode !== 'branch-environment') return 'not a preview';
-  if (env.neon.masking?.done) return 'masked when opened';
+  // Done, unless the preview's branch vanished (vanished.ts forgot it): it is made again below as
+  // a child of the masking branch, never by `neon-resources` from the parent (unmasked).
+  if (env.neon.masking?.done && env.neon.branchId) return 'masked when opened';
   const [parent] = await ctx.db.select().from(environments).where(and(eq(environments.appId, env.appId), eq(environments.name, env.spec.parentEnvironment!)));
   if (!parent?.neon.branchId) throw new NotYet(`parent environment ${env.spec.parentEnvironment} has no Neon branch yet`);
   const policy = maskingPolicy(s.app, parent);
@@ -202,7 +217,7 @@ export async function maskPreview(s: StepContext): Promise<string> {
 }
 
 /** Checks requireMasking and masks every database on the masking branch, as the parent's db_<db>_admin. */
-async function maskOnBranch(s: StepContext, parent: Environment, policy: PreviewsModel | undefined, masking: { branchId: string; endpointId?: string }): Promise<string> {
+export async function maskOnBranch(s: StepContext, parent: Environment, policy: PreviewsModel | undefined, masking: { branchId: string; endpointId?: string }): Promise<string> {
   const { ctx, api } = s;
   // No wait for the branch's operations: a connection to its endpoint waits for its compute.
   const names = roleNames(s.model.prefix);

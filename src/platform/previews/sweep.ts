@@ -4,8 +4,8 @@
  * branch and recording it, an environment row removed by hand, a store restored from an older
  * backup — are deleted once they are older than a grace period, each deletion in the audit log.
  * Only projects some environment of this platform uses are looked at, only branches with an
- * expiry (Arbor gives every preview branch one) or a masked preview's `-masking` branch (which has
- * none: it is the preview branch's parent), never a branch an environment holds by id or is about
+ * expiry (Arbor gives every preview branch one) or a masked preview's `-masking` branch (or
+ * `-masking-<reset time>`, made by a reset; no expiry: it is the preview branch's parent), never a branch an environment holds by id or is about
  * to hold by name. The reconciler runs it periodically.
  */
 import { eq } from 'drizzle-orm';
@@ -14,11 +14,14 @@ import { audit } from '../audit.ts';
 import type { Actor, Context } from '../context.ts';
 import { ignoreNotFound } from '../neon/client.ts';
 import { accounts, environments } from '../store/schema.ts';
-import { maskingBranchName } from './masking.ts';
+import { maskingBranchName, resetMaskingBranchName } from './masking.ts';
 
 const SWEEP_ACTOR: Actor = { name: 'preview-sweep', role: 'member' };
-/** A preview's branch, or the branch a masked preview was masked on (`-masking`, no expiry: it is a parent). */
-const PREVIEW_BRANCH = /^preview\/([a-z][a-z0-9-]*)\/pr-([0-9]{1,9})(-masking)?$/;
+/**
+ * A preview's branch, or a branch a masked preview was masked on (`-masking`, or `-masking-<reset
+ * time>` for a reset; no expiry: it is a parent).
+ */
+const PREVIEW_BRANCH = /^preview\/([a-z][a-z0-9-]*)\/pr-([0-9]{1,9})(-masking(?:-[0-9a-z]+)?)?$/;
 /** A branch younger than this is left alone (its environment may be recording it right now). */
 export const SWEEP_GRACE_MS = 3600_000;
 
@@ -29,8 +32,15 @@ export async function sweepPreviewBranches(ctx: Context, options: { graceMs?: nu
     const envs = await ctx.db.select({ neon: environments.neon, spec: environments.spec }).from(environments).where(eq(environments.accountId, account.id));
     const projects = new Set(envs.map((e) => e.neon.projectId).filter((p): p is string => !!p));
     if (!projects.size) continue;
-    const heldIds = new Set(envs.flatMap((e) => [e.neon.branchId, e.neon.masking?.branchId]).filter(Boolean));
-    const heldNames = new Set(envs.flatMap((e) => (e.spec.branchName ? [e.spec.branchName, maskingBranchName(e.spec.branchName)] : [])));
+    const heldIds = new Set(envs.flatMap((e) => [e.neon.branchId, e.neon.masking?.branchId, e.neon.resetMasking?.branchId]).filter(Boolean));
+    const heldNames = new Set(
+      envs.flatMap((e) => {
+        if (!e.spec.branchName) return [];
+        // A reset asked for may be making its masking branch right now.
+        const resetAt = (e.spec as { resetRequestedAt?: string }).resetRequestedAt;
+        return [e.spec.branchName, maskingBranchName(e.spec.branchName), ...(resetAt ? [resetMaskingBranchName(e.spec.branchName, resetAt)] : [])];
+      }),
+    );
     const api = clientFor(ctx, account);
     for (const projectId of projects) {
       let branches;

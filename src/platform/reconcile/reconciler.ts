@@ -45,7 +45,7 @@ export const STEPS: Step[] = [
 ];
 
 export interface ReconcilerOptions {
-  /** Test hook: SIGKILL this process right after the named step (`ARBOR_FAILPOINT=after:<step>`). */
+  /** Test hook: SIGKILL this process right after the named step (`ARBOR_FAILPOINT=after:<step>`), or at a point inside one (StepContext.crashPoint). */
   failpoint?: string;
   /** Counts Neon API calls (benchmarks). */
   counter?: CallCounter;
@@ -165,6 +165,9 @@ export class Reconciler {
       model: modelOf(app),
       env,
       uriCache: {},
+      crashPoint: (point: string) => {
+        if (this.options.failpoint === point) process.kill(process.pid, 'SIGKILL');
+      },
       saveNeon: async (neon: EnvironmentNeon) => {
         [env] = await ctx.db.update(environments).set({ neon, updatedAt: new Date() }).where(eq(environments.id, env.id)).returning();
         step.env = env;

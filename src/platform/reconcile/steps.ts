@@ -38,6 +38,8 @@ export interface StepContext {
   uriCache: { base?: string };
   /** Set when this run created the endpoint with the spec's settings (no need to read them back). */
   freshEndpoint?: boolean;
+  /** Test hook inside a step: SIGKILL this process at the named point (`ARBOR_FAILPOINT=<point>`). */
+  crashPoint?(point: string): void;
 }
 
 /** The branch is not there yet (e.g. the parent environment is still provisioning): try later. */
@@ -415,13 +417,17 @@ export async function deleteNeonResources(s: StepContext): Promise<string> {
     await ignoreNotFound(api.deleteProject(env.neon.projectId));
     return `deleted project ${env.neon.projectId}`;
   }
-  if ((env.neon.createdBranch && env.neon.branchId) || env.neon.masking) {
+  if ((env.neon.createdBranch && env.neon.branchId) || env.neon.masking || env.neon.resetMasking) {
     await awaitOperations(api, env.neon.projectId!).catch(() => {});
     if (env.neon.createdBranch && env.neon.branchId) await ignoreNotFound(api.deleteProjectBranch({ projectId: env.neon.projectId!, branchId: env.neon.branchId }));
     // The states restores preserved (the branch's parents since), then the branch a masked
-    // preview's data was masked on (its parent): deleted after it.
+    // preview's reset under way masks on, then the branch a masked preview's data was masked on
+    // (its parent): deleted after it.
     const left: string[] = [];
-    const after = [...(env.neon.preserved ?? [])].reverse().concat(env.neon.masking ? [env.neon.masking.branchId] : []);
+    const after = [...(env.neon.preserved ?? [])]
+      .reverse()
+      .concat(env.neon.resetMasking ? [env.neon.resetMasking.branchId] : [])
+      .concat(env.neon.masking ? [env.neon.masking.branchId] : []);
     for (const id of after) {
       await awaitOperations(api, env.neon.projectId!).catch(() => {});
       try {

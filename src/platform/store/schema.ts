@@ -158,6 +158,12 @@ export interface EnvironmentNeon {
    */
   masking?: { branchId: string; endpointId?: string; done?: boolean };
   /**
+   * A masked preview's reset under way (previews/reset.ts): the new masking branch made from the
+   * parent for the reset asked at `for`, and its endpoint until its masking succeeded. It becomes
+   * `masking` once the preview's branch is restored from it.
+   */
+  resetMasking?: { for: string; branchId: string; endpointId?: string };
+  /**
    * How the engine made `branchId` (reconcile/branch-creation.ts), once asked: a spare promoted or
    * a full copy and why; only `branchId` when the account does not tell (Neon's cloud).
    */
