@@ -160,10 +160,16 @@ describe('branches', () => {
   });
 
   test('a mutation while operations run gets 423 with Neon\'s message', async () => {
-    const { data } = await engine.api.createProjectBranch(projectId, { branch: { name: 'busy' } });
-    await rejects(engine.api.createProjectBranch(projectId, { branch: { name: 'busy-2' } }), 423, /project already has running operations, scheduling of new ones is prohibited/);
-    await engine.settle(projectId);
-    await engine.api.deleteProjectBranch({ projectId, branchId: data.branch.id });
+    // An operation held open until the check is done: a real branch creation can finish before
+    // the next request arrives (a spare's promotion takes ~0.1 s), which made this test race.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    engine.engine.schedule(projectId, [engine.engine.operation(projectId, 'apply_config')], () => held);
+    try {
+      await rejects(engine.api.createProjectBranch(projectId, { branch: { name: 'busy-2' } }), 423, /project already has running operations, scheduling of new ones is prohibited/);
+    } finally {
+      release();
+    }
     await engine.settle(projectId);
   });
 });
