@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { findBinaries } from './clusters/binaries.ts';
 import { connect, rejects, startTestProject, type TestEngine } from './test-support.ts';
+import { NEON_EXTENSIONS } from './clusters/extensions.ts';
 
 let engine: TestEngine;
 let projectId: string;
@@ -139,6 +140,13 @@ test('an API-created role creates the extensions Neon supports; one Neon lacks a
   try {
     for (const name of ['pg_trgm', 'hstore', 'uuid-ossp', 'pgcrypto', 'pg_stat_statements', 'postgres_fdw']) await client.query(`CREATE EXTENSION IF NOT EXISTS "${name}"`);
     assert.equal((await client.query(`SELECT similarity('word', 'words') > 0 AS ok, gen_random_uuid() IS NOT NULL AS uuid, 'a=>1'::hstore -> 'a' AS h`)).rows[0].h, '1');
+    // What is listed as available is Neon's list (installed here), not everything the binaries ship.
+    const available = (await client.query<{ name: string }>('SELECT name FROM pg_available_extensions')).rows.map((r) => r.name);
+    assert.ok(available.includes('pg_stat_statements') && available.includes('plpgsql'), `available: ${available.join(', ')}`);
+    assert.deepEqual(available.filter((n) => !NEON_EXTENSIONS.includes(n)), [], 'nothing Neon lacks is listed');
+    assert.ok(!available.includes('file_fdw'));
+    const versions = (await client.query<{ name: string }>('SELECT DISTINCT name FROM pg_available_extension_versions')).rows.map((r) => r.name);
+    assert.deepEqual(versions.filter((n) => !NEON_EXTENSIONS.includes(n)), []);
     // Untrusted, not on Neon's list: PostgreSQL's refusal, and nothing left behind.
     await assert.rejects(client.query('CREATE EXTENSION file_fdw'), (e: { code?: string }) => e.code === '42501');
     assert.deepEqual((await client.query(`SELECT extname FROM pg_extension WHERE extname = 'file_fdw'`)).rows, []);

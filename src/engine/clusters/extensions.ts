@@ -12,6 +12,8 @@
  * a trusted extension, `pltcl` among them, which Neon does not offer). Both happen inside
  * the statement's transaction, so the attribute is never committed: an error rolls it back with
  * the statement. (PostgreSQL runs trusted extensions' scripts as superuser the same way.)
+ * `pg_available_extensions` and `pg_available_extension_versions` list only Neon's extensions
+ * that are installed, as on Neon, where nothing else is installed.
  */
 import type pg from 'pg';
 import { literal } from './neon-roles.ts';
@@ -82,6 +84,19 @@ DROP EVENT TRIGGER IF EXISTS arbor_extension_start;
 DROP EVENT TRIGGER IF EXISTS arbor_extension_end;
 CREATE EVENT TRIGGER arbor_extension_start ON ddl_command_start WHEN TAG IN ('CREATE EXTENSION') EXECUTE FUNCTION arbor_internal.extension_start();
 CREATE EVENT TRIGGER arbor_extension_end ON ddl_command_end WHEN TAG IN ('CREATE EXTENSION') EXECUTE FUNCTION arbor_internal.extension_end();
+-- What a session sees as available is what Neon offers: PostgreSQL's own two views, with their
+-- definitions (system_views.sql, unchanged since 9.x), narrowed to Neon's list. Replacing a view
+-- in pg_catalog needs allow_system_table_mods, which a superuser may set for its session.
+SET allow_system_table_mods = on;
+CREATE OR REPLACE VIEW pg_catalog.pg_available_extensions AS
+  SELECT e.name, e.default_version, x.extversion AS installed_version, e.comment
+    FROM pg_catalog.pg_available_extensions() AS e LEFT JOIN pg_catalog.pg_extension AS x ON e.name = x.extname
+   WHERE e.name = ANY (${list});
+CREATE OR REPLACE VIEW pg_catalog.pg_available_extension_versions AS
+  SELECT e.name, e.version, (x.extname IS NOT NULL) AS installed, e.superuser, e.trusted, e.relocatable, e.schema, e.requires, e.comment
+    FROM pg_catalog.pg_available_extension_versions() AS e LEFT JOIN pg_catalog.pg_extension AS x ON e.name = x.extname AND e.version = x.extversion
+   WHERE e.name = ANY (${list});
+RESET allow_system_table_mods;
 `;
 }
 
