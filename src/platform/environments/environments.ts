@@ -10,7 +10,7 @@ import { accountPgVersions, clientFor, findAccount } from '../accounts/accounts.
 import { checkSettings, defaultSettings } from '../accounts/plans.ts';
 import { findApp } from '../apps/apps.ts';
 import type { Actor, Context } from '../context.ts';
-import { PlatformError, conflict, invalid, notFound, unprocessable } from '../errors.ts';
+import { PlatformError, conflict, invalid, isUniqueViolation, notFound, unprocessable } from '../errors.ts';
 import { neonStatus } from '../neon/client.ts';
 import { checkAt } from './point-in-time.ts';
 import { branchCreationWarning } from '../reconcile/branch-creation.ts';
@@ -227,7 +227,17 @@ export async function createEnvironment(ctx: Context, actor: Actor, appName: str
   if (input.migrations) spec.migrations = input.migrations;
   if (input.expiresAt) spec.expiresAt = input.expiresAt;
   if (input.pushedAt) spec.pushedAt = input.pushedAt;
-  const [env] = await ctx.db.insert(environments).values({ appId: app.id, name: input.name, type, protected: type === 'production', accountId: account.id, spec }).returning();
+  // Two requests for one name at once both pass the check above; the unique index
+  // (environments_app_name) lets one insert through, and the other gets the same 409 as if it had
+  // come second, not a 500.
+  const [env] = await ctx.db
+    .insert(environments)
+    .values({ appId: app.id, name: input.name, type, protected: type === 'production', accountId: account.id, spec })
+    .returning()
+    .catch((error: unknown) => {
+      if (isUniqueViolation(error, 'environments_app_name')) throw conflict(`app ${app.name} already has an environment ${input.name}`, 'name');
+      throw error;
+    });
   if (spec.mode === 'import') {
     // Two imports of one branch at once: the earlier row holds it, the later one goes.
     const holder = (await holdersOf(ctx, spec.neonProjectId!, spec.neonBranchId!)).find((h) => h.id < env.id);
