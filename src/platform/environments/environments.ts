@@ -374,13 +374,23 @@ export async function updateSettings(ctx: Context, actor: Actor, appName: string
     }
   }
   const [account] = await ctx.db.select().from(accounts).where(eq(accounts.id, env.accountId));
-  const settings = { ...defaultSettings(account.plan), ...env.spec.settings, ...patch };
-  checkSettings(account.plan, settings);
-  const [updated] = await ctx.db
-    .update(environments)
-    .set({ spec: { ...env.spec, settings }, ...changed() })
-    .where(eq(environments.id, env.id))
-    .returning();
+  // The patch merges into the settings as they are when it is written, not as read above: two
+  // PATCHes at once (of other fields) would otherwise each write the spec back over the other's.
+  // The row lock holds the second until the first has committed; it then merges into that.
+  const updated = await ctx.db.transaction(async (tx) => {
+    const [current] = await tx.select().from(environments).where(eq(environments.id, env.id)).for('update');
+    if (!current) throw notFound(`environment ${envName} of app ${app.name}`);
+    // A deletion requested meanwhile (or before): no settings to change on what is going.
+    if (current.status === 'deleting') throw new PlatformError(409, 'deleting', `environment ${app.name}/${envName} is being deleted; its Neon settings are no longer changed`);
+    const settings = { ...defaultSettings(account.plan), ...current.spec.settings, ...patch };
+    checkSettings(account.plan, settings);
+    const [row] = await tx
+      .update(environments)
+      .set({ spec: { ...current.spec, settings }, ...changed() })
+      .where(eq(environments.id, env.id))
+      .returning();
+    return row;
+  });
   await audit(ctx, actor, 'environment.settings', `${app.name}/${env.name}`, { ...patch });
   return updated;
 }
