@@ -56,13 +56,19 @@ async function branchesOf(projectId: string) {
   return (await neon.listProjectBranches({ projectId })).data.branches;
 }
 
-async function gone(app: string, env: string): Promise<void> {
+/** Waits until the environment is gone; returns the last view of it seen (its steps say what the deletion did). */
+async function gone(app: string, env: string): Promise<any> {
   const deadline = Date.now() + 60_000;
-  while ((await t.call('GET', `/apps/${app}/environments/${env}`)).status !== 404) {
+  let last: any;
+  for (;;) {
+    const r = await t.call('GET', `/apps/${app}/environments/${env}`);
+    if (r.status === 404) break;
+    last = r.body.environment;
     assert.ok(Date.now() < deadline, `${app}/${env} deleted in time`);
-    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((r) => setTimeout(r, 20));
   }
   await t.engine.engine.idle();
+  return last;
 }
 
 for (const store of ['embedded', 'server'] as const) {
@@ -108,8 +114,8 @@ for (const store of ['embedded', 'server'] as const) {
     assert.equal((await t.call('PATCH', '/apps/shop/previews', { parentEnvironment: 'staging' })).status, 200);
     const answers = await Promise.all(Array.from({ length: N }, () => t.call('PUT', '/apps/shop/previews/5', {})));
     noServerErrors(answers, 'concurrent preview opens');
-    for (const a of answers) assert.ok([200, 201, 409].includes(a.status), `${a.status} ${JSON.stringify(a.body)}`);
-    assert.equal(answers.filter((a) => a.status === 201).length, 1, 'exactly one opened it');
+    // One opened it; the others, come while it was being made, are pushes to it.
+    assert.deepEqual(statuses(answers), [...Array(N - 1).fill(200), 201], JSON.stringify(answers.map((a) => [a.status, a.body?.error?.message])));
     assert.equal((await envRows('pr:5')).length, 1, 'one preview row');
     const pr = await t.waitFor('shop', 'pr:5', 'ready');
     await t.engine.engine.idle();
@@ -117,6 +123,22 @@ for (const store of ['embedded', 'server'] as const) {
     assert.deepEqual(previews.map((b) => b.id), [pr.neon.branchId], 'one preview branch');
     const creates = (await t.call('GET', '/audit')).body.entries.filter((e: { action: string; target: string }) => e.action === 'environment.create' && e.target === 'shop/pr:5');
     assert.equal(creates.length, 1, 'one audited open');
+  });
+
+  test("a preview's pushes and a PATCH of its settings at once: the settings and one push's migrations both stay", async () => {
+    const push = (n: number) => ({ migrations: { ...SHOP_MIGRATIONS, main: [...SHOP_MIGRATIONS.main, { file: `3_push${n}.up.sql`, sql: `CREATE TABLE push${n} (id int);` }] } });
+    const answers = await Promise.all([
+      ...[1, 2, 3].map((n) => t.call('PUT', '/apps/shop/previews/5', push(n))),
+      t.call('PATCH', '/apps/shop/environments/pr:5/neon', { suspendTimeoutSeconds: 1800 }),
+      ...[4, 5, 6].map((n) => t.call('PUT', '/apps/shop/previews/5', push(n))),
+    ]);
+    noServerErrors(answers, 'pushes and a settings PATCH');
+    assert.deepEqual(statuses(answers), Array(7).fill(200), JSON.stringify(answers.map((a) => a.body)));
+    const [row] = await envRows('pr:5');
+    assert.equal(row.spec.settings.suspendTimeoutSeconds, 1800, "the PATCH's setting stays");
+    const files = row.spec.migrations!.main.map((m) => m.file);
+    assert.ok([1, 2, 3, 4, 5, 6].some((n) => JSON.stringify(files) === JSON.stringify([...SHOP_MIGRATIONS.main.map((m) => m.file), `3_push${n}.up.sql`])), files.join(', '));
+    await t.waitFor('shop', 'pr:5', 'ready');
   });
 
   test('N PATCHes of the Neon settings at once: each sent whole, the stored and the Neon values are one of them', async () => {
@@ -177,11 +199,11 @@ for (const store of ['embedded', 'server'] as const) {
     // A refusal says why, naming the environment (being deleted, or not ready to rotate).
     for (const a of answers.filter((a) => a.status === 409)) assert.match(a.body.error.message, /shop\/doomed/, JSON.stringify(a.body));
     console.log('RACE', JSON.stringify(answers.map((a) => [a.status, a.body?.error?.code])));
-    await gone('shop', 'doomed');
+    const last = await gone('shop', 'doomed');
     assert.equal((await envRows('doomed')).length, 0);
     assert.deepEqual(await t.platform.store.db.select().from(credentials).where(eq(credentials.environmentId, row.id)), [], 'no credentials left');
     const left = (await branchesOf(ready.neon.projectId)).filter((b) => b.id === ready.neon.branchId);
-    assert.deepEqual(left, [], `its branch is gone\n${t.logs.slice(logsBefore).join('\n')}`);
+    assert.deepEqual(left, [], `its branch is gone\n${t.logs.slice(logsBefore).join('\n')}\n${JSON.stringify({ neon: last?.neon, steps: last?.steps }, null, 1)}`);
     // The platform log holds no internal error from any of them.
     assert.deepEqual(t.logs.slice(logsBefore).filter((l) => /internal error/.test(l)), []);
   });
