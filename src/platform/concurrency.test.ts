@@ -198,7 +198,6 @@ for (const store of ['embedded', 'server'] as const) {
     assert.equal(answers[3].status, 202, 'the delete was taken');
     // A refusal says why, naming the environment (being deleted, or not ready to rotate).
     for (const a of answers.filter((a) => a.status === 409)) assert.match(a.body.error.message, /shop\/doomed/, JSON.stringify(a.body));
-    console.log('RACE', JSON.stringify(answers.map((a) => [a.status, a.body?.error?.code])));
     const last = await gone('shop', 'doomed');
     assert.equal((await envRows('doomed')).length, 0);
     assert.deepEqual(await t.platform.store.db.select().from(credentials).where(eq(credentials.environmentId, row.id)), [], 'no credentials left');
