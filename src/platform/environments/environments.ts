@@ -18,6 +18,7 @@ import {
   accounts,
   apps,
   changed,
+  mergeSpec,
   environments,
   environmentSteps,
   type Account,
@@ -410,7 +411,8 @@ export async function confirmImport(ctx: Context, actor: Actor, appName: string,
   }
   const [updated] = await ctx.db
     .update(environments)
-    .set({ spec: { ...env.spec, fixRoles: true }, ...changed() })
+    // Only its own field: another change to the spec at the same time keeps its part (mergeSpec).
+    .set({ spec: mergeSpec({ fixRoles: true }), ...changed() })
     .where(eq(environments.id, env.id))
     .returning();
   await audit(ctx, actor, 'environment.confirm-import', `${app.name}/${env.name}`, { changes: env.neon.pendingChanges ?? [] });
