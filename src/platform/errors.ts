@@ -30,3 +30,15 @@ export const notFound = (what: string) => new PlatformError(404, 'not_found', `$
 export const conflict = (message: string, field?: string) => new PlatformError(409, 'conflict', message, field);
 export const forbidden = (message: string) => new PlatformError(403, 'forbidden', message);
 export const unprocessable = (message: string, field?: string) => new PlatformError(422, 'unprocessable', message, field);
+
+/**
+ * Whether `error` (a store query's, as drizzle wraps it: the driver's error is its cause) is a
+ * unique violation of `constraint`: two requests wrote the same row at once, and the store's
+ * unique index let one through. The caller turns it into the 409 the earlier check would have given.
+ */
+export function isUniqueViolation(error: unknown, constraint: string): boolean {
+  for (let e = error as { code?: unknown; constraint?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 6; e = e.cause as typeof e, depth++) {
+    if (e.code === '23505') return e.constraint === undefined || e.constraint === constraint;
+  }
+  return false;
+}

@@ -192,7 +192,10 @@ export async function listTokens(ctx: Context, actor: Actor) {
 export async function revokeToken(ctx: Context, actor: Actor, id: number): Promise<void> {
   const found = (await manageableTokens(ctx, actor)).find(({ row }) => row.id === id);
   if (!found) throw notFound(`API token ${id}`);
-  await ctx.db.delete(apiTokens).where(eq(apiTokens.id, id));
+  // Two revocations at once both find it above; only the one whose delete took the row revoked it
+  // (and is audited); the other is told it is gone.
+  const deleted = await ctx.db.delete(apiTokens).where(eq(apiTokens.id, id)).returning({ id: apiTokens.id });
+  if (!deleted.length) throw notFound(`API token ${id}`);
   await audit(ctx, actor, 'token.revoke', found.row.name, { id, scope: found.scope, role: found.row.role });
 }
 

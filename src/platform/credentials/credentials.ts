@@ -16,7 +16,7 @@ import type { AppModel } from '../postgres/app-model.ts';
 import { openSession, newRoundTrips } from '../postgres/connection.ts';
 import { quoteIdent, quoteLiteral, roleNames } from '../postgres/names.ts';
 import { generatePassword, type Secret } from '../postgres/roles-plan.ts';
-import { accounts, credentials, type Environment } from '../store/schema.ts';
+import { accounts, credentials, environments, type Environment } from '../store/schema.ts';
 
 export interface LoginRole {
   role: string;
@@ -108,7 +108,8 @@ export async function revealCredential(ctx: Context, actor: Actor, appName: stri
   if (!password) throw new PlatformError(409, 'not_provisioned', `no password is known for ${role} on ${app.name}/${env.name} yet; wait until the environment is ready or rotate it`);
   await audit(ctx, actor, 'credentials.reveal', `${app.name}/${env.name}/${role}`);
   const database = entry.databases[0] ?? 'postgres';
-  return { username: role, password, connectionUri: await branchUri(api, env, names.platform, role, password, database) };
+  const connectionUri = await unlessDeleted(ctx, app.name, env, 'revealing', () => branchUri(api, env, names.platform, role, password, database));
+  return { username: role, password, connectionUri };
 }
 
 /** New passwords for one login role or all; the platform role is reset through Neon. */
@@ -117,9 +118,27 @@ export async function rotateCredentials(ctx: Context, actor: Actor, appName: str
   if (env.status !== 'ready') throw new PlatformError(409, 'not_ready', `environment ${app.name}/${env.name} is ${env.status}; rotate once it is ready`);
   const targets = loginRoles(model).filter((r) => !role || r.role === role);
   if (!targets.length) throw notFound(`login role ${role} in the hierarchy of app ${app.name}`);
-  const rotated = await rotateOnBranch(ctx, api, env, names.platform, targets.map((t) => t.role));
+  const rotated = await unlessDeleted(ctx, app.name, env, 'rotating', () => rotateOnBranch(ctx, api, env, names.platform, targets.map((t) => t.role)));
   await audit(ctx, actor, 'credentials.rotate', `${app.name}/${env.name}`, { roles: rotated });
   return rotated;
+}
+
+/**
+ * Runs `work` on the environment's branch. A deletion may be requested while it runs (the check of
+ * its status came before): the reconciler then deletes the branch, and then the row (its
+ * credentials with it), under `work`'s feet. That failure (a refused connection, Neon's 404, the
+ * credentials' foreign key) is a 409 saying so, not a 500; any other failure is what it is.
+ */
+async function unlessDeleted<T>(ctx: Context, appName: string, env: Environment, doing: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    const [now] = await ctx.db.select({ status: environments.status }).from(environments).where(eq(environments.id, env.id));
+    if (!now || now.status === 'deleting') {
+      throw new PlatformError(409, 'deleting', `environment ${appName}/${env.name} was deleted while ${doing} its credentials; it has none any more`);
+    }
+    throw error;
+  }
 }
 
 export async function rotateOnBranch(ctx: Context, api: NeonApi, env: Environment, platformRole: string, roles: string[], cache?: { base?: string }): Promise<string[]> {

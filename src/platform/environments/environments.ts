@@ -10,7 +10,7 @@ import { accountPgVersions, clientFor, findAccount } from '../accounts/accounts.
 import { checkSettings, defaultSettings } from '../accounts/plans.ts';
 import { findApp } from '../apps/apps.ts';
 import type { Actor, Context } from '../context.ts';
-import { PlatformError, conflict, invalid, notFound, unprocessable } from '../errors.ts';
+import { PlatformError, conflict, invalid, isUniqueViolation, notFound, unprocessable } from '../errors.ts';
 import { neonStatus } from '../neon/client.ts';
 import { checkAt } from './point-in-time.ts';
 import { branchCreationWarning } from '../reconcile/branch-creation.ts';
@@ -18,6 +18,7 @@ import {
   accounts,
   apps,
   changed,
+  mergeSpec,
   environments,
   environmentSteps,
   type Account,
@@ -227,7 +228,17 @@ export async function createEnvironment(ctx: Context, actor: Actor, appName: str
   if (input.migrations) spec.migrations = input.migrations;
   if (input.expiresAt) spec.expiresAt = input.expiresAt;
   if (input.pushedAt) spec.pushedAt = input.pushedAt;
-  const [env] = await ctx.db.insert(environments).values({ appId: app.id, name: input.name, type, protected: type === 'production', accountId: account.id, spec }).returning();
+  // Two requests for one name at once both pass the check above; the unique index
+  // (environments_app_name) lets one insert through, and the other gets the same 409 as if it had
+  // come second, not a 500.
+  const [env] = await ctx.db
+    .insert(environments)
+    .values({ appId: app.id, name: input.name, type, protected: type === 'production', accountId: account.id, spec })
+    .returning()
+    .catch((error: unknown) => {
+      if (isUniqueViolation(error, 'environments_app_name')) throw conflict(`app ${app.name} already has an environment ${input.name}`, 'name');
+      throw error;
+    });
   if (spec.mode === 'import') {
     // Two imports of one branch at once: the earlier row holds it, the later one goes.
     const holder = (await holdersOf(ctx, spec.neonProjectId!, spec.neonBranchId!)).find((h) => h.id < env.id);
@@ -364,13 +375,23 @@ export async function updateSettings(ctx: Context, actor: Actor, appName: string
     }
   }
   const [account] = await ctx.db.select().from(accounts).where(eq(accounts.id, env.accountId));
-  const settings = { ...defaultSettings(account.plan), ...env.spec.settings, ...patch };
-  checkSettings(account.plan, settings);
-  const [updated] = await ctx.db
-    .update(environments)
-    .set({ spec: { ...env.spec, settings }, ...changed() })
-    .where(eq(environments.id, env.id))
-    .returning();
+  // The patch merges into the settings as they are when it is written, not as read above: two
+  // PATCHes at once (of other fields) would otherwise each write the spec back over the other's.
+  // The row lock holds the second until the first has committed; it then merges into that.
+  const updated = await ctx.db.transaction(async (tx) => {
+    const [current] = await tx.select().from(environments).where(eq(environments.id, env.id)).for('update');
+    if (!current) throw notFound(`environment ${envName} of app ${app.name}`);
+    // A deletion requested meanwhile (or before): no settings to change on what is going.
+    if (current.status === 'deleting') throw new PlatformError(409, 'deleting', `environment ${app.name}/${envName} is being deleted; its Neon settings are no longer changed`);
+    const settings = { ...defaultSettings(account.plan), ...current.spec.settings, ...patch };
+    checkSettings(account.plan, settings);
+    const [row] = await tx
+      .update(environments)
+      .set({ spec: { ...current.spec, settings }, ...changed() })
+      .where(eq(environments.id, env.id))
+      .returning();
+    return row;
+  });
   await audit(ctx, actor, 'environment.settings', `${app.name}/${env.name}`, { ...patch });
   return updated;
 }
@@ -390,7 +411,8 @@ export async function confirmImport(ctx: Context, actor: Actor, appName: string,
   }
   const [updated] = await ctx.db
     .update(environments)
-    .set({ spec: { ...env.spec, fixRoles: true }, ...changed() })
+    // Only its own field: another change to the spec at the same time keeps its part (mergeSpec).
+    .set({ spec: mergeSpec({ fixRoles: true }), ...changed() })
     .where(eq(environments.id, env.id))
     .returning();
   await audit(ctx, actor, 'environment.confirm-import', `${app.name}/${env.name}`, { changes: env.neon.pendingChanges ?? [] });

@@ -23,7 +23,7 @@ import { PlatformError, conflict } from '../errors.ts';
 import { awaitOperations } from '../neon/client.ts';
 import { restorePasswords } from '../previews/reset.ts';
 import type { StepContext } from '../reconcile/steps.ts';
-import { accounts, changed, environments, type Environment, type EnvironmentNeon, type EnvironmentSpec } from '../store/schema.ts';
+import { accounts, changed, environments, mergeSpec, type Environment, type EnvironmentNeon, type EnvironmentSpec } from '../store/schema.ts';
 import { findEnvironment } from './environments.ts';
 import { checkAt, historyWindow, parsePoint, sourceFields } from './point-in-time.ts';
 
@@ -66,7 +66,8 @@ export async function requestRestore(ctx: Context, actor: Actor, appName: string
   const restore = { at: point.lsn ?? point.timestamp!, requestedAt: new Date().toISOString() };
   const [updated] = await ctx.db
     .update(environments)
-    .set({ spec: { ...env.spec, restore } as RestoreSpec, ...changed() })
+    // Only its own field: a settings PATCH at the same time keeps its part (store/schema.ts mergeSpec).
+    .set({ spec: mergeSpec({ restore }), ...changed() })
     .where(eq(environments.id, env.id))
     .returning();
   await audit(ctx, actor, 'environment.restore', `${app.name}/${env.name}`, { at: restore.at });

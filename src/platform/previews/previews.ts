@@ -10,7 +10,7 @@ import { checkMigrations, findApp, modelOf } from '../apps/apps.ts';
 import type { Actor, Context } from '../context.ts';
 import { createEnvironment, deleteEnvironment, isPreview } from '../environments/environments.ts';
 import { PlatformError, invalid } from '../errors.ts';
-import { apps, changed, environments, type Environment, type StoredMigration } from '../store/schema.ts';
+import { apps, changed, environments, mergeSpec, type Environment, type StoredMigration } from '../store/schema.ts';
 
 const MIN_TTL = 3600;
 const MAX_TTL = 30 * 86400;
@@ -34,7 +34,7 @@ export async function setPreviewSettings(ctx: Context, actor: Actor, appName: st
 }
 
 /** Opens or updates the preview of pull request `number`; returns it and whether it is new. */
-export async function openPreview(ctx: Context, actor: Actor, appName: string, number: number, input: { migrations?: Record<string, StoredMigration[]> }): Promise<{ environment: Environment; created: boolean }> {
+export async function openPreview(ctx: Context, actor: Actor, appName: string, number: number, input: { migrations?: Record<string, StoredMigration[]> }, retried = false): Promise<{ environment: Environment; created: boolean }> {
   const app = await findApp(ctx, appName);
   const name = previewName(number);
   if (!app.previewParent) {
@@ -48,7 +48,8 @@ export async function openPreview(ctx: Context, actor: Actor, appName: string, n
   if (existing && existing.status !== 'deleting') {
     const [environment] = await ctx.db
       .update(environments)
-      .set({ spec: { ...existing.spec, migrations: input.migrations ?? existing.spec.migrations, expiresAt, pushedAt }, ...changed() })
+      // Only what a push changes: a settings PATCH (or another push) at the same time keeps its part.
+      .set({ spec: mergeSpec({ migrations: input.migrations, expiresAt, pushedAt }), ...changed() })
       .where(eq(environments.id, existing.id))
       .returning();
     await audit(ctx, actor, 'preview.update', `${app.name}/${name}`);
@@ -64,7 +65,13 @@ export async function openPreview(ctx: Context, actor: Actor, appName: string, n
     migrations: input.migrations,
     expiresAt,
     pushedAt,
-  }, { preview: true });
+  }, { preview: true }).catch((error: unknown) => {
+    // Another open of this pull request (CI's events come in bursts) created it since the read
+    // above: this one is a push to that preview, not a failure.
+    if (retried || !(error instanceof PlatformError && error.status === 409 && error.field === 'name')) throw error;
+    return undefined;
+  });
+  if (!environment) return openPreview(ctx, actor, appName, number, input, true);
   return { environment, created: true };
 }
 

@@ -35,7 +35,7 @@ import { newRoundTrips, openSession } from '../postgres/connection.ts';
 import { quoteIdent, quoteLiteral, roleNames } from '../postgres/names.ts';
 import { Permanent } from '../reconcile/failure.ts';
 import { createOrFindBranch, NotYet, type StepContext } from '../reconcile/steps.ts';
-import { changed, environments, type Environment, type EnvironmentNeon, type EnvironmentSpec } from '../store/schema.ts';
+import { changed, environments, mergeSpec, type Environment, type EnvironmentNeon, type EnvironmentSpec } from '../store/schema.ts';
 import { maskingPolicy, maskOnBranch, masks, resetMaskingBranchName } from './masking.ts';
 import { previewName } from './previews.ts';
 
@@ -66,7 +66,8 @@ export async function resetPreview(ctx: Context, actor: Actor, appName: string, 
   const requestedAt = new Date().toISOString();
   const [updated] = await ctx.db
     .update(environments)
-    .set({ spec: { ...env.spec, resetRequestedAt: requestedAt } as ResetSpec, ...changed() })
+    // Only its own field: a push or a settings PATCH at the same time keeps its part (store/schema.ts mergeSpec).
+    .set({ spec: mergeSpec({ resetRequestedAt: requestedAt }), ...changed() })
     .where(eq(environments.id, env.id))
     .returning();
   await audit(ctx, actor, 'preview.reset', `${app.name}/${env.name}`, { parentEnvironment: env.spec.parentEnvironment });

@@ -419,7 +419,17 @@ export async function deleteNeonResources(s: StepContext): Promise<string> {
   }
   if ((env.neon.createdBranch && env.neon.branchId) || env.neon.masking || env.neon.resetMasking) {
     await awaitOperations(api, env.neon.projectId!).catch(() => {});
-    if (env.neon.createdBranch && env.neon.branchId) await ignoreNotFound(api.deleteProjectBranch({ projectId: env.neon.projectId!, branchId: env.neon.branchId }));
+    if (env.neon.createdBranch && env.neon.branchId) {
+      await ignoreNotFound(api.deleteProjectBranch({ projectId: env.neon.projectId!, branchId: env.neon.branchId }));
+      // Neon's DELETE only starts the deletion: its operations can still fail (one raced it, e.g. a
+      // password reset of a rotation the deletion overtook), leaving the branch. The row (and with
+      // it the record of the branch) goes only once the branch is gone; until then this step fails
+      // and is retried, the environment still 'deleting'.
+      await awaitOperations(api, env.neon.projectId!);
+      if (await branchExists(api, env.neon.projectId!, env.neon.branchId)) {
+        throw new Error(`Neon still has branch ${env.neon.branchId} after deleting it (the deletion's operations did not remove it); deleting it again`);
+      }
+    }
     // The states restores preserved (the branch's parents since), then the branch a masked
     // preview's reset under way masks on, then the branch a masked preview's data was masked on
     // (its parent): deleted after it.
@@ -439,4 +449,14 @@ export async function deleteNeonResources(s: StepContext): Promise<string> {
     return `deleted branch ${env.neon.branchId}${after.length ? ` and ${after.length - left.length} branch(es) restores preserved or masking used` : ''}${left.length ? `; left ${left.join(', ')}` : ''}`;
   }
   return 'nothing Arbor created';
+}
+
+async function branchExists(api: NeonApi, projectId: string, branchId: string): Promise<boolean> {
+  try {
+    await api.getProjectBranch(projectId, branchId);
+    return true;
+  } catch (error) {
+    if (neonStatus(error) === 404) return false;
+    throw error;
+  }
 }

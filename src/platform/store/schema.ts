@@ -291,6 +291,14 @@ export const changed = () => ({
   updatedAt: new Date(),
 });
 
+/**
+ * Sets these top-level fields of an environment's spec, leaving the others as they are in the row
+ * when the UPDATE runs, not as a request read them earlier: two requests changing different parts
+ * of one spec at once (a push's migrations, a PATCH's settings) both count. Undefined fields are
+ * left as they are.
+ */
+export const mergeSpec = (fields: Partial<EnvironmentSpec> & Record<string, unknown>) => sql`${environments.spec} || ${JSON.stringify(fields)}::jsonb`;
+
 export type User = typeof users.$inferSelect;
 export type Account = typeof accounts.$inferSelect;
 export type App = typeof apps.$inferSelect;
