@@ -48,7 +48,7 @@ const people = (tag: string, n: number) =>
 const FIRST = people('Oldperson', 10);
 const SECOND = people('Newperson', 10);
 const THIRD = people('Latestperson', 5);
-const SECRETS = ['secret@real-mail', 'Oldperson', 'OLDPERSON', 'Newperson', 'NEWPERSON', 'Latestperson', 'LATESTPERSON', 'Secretson', 'SECRETSON', '4111-1111', '7946', 'private note'];
+const SECRETS = ['secret@real-mail', 'Oldperson', 'OLDPERSON', 'Newperson', 'NEWPERSON', 'Latestperson', 'LATESTPERSON', 'Secretson', 'SECRETSON', '4111-1111', '20 7946', 'private note'];
 
 async function withClient<T>(uri: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: uri });

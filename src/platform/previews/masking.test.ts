@@ -39,7 +39,7 @@ const PEOPLE = Array.from({ length: 40 }, (_, i) => ({
   notes: `private note ${i} about Secretson`,
 }));
 /** Every original value, and the distinctive parts of them, that must not be read on a preview. */
-const SECRETS = ['secret@real-mail', 'Realname', 'Secretson', 'SECRETSON', '4111-1111', '7946', 'private note'];
+const SECRETS = ['secret@real-mail', 'Realname', 'Secretson', 'SECRETSON', '4111-1111', '20 7946', 'private note'];
 
 const RULES: Record<string, string> = {
   'main.customers.email': 'email',
