@@ -20,11 +20,8 @@ import { execFileSync, execSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, statfsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createApiClient } from '@neondatabase/api-client';
 import pg from 'pg';
-import { startEngineServer } from '../src/engine/server.ts';
-import { settle } from '../src/engine/test-support.ts';
-import { firstQuery, median, numberOption } from './support.ts';
+import { firstQuery, median, numberOption, startBenchEngine } from './support.ts';
 
 const sizeMb = numberOption('size', 500);
 const branches = numberOption('branches', 5);
@@ -47,14 +44,7 @@ interface Result {
 }
 
 async function measure(where: string, parentDir: string): Promise<Result> {
-  process.removeAllListeners('warning');
-  const home = mkdtempSync(join(parentDir, 'arbor-bench-disk-'));
-  const t0 = Date.now();
-  const print = (m: string) => console.error(`${((Date.now() - t0) / 1000).toFixed(2)} engine: ${m}`);
-  const log = process.env.ARBOR_ENGINE_LOG === '1' ? { info: print, warn: print } : undefined;
-  const server = await startEngineServer({ home, engine: {}, ...(log ? { log } : {}) });
-  const api = createApiClient({ apiKey: server.apiKey, baseURL: server.url });
-  const wait = (projectId: string) => settle(api, projectId, { pollMs: 2, timeoutMs: Infinity });
+  const { home, server, api, settle: wait, close } = await startBenchEngine('disk', {}, parentDir);
   try {
     const fsBefore = used(home);
     const { data } = await api.createProject({ project: { name: 'bench-disk' } });
@@ -104,8 +94,7 @@ async function measure(where: string, parentDir: string): Promise<Result> {
     }
     return { where, strategy: server.engine.copyStrategy, dataMb, parent, perBranch, backToBack };
   } finally {
-    await server.close();
-    rmSync(home, { recursive: true, force: true });
+    await close();
   }
 }
 

@@ -64,11 +64,17 @@ export interface BenchEngine {
   close(): Promise<void>;
 }
 
-/** An engine in-process on a fresh home `arbor-bench-<name>-…`; Node's warnings silenced. */
-export async function startBenchEngine(name: string, options: EngineOptions = {}): Promise<BenchEngine> {
+/**
+ * An engine in-process on a fresh home `arbor-bench-<name>-…` under `parentDir`; Node's warnings
+ * silenced; the engine's log on stderr with ARBOR_ENGINE_LOG=1.
+ */
+export async function startBenchEngine(name: string, options: EngineOptions = {}, parentDir = tmpdir()): Promise<BenchEngine> {
   process.removeAllListeners('warning');
-  const home = mkdtempSync(join(tmpdir(), `arbor-bench-${name}-`));
-  const server = await startEngineServer({ home, engine: options });
+  const home = mkdtempSync(join(parentDir, `arbor-bench-${name}-`));
+  const started = Date.now();
+  const print = (m: string) => console.error(`${((Date.now() - started) / 1000).toFixed(2)} engine: ${m}`);
+  const log = process.env.ARBOR_ENGINE_LOG === '1' ? { info: print, warn: print } : undefined;
+  const server = await startEngineServer({ home, engine: options, ...(log ? { log } : {}) });
   const api = createApiClient({ apiKey: server.apiKey, baseURL: server.url });
   return {
     home,

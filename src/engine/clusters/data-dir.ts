@@ -20,11 +20,12 @@ export function linkDataDir(home: string, dataDir: string): void {
     const link = join(home, part);
     const dest = join(target, part);
     ownedDir(dest, 0o711);
-    if (existsSync(link) || isLink(link)) {
-      if (isLink(link)) {
-        if (resolve(home, readlinkSync(link)) === dest) continue;
-        throw new Error(`${link} already points at ${readlinkSync(link)}, not ${dest}: start the engine with --data ${resolve(home, readlinkSync(link), '..')} (or move that data first)`);
-      }
+    if (isLink(link)) {
+      const current = resolve(home, readlinkSync(link));
+      if (current === dest) continue;
+      throw new Error(`${link} already points at ${current}, not ${dest}: start the engine with --data ${resolve(current, '..')} (or move that data first)`);
+    }
+    if (existsSync(link)) {
       if (readdirSync(link).length) {
         throw new Error(`${link} already holds this engine's ${part}; move it to ${dest} first (with the engine stopped), then start it with --data ${target}`);
       }

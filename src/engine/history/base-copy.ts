@@ -33,15 +33,19 @@ export async function takeBaseCopy(engine: Engine, branch: BranchRecord): Promis
     const startSegment = /START WAL LOCATION: \S+ \(file ([0-9A-F]{24})\)/.exec(label)?.[1];
     const timeline = Number(/START TIMELINE: (\d+)/.exec(label)?.[1] ?? '1');
     if (!startSegment) throw new Error('backup label without a start WAL file');
-    const meta: Omit<BaseCopy, 'dir'> = { lsn: point.lsn, startSegment, time, timeline };
-    await fs.writeFile(join(partial, BASE_FILE), JSON.stringify(meta));
-    const dir = join(root, `base-${lsnKey(point.lsn)}`);
-    await fs.rename(partial, dir);
-    return { ...meta, dir };
+    return await complete(root, partial, { lsn: point.lsn, startSegment, time, timeline });
   } catch (error) {
     await fs.rm(partial, { recursive: true, force: true });
     throw error;
   }
+}
+
+/** Makes a copy in `partial` a base copy: `base.json` written last, then renamed to its LSN's name. */
+async function complete(root: string, partial: string, meta: Omit<BaseCopy, 'dir'>): Promise<BaseCopy> {
+  await fs.writeFile(join(partial, BASE_FILE), JSON.stringify(meta));
+  const dir = join(root, `base-${lsnKey(meta.lsn)}`);
+  await fs.rename(partial, dir);
+  return { ...meta, dir };
 }
 
 /**
@@ -72,10 +76,7 @@ export async function takeInitialBaseCopy(engine: Engine, branch: BranchRecord):
   const partial = join(root, `${uniqueName('base')}.partial`);
   try {
     await copyStoppedCluster(dataDir, partial);
-    const point = stoppedCheckpoint(partial);
-    const meta: Omit<BaseCopy, 'dir'> = { ...point, time: new Date().toISOString() };
-    await fs.writeFile(join(partial, BASE_FILE), JSON.stringify(meta));
-    await fs.rename(partial, join(root, `base-${lsnKey(point.lsn)}`));
+    await complete(root, partial, { ...stoppedCheckpoint(partial), time: new Date().toISOString() });
   } catch (error) {
     await fs.rm(partial, { recursive: true, force: true });
     throw error;

@@ -96,10 +96,10 @@ export async function historySource(home: string, branches: readonly BranchRecor
 export async function neededByDescendants(home: string, branches: readonly BranchRecord[], owner: BranchRecord, windowStartMs: number): Promise<Set<string>> {
   const needed = new Set<string>();
   for (const branch of branches) {
-    if (branch.id === owner.id || !readInherited(home, branch.id)) continue;
+    const inherited = branch.id === owner.id ? undefined : readInherited(home, branch.id);
+    if (!inherited) continue;
     const own = await listBases(home, branch.id);
     if (own.some((b) => Date.parse(b.time) <= windowStartMs)) continue;
-    const inherited = readInherited(home, branch.id)!;
     const parent = branches.find((b) => b.id === branch.parent_id);
     if (!parent) continue;
     const source = await historySource(home, branches, parent, { lsn: inherited.lsn });

@@ -56,17 +56,33 @@ export async function newEndpoint(
   const versionProblem = pgSettingsVersionProblem(spec.settings?.pg_settings, project.pg_version);
   if (versionProblem) throw badRequest(`settings.pg_settings: ${versionProblem}`);
   if (spec.type === 'read_write' && engine.readWriteEndpoint(branch.id)) throw conflict(`branch ${branch.id} already has a read_write endpoint`);
+  return endpointRecord(engine, {
+    projectId,
+    branchId: branch.id,
+    type: spec.type === 'read_only' ? 'read_only' : 'read_write',
+    minCu,
+    maxCu,
+    suspendTimeoutSeconds: spec.suspend_timeout_seconds ?? defaults.suspend_timeout_seconds,
+    pgSettings: spec.settings?.pg_settings,
+  });
+}
+
+/** The record of a new endpoint (checked by the caller), its port allocated and, with PgBouncer, its pooler's. */
+export async function endpointRecord(
+  engine: Engine,
+  e: { projectId: string; branchId: string; type: EndpointRecord['type']; minCu: number; maxCu: number; suspendTimeoutSeconds: number; pgSettings?: Record<string, string> },
+): Promise<EndpointRecord> {
   const at = nowIso();
   const endpoint: EndpointRecord = {
     id: endpointId(),
-    project_id: projectId,
-    branch_id: branch.id,
-    type: spec.type === 'read_only' ? 'read_only' : 'read_write',
+    project_id: e.projectId,
+    branch_id: e.branchId,
+    type: e.type,
     port: await engine.allocatePort(),
-    autoscaling_limit_min_cu: minCu,
-    autoscaling_limit_max_cu: maxCu,
-    suspend_timeout_seconds: spec.suspend_timeout_seconds ?? defaults.suspend_timeout_seconds,
-    settings: spec.settings?.pg_settings ? { pg_settings: spec.settings.pg_settings } : {},
+    autoscaling_limit_min_cu: e.minCu,
+    autoscaling_limit_max_cu: e.maxCu,
+    suspend_timeout_seconds: e.suspendTimeoutSeconds,
+    settings: e.pgSettings ? { pg_settings: e.pgSettings } : {},
     disabled: false,
     current_state: 'init',
     pending_state: 'active',

@@ -7,13 +7,14 @@
  */
 import { promises as fs } from 'node:fs';
 import type { Engine } from '../engine.ts';
-import { branchId, endpointId, projectId, rolePassword } from '../catalog/ids.ts';
+import { branchId, projectId, rolePassword } from '../catalog/ids.ts';
 import { nowIso } from '../catalog/time.ts';
 import type { BranchRecord, EndpointRecord, OperationRecord, ProjectRecord } from '../catalog/types.ts';
 import { initCluster, removeCluster } from '../clusters/cluster.ts';
 import { createApiRole, createDatabase, createNeonSuperuser, setPublicSchemaOwner } from '../clusters/neon-roles.ts';
 import { installExtensionTriggers } from '../clusters/extensions.ts';
 import { takeInitialBaseCopy } from '../history/base-copy.ts';
+import { endpointRecord } from './endpoints.ts';
 
 const DAY = 86_400;
 
@@ -83,23 +84,15 @@ export async function createProject(
     roles: [{ name: roleName, password: engine.secrets.seal(password), protected: false, created_at: at, updated_at: at }],
     databases: [{ id: engine.data.next_database_id++, name: databaseName, owner_name: roleName, created_at: at, updated_at: at }],
   };
-  const endpoint: EndpointRecord = {
-    id: endpointId(),
-    project_id: id,
-    branch_id: branch.id,
+  const endpoint = await endpointRecord(engine, {
+    projectId: id,
+    branchId: branch.id,
     type: 'read_write',
-    port: await engine.allocatePort(),
-    autoscaling_limit_min_cu: minCu,
-    autoscaling_limit_max_cu: maxCu,
-    suspend_timeout_seconds: settings.suspend_timeout_seconds ?? 0,
-    settings: settings.pg_settings ? { pg_settings: settings.pg_settings } : {},
-    disabled: false,
-    current_state: 'init',
-    pending_state: 'active',
-    created_at: at,
-    updated_at: at,
-  };
-  await engine.poolers.ensurePort(endpoint);
+    minCu,
+    maxCu,
+    suspendTimeoutSeconds: settings.suspend_timeout_seconds ?? 0,
+    pgSettings: settings.pg_settings,
+  });
   engine.data.projects.push(project);
   engine.data.branches.push(branch);
   engine.data.endpoints.push(endpoint);

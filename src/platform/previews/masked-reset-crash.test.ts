@@ -6,7 +6,6 @@
  * `arbor serve` in a child process; the engine stands in for Neon.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +13,7 @@ import { after, before, test } from 'node:test';
 import pg from 'pg';
 import { stringify } from 'yaml';
 import { removeTree } from '../../../scripts/reaper.ts';
+import { callPlatform, servePlatform } from '../test-process.ts';
 import { startEngineServer, type EngineServer } from '../../engine/server.ts';
 
 let engine: EngineServer;
@@ -30,46 +30,9 @@ const MODEL = stringify({
 const MIGRATIONS = { main: [{ file: '1_customers.up.sql', sql: 'CREATE TABLE customers (id serial PRIMARY KEY, email text NOT NULL UNIQUE, name text);' }] };
 const POINTS = ['branch-made', 'masked', 'endpoint-recorded', 'restored', 'passwords', 'retired'];
 
-interface Serve {
-  url: string;
-  output: string;
-  exited: Promise<number | null>;
-  stop(): Promise<void>;
-}
+const serve = (failpoint?: string) => servePlatform(home, failpoint);
 
-function serve(failpoint?: string): Promise<Serve> {
-  const child = spawn(process.execPath, ['bin/arbor.js', 'serve', '--home', home, '--port', '0'], {
-    env: { ...process.env, ARBOR_FAILPOINT: failpoint ?? '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code, signal) => resolve(signal === 'SIGKILL' ? 137 : code)));
-  return new Promise((resolve, reject) => {
-    let output = '';
-    child.stderr!.resume();
-    child.stdout!.on('data', (chunk) => {
-      output += chunk;
-      const match = /listening: (\S+)/.exec(output);
-      if (match && /Log in/.test(output)) {
-        resolve({
-          url: `${match[1]}/api/v1`,
-          output,
-          exited,
-          async stop() {
-            child.kill('SIGTERM');
-            await exited;
-          },
-        });
-      }
-    });
-    exited.then((code) => reject(new Error(`arbor serve exited (${code}) before listening: ${output}`)));
-  });
-}
-
-async function call(url: string, method: string, path: string, body?: unknown, auth: Record<string, string> = { authorization: `Bearer ${token}` }) {
-  const response = await fetch(url + path, { method, headers: { 'content-type': 'application/json', ...auth }, body: body === undefined ? undefined : JSON.stringify(body) });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : undefined };
-}
+const call = (url: string, method: string, path: string, body?: unknown, auth: Record<string, string> = { authorization: `Bearer ${token}` }) => callPlatform(url, method, path, body, auth);
 
 async function settled(url: string, env: string) {
   const deadline = Date.now() + SLOW;

@@ -9,9 +9,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createApiClient } from '@neondatabase/api-client';
-import pg from 'pg';
 import { stringify } from 'yaml';
 import { startTestPlatform, type TestPlatform } from '../test-support.ts';
+import { assertShowsNone, everythingReadable, withClient } from './masking-checks.ts';
 
 let t: TestPlatform;
 /** A masked preview copies the parent twice on the engine (no copy-on-write here): a deadline for a loaded machine. */
@@ -54,35 +54,10 @@ const RULES: Record<string, string> = {
 };
 const model = (previews: object) => stringify({ app: 'web', databases: [{ name: 'main' }], services: [{ name: 'api', databases: ['main'] }], previews });
 
-async function withClient<T>(uri: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: uri });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
-
 const reveal = async (env: string, role: string) => (await t.call('POST', `/apps/web/environments/${env}/users/${role}/reveal`)).body.user;
 const LOGIN_ROLES = ['encore_platform', 'encore_reader', 'encore_writer', 'encore_admin', 'db_main_admin', 'svc_api'];
 
-/** Everything `uri`'s role can read: every relation's rows as JSON, and the planner statistics it may see. */
-async function everythingReadable(client: pg.Client): Promise<string> {
-  const relations = (
-    await client.query(`SELECT format('%I.%I', n.nspname, c.relname) AS r FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-      WHERE c.relkind IN ('r', 'p', 'v', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' AND has_table_privilege(c.oid, 'SELECT')`)
-  ).rows.map((r) => r.r as string);
-  assert.ok(relations.includes('public.customers') && relations.includes('public.contacts') && relations.includes('public.emails'), relations.join());
-  let text = '';
-  for (const r of relations) text += JSON.stringify((await client.query(`SELECT row_to_json(x)::text AS j FROM ${r} x`)).rows);
-  text += JSON.stringify((await client.query(`SELECT most_common_vals::text, histogram_bounds::text FROM pg_stats WHERE schemaname = 'public'`)).rows);
-  return text;
-}
-
-function assertNoSecret(text: string, where: string): void {
-  for (const s of SECRETS) assert.ok(!text.includes(s), `${where} shows ${s}`);
-}
+const assertNoSecret = (text: string, where: string) => assertShowsNone(SECRETS, text, where);
 
 before(async () => {
   t = await startTestPlatform();
