@@ -2,8 +2,8 @@
  * @module History retention: the background work that keeps each branch's history to its
  * project's `history_retention_seconds` — base copies (a project's first when it is made; a
  * branch copied or promoted from its parent starts on its parent's, lineage.ts; others get a
- * first right after they are made; then one whenever enough WAL or time has passed), pruning what falls out of the window, measuring
- * storage for the API — and the timing of branch expiry (`expires_at`; which branches expire and
+ * first right after they are made; then one whenever enough WAL or time has passed), pruning
+ * what falls out of the window, measuring storage for the API — and the timing of branch expiry (`expires_at`; which branches expire and
  * how they are deleted is lifecycle/expiry.ts, handed in by the engine).
  *
  * Base copies run one at a time beside the project's operations (a copy takes as long as the
@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import type { BranchRecord, ProjectRecord } from '../catalog/types.ts';
 import type { Engine } from '../engine.ts';
 import { takeBaseCopy } from './base-copy.ts';
-import { historySource, neededByDescendants, readInherited } from './lineage.ts';
+import { basesNeededByDescendants, historySource, readInherited } from './lineage.ts';
 import { segmentOrder } from './lsn.ts';
 import { archivedSegments, branchHistoryDir, dirSize, historyRoot, listBases, walArchiveDir } from './store.ts';
 
@@ -153,7 +153,11 @@ export class History {
         this.runningPrunes.add(projectId);
         try {
           const project = this.engine.data.projects.find((p) => p.id === projectId);
-          if (project) for (const branch of this.engine.branchesOf(projectId)) await this.pruneBranch(project, branch);
+          if (project) {
+            const branches = this.engine.branchesOf(projectId);
+            const needed = await basesNeededByDescendants(this.engine.home, branches, Date.now() - project.history_retention_seconds * 1000);
+            for (const branch of branches) await this.pruneBranch(project, branch, needed);
+          }
           if (project) await this.measure(project);
         } finally {
           this.runningPrunes.delete(projectId);
@@ -172,7 +176,7 @@ export class History {
    * Keeps the base copies a point inside the window needs — those taken after the window start,
    * and the newest one before it — and the archived WAL from the oldest kept copy on.
    */
-  private async pruneBranch(project: ProjectRecord, branch: BranchRecord): Promise<void> {
+  private async pruneBranch(project: ProjectRecord, branch: BranchRecord, needed: ReadonlySet<string>): Promise<void> {
     const home = this.engine.home;
     const root = branchHistoryDir(home, branch.id);
     if (!existsSync(root)) return;
@@ -185,7 +189,6 @@ export class History {
     if (keepFrom === -1) keepFrom = bases.length;
     if (project.history_retention_seconds > 0 && keepFrom > 0) keepFrom -= 1;
     // Descendants whose history starts in this branch's keep the base their fork resolves to.
-    const needed = await neededByDescendants(home, this.engine.branchesOf(project.id), branch, start);
     const oldestNeeded = bases.findIndex((b) => needed.has(b.dir));
     if (oldestNeeded !== -1 && oldestNeeded < keepFrom) keepFrom = oldestNeeded;
     for (const base of bases.slice(0, keepFrom)) await fs.rm(base.dir, { recursive: true, force: true });

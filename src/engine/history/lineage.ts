@@ -15,7 +15,7 @@
  *
  * The chain follows `parent_id`, which a restore with preserve_under_name moves to the preserved
  * branch together with the old history. Pruning keeps what a descendant still needs
- * (`neededByDescendants`).
+ * (`basesNeededByDescendants`).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -89,21 +89,21 @@ export async function historySource(home: string, branches: readonly BranchRecor
 }
 
 /**
- * The base copies of `owner` that branches inheriting from it still need: for each descendant
- * relying on the chain (no own base copy from before the retention window's start), the base its
- * fork point resolves to.
+ * The base copies that branches inheriting their history still need, as base directories: for
+ * each branch relying on the chain (no own base copy from before the retention window's start),
+ * the base its fork point resolves to, whichever ancestor owns it. Computed once per pruning round.
  */
-export async function neededByDescendants(home: string, branches: readonly BranchRecord[], owner: BranchRecord, windowStartMs: number): Promise<Set<string>> {
+export async function basesNeededByDescendants(home: string, branches: readonly BranchRecord[], windowStartMs: number): Promise<Set<string>> {
   const needed = new Set<string>();
   for (const branch of branches) {
-    const inherited = branch.id === owner.id ? undefined : readInherited(home, branch.id);
+    const inherited = readInherited(home, branch.id);
     if (!inherited) continue;
     const own = await listBases(home, branch.id);
     if (own.some((b) => Date.parse(b.time) <= windowStartMs)) continue;
     const parent = branches.find((b) => b.id === branch.parent_id);
     if (!parent) continue;
     const source = await historySource(home, branches, parent, { lsn: inherited.lsn });
-    if (source?.ownerId === owner.id) needed.add(source.base.dir);
+    if (source) needed.add(source.base.dir);
   }
   return needed;
 }
