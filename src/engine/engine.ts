@@ -22,7 +22,7 @@ import { detectCopyStrategy, type CopyStrategy } from './clusters/copy.ts';
 import { linkDataDir } from './clusters/data-dir.ts';
 import { explainDiskFull } from './clusters/disk-space.ts';
 import { Spares } from './spares.ts';
-import { runningPid, stopPostmaster } from './compute/postmaster.ts';
+import { runningPid, stopEverythingIn, stopPostmaster } from './compute/postmaster.ts';
 import { Listeners } from './compute/listeners.ts';
 import { buildShim } from './compute/shim.ts';
 import { Autosuspend } from './compute/autosuspend.ts';
@@ -478,14 +478,15 @@ export class Engine {
     await finishInterruptedRestores(this);
     const clusters = join(this.home, 'clusters');
     for (const name of await fs.readdir(clusters)) {
-      if (name.endsWith('.partial')) await fs.rm(join(clusters, name), { recursive: true, force: true });
+      if (!name.endsWith('.partial')) continue;
+      await stopEverythingIn(join(clusters, name));
+      await fs.rm(join(clusters, name), { recursive: true, force: true });
     }
     // Directories no branch owns: half-made copies and spares (see spares.ts) of a previous run.
     const known = new Set([...data.branches.map((b) => b.id), ...data.endpoints.filter((e) => e.type === 'read_only').map((e) => e.id)]);
     for (const name of await fs.readdir(clusters)) {
       if (known.has(name)) continue;
-      const pid = runningPid(join(clusters, name));
-      if (pid) await stopPostmaster(pid);
+      await stopEverythingIn(join(clusters, name));
       await fs.rm(join(clusters, name), { recursive: true, force: true });
     }
     const halfMade = data.branches.filter((b) => !resumedIds.has(b.id) && !existsSync(this.computes.dataDir(b.id)));

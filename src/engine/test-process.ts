@@ -48,8 +48,10 @@ export function engineProcesses(prefix: string, apiKey: string): EngineProcesses
           const match = /listening: (\S+)/.exec(out);
           if (match) resolve({ url: match[1], api: createApiClient({ apiKey, baseURL: match[1] }), process: child });
         });
-        child.stderr!.resume();
-        child.once('exit', (code) => reject(new Error(`engine exited with ${code}: ${out}`)));
+        // Kept (its tail) for the failure message: why a start failed is on stderr.
+        let err = '';
+        child.stderr!.on('data', (chunk) => (err = (err + chunk).slice(-4000)));
+        child.once('exit', (code) => reject(new Error(`engine exited with ${code}: ${out}${err ? `\nstderr: ${err}` : ''}`)));
       });
     },
     async cleanUp() {

@@ -7,7 +7,7 @@
  * finds them again through `postmaster.pid` (see `runningPid`) instead of leaving orphans.
  */
 import { spawn } from 'node:child_process';
-import { openSync, closeSync, promises as fs, readFileSync } from 'node:fs';
+import { openSync, closeSync, promises as fs, readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { binEnv } from '../clusters/cluster.ts';
@@ -200,4 +200,36 @@ export async function holdAccepting(dataDir: string): Promise<void> {
 export async function resumeAccepting(dataDir: string): Promise<void> {
   await fs.rm(join(dataDir, NO_ACCEPT_ACK), { force: true });
   await fs.rm(join(dataDir, NO_ACCEPT), { force: true });
+}
+
+/**
+ * Stops everything still working in a cluster directory a killed engine left behind, before it
+ * is removed: its postmaster (as `stopPostmaster`), then any other process naming it — an initdb
+ * (`-D <dir>`) and its bootstrap backend (`PGDATA=<dir>`), which outlive a `kill -9` of the
+ * engine and would go on writing into the directory while it is deleted (ENOTEMPTY).
+ */
+export async function stopEverythingIn(dataDir: string): Promise<void> {
+  const pid = runningPid(dataDir);
+  if (pid) await stopPostmaster(pid);
+  const others: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    const other = Number(name);
+    if (!Number.isInteger(other) || other === process.pid) continue;
+    try {
+      const args = readFileSync(`/proc/${other}/cmdline`, 'utf8').split('\0');
+      const env = readFileSync(`/proc/${other}/environ`, 'utf8').split('\0');
+      if (args.includes(dataDir) || env.includes(`PGDATA=${dataDir}`)) others.push(other);
+    } catch {
+      // gone, or not ours to read
+    }
+  }
+  for (const other of others) {
+    try {
+      process.kill(other, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  const deadline = Date.now() + STOP_DEADLINE_MS;
+  while (others.some((o) => alive(o) && !isZombie(o)) && Date.now() < deadline) await sleep(3);
 }

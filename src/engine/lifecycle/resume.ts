@@ -7,7 +7,7 @@ import type { Engine } from '../engine.ts';
 import { nowIso } from '../catalog/time.ts';
 import type { BranchRecord } from '../catalog/types.ts';
 import { removeCluster } from '../clusters/cluster.ts';
-import { runningPid, stopPostmaster } from '../compute/postmaster.ts';
+import { stopEverythingIn } from '../compute/postmaster.ts';
 import { removeHistory } from '../history/store.ts';
 import { scheduleBranchCreation } from './branch-creation.ts';
 import { scheduleProjectCreation } from './project-creation.ts';
@@ -32,8 +32,7 @@ export async function resumeBranchCreations(engine: Engine): Promise<BranchRecor
     if (!parent && !root) continue;
     const dataDir = engine.computes.dataDir(branch.id);
     for (const dir of [dataDir, `${dataDir}.partial`, `${dataDir}.partial.pitr`]) {
-      const pid = runningPid(dir);
-      if (pid) await stopPostmaster(pid);
+      await stopEverythingIn(dir);
       await removeCluster(dir);
     }
     // What the interrupted attempt archived (a promoted spare archives at once) is not this branch's history.
