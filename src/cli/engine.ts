@@ -37,7 +37,7 @@ export function registerEngine(program: Command): void {
       else if (opts.apiKey) process.stdout.write('API key: the one given with --api-key\n');
       else process.stdout.write(`API key: not shown again; print it with: npx arbor engine key --home ${home}\n`);
       process.stdout.write(`State: ${home}\n`);
-      process.stdout.write(`${dataLine(home, dataDir, server.engine.copyStrategy)}\n`);
+      process.stdout.write(`Data: ${dataPlace(home, dataDir, server.engine.copyStrategy)}\n`);
       const key = opts.apiKey ? '<key>' : `"$(npx arbor engine key --home ${home})"`;
       process.stdout.write(`Try: NEON_API_HOST=${server.url} NEON_API_KEY=${key} npx neonctl projects list --no-analytics\n`);
       const stop = async () => {
@@ -78,9 +78,9 @@ export function registerEngine(program: Command): void {
 }
 
 /** Where the clusters live and whether branches there are clones or copies, with the way to clones. */
-export function dataLine(home: string, dataDir: string | undefined, strategy: 'clone' | 'copy'): string {
+export function dataPlace(home: string, dataDir: string | undefined, strategy: 'clone' | 'copy'): string {
   const where = dataDir ? resolve(dataDir) : join(home, 'clusters');
   return strategy === 'clone'
-    ? `Data: ${where} (files are cloned: a branch costs only what it writes)`
-    : `Data: ${where} (this filesystem cannot clone files: each branch copies its parent; on XFS with reflink or btrfs it would not — see --data)`;
+    ? `${where} (files are cloned: a branch costs only what it writes)`
+    : `${where} (this filesystem cannot clone files: each branch copies its parent; on XFS with reflink or btrfs it would not — see --data)`;
 }

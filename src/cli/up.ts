@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { join, resolve } from 'node:path';
 import type { Platform } from '../platform/platform.ts';
-import { dataLine } from './engine.ts';
+import { dataPlace } from './engine.ts';
 import { checkHome, checkMachine, checkPort, checkShim, claimStateDir, info, warn } from './preflight.ts';
 
 const log = { info, warn };
@@ -80,7 +80,7 @@ export function registerUp(program: Command): void {
       const engineKey = engine.keyCreated ? engine.apiKey : `"$(npx arbor engine key --home ${join(home, 'engine')})"`;
       process.stdout.write(`  Neon engine:     ${engine.url}  (account "local"; neonctl: NEON_API_HOST=${engine.url} NEON_API_KEY=${engineKey})\n`);
       if (engine.keyCreated) process.stdout.write(`  Engine key:      shown once, on this first start; later: npx arbor engine key --home ${join(home, 'engine')}\n`);
-      process.stdout.write(`  Engine ${dataLine(join(home, 'engine'), dataDir, engine.engine.copyStrategy)}\n`);
+      process.stdout.write(`  Engine data:     ${dataPlace(join(home, 'engine'), dataDir, engine.engine.copyStrategy)}\n`);
       process.stdout.write('Press Ctrl-C to stop.\n');
       stopOn(async () => {
         await platform.close();
